@@ -1,0 +1,209 @@
+// Package logline recognises the envelope of one log line: who wrote it and
+// what it said, whatever file it came from.
+//
+// Four shapes are recognised, because these are what the mail tiers write:
+//
+//	traditional syslog  Nov 24 05:15:41 host sm-mta[9221]: message
+//	rsyslog RFC 3339    2026-11-24T05:15:41.123456+00:00 host sm-mta[9221]: message
+//	Dovecot log_path    2026-11-24 05:15:41 imap-login: Info: message
+//	fail2ban's own      2026-11-24 05:15:41,965 fail2ban.filter [9143]: INFO [jail] message
+//
+// Parse does no allocation: the fields of a Record are substrings of the
+// line. It knows nothing of files or of what any daemon's message means.
+package logline
+
+import "strings"
+
+// Format says which envelope a line had.
+type Format uint8
+
+// The envelopes Parse recognises.
+const (
+	Unknown Format = iota
+	Syslog         // RFC 3164, "Nov 24 05:15:41 host prog[pid]: msg"
+	RFC3339        // rsyslog's default file format
+	Dovecot        // Dovecot's own log_path file
+	Fail2ban       // fail2ban's own logtarget file
+)
+
+func (f Format) String() string {
+	switch f {
+	case Syslog:
+		return "syslog"
+	case RFC3339:
+		return "rfc3339"
+	case Dovecot:
+		return "dovecot"
+	case Fail2ban:
+		return "fail2ban"
+	}
+	return "unknown"
+}
+
+// Record is one parsed line. Program is what collectors are routed by.
+type Record struct {
+	Format Format
+	// Timestamp is the envelope's time text, unparsed: no metric needs it,
+	// and parsing it would cost more than the rest of the envelope.
+	Timestamp string
+	Host      string // empty for Dovecot's and fail2ban's own files
+	// Program is the syslog tag without its pid ("sm-mta", "dovecot"),
+	// "dovecot" for Dovecot's own file and "fail2ban" for fail2ban's.
+	Program string
+	PID     string
+	// Message is everything after "prog[pid]: ". For Dovecot's file it is
+	// the line after the timestamp ("imap-login: Info: Login: ..."), the
+	// shape Dovecot's syslog lines have; for fail2ban's file it is the line
+	// after the timestamp ("fail2ban.filter [9143]: INFO [jail] Found ...").
+	Message string
+}
+
+var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+// Parse recognises line's envelope. It reports false, with an empty Record,
+// when the line has none of the known shapes.
+func Parse(line string) (Record, bool) {
+	switch {
+	case isTraditionalStamp(line):
+		return parseAfterStamp(line, 15, Syslog)
+	case len(line) > 19 && isDate(line) && line[10] == 'T' && isClock(line[11:19]):
+		end := 19
+		for end < len(line) && line[end] != ' ' {
+			end++
+		}
+		return parseAfterStamp(line, end, RFC3339)
+	case len(line) > 19 && isDate(line) && line[10] == ' ' && isClock(line[11:19]):
+		if line[19] == ',' {
+			return parseFail2ban(line)
+		}
+		if line[19] == ' ' {
+			return parseDovecotFile(line, 19)
+		}
+	}
+	return Record{}, false
+}
+
+// isTraditionalStamp matches "Mmm dd hh:mm:ss " (day space-padded).
+func isTraditionalStamp(s string) bool {
+	if len(s) < 16 || s[3] != ' ' || s[6] != ' ' || s[15] != ' ' {
+		return false
+	}
+	ok := false
+	for _, m := range months {
+		if s[:3] == m {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return false
+	}
+	if (s[4] != ' ' && !isDigit(s[4])) || !isDigit(s[5]) {
+		return false
+	}
+	return isClock(s[7:15])
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// isDate matches "YYYY-MM-DD" at the start of s (len(s) >= 10 is checked by callers).
+func isDate(s string) bool {
+	return isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && isDigit(s[3]) && s[4] == '-' &&
+		isDigit(s[5]) && isDigit(s[6]) && s[7] == '-' && isDigit(s[8]) && isDigit(s[9])
+}
+
+// isClock matches exactly "hh:mm:ss".
+func isClock(s string) bool {
+	return len(s) == 8 && isDigit(s[0]) && isDigit(s[1]) && s[2] == ':' && isDigit(s[3]) &&
+		isDigit(s[4]) && s[5] == ':' && isDigit(s[6]) && isDigit(s[7])
+}
+
+// parseAfterStamp reads " host tag[pid]: message" after a stamp that ends
+// at stampEnd. Dovecot's own file with its default log_timestamp
+// ("%b %d %H:%M:%S ") has the traditional stamp too; it is told apart by
+// the token after the stamp, which ends in ':' and is followed by a level.
+func parseAfterStamp(line string, stampEnd int, f Format) (Record, bool) {
+	if stampEnd >= len(line) || line[stampEnd] != ' ' {
+		return Record{}, false
+	}
+	rest := line[stampEnd+1:]
+	sp := strings.IndexByte(rest, ' ')
+	if sp <= 0 {
+		return Record{}, false
+	}
+	host := rest[:sp]
+	if f == Syslog && host[len(host)-1] == ':' && hasLevel(rest[sp+1:]) {
+		return parseDovecotFile(line, stampEnd)
+	}
+	r := Record{Format: f, Timestamp: line[:stampEnd], Host: host}
+	tag := rest[sp+1:]
+	// The tag ends at '[' (a pid follows) or at ':'; tags hold no spaces.
+	i := 0
+	for i < len(tag) && tag[i] != '[' && tag[i] != ':' && tag[i] != ' ' {
+		i++
+	}
+	if i == 0 || i == len(tag) || tag[i] == ' ' {
+		return Record{}, false
+	}
+	r.Program = tag[:i]
+	if tag[i] == '[' {
+		j := i + 1
+		for j < len(tag) && isDigit(tag[j]) {
+			j++
+		}
+		if j == i+1 || j >= len(tag) || tag[j] != ']' {
+			return Record{}, false
+		}
+		r.PID = tag[i+1 : j]
+		i = j + 1
+		if i >= len(tag) || tag[i] != ':' {
+			return Record{}, false
+		}
+	}
+	// tag[i] == ':'; the message follows ": ".
+	i++
+	if i < len(tag) && tag[i] == ' ' {
+		i++
+	}
+	r.Message = tag[i:]
+	return r, true
+}
+
+var levels = [...]string{"Info: ", "Warning: ", "Error: ", "Fatal: ", "Panic: ", "Debug: "}
+
+func hasLevel(s string) bool {
+	for _, l := range levels {
+		if len(s) >= len(l) && s[:len(l)] == l {
+			return true
+		}
+	}
+	return false
+}
+
+// parseDovecotFile reads "<service...>: <Level>: message" after the stamp.
+// The service token may hold spaces only inside its "(user)" part, which
+// is attacker-controlled, so the level is what confirms the shape.
+func parseDovecotFile(line string, stampEnd int) (Record, bool) {
+	rest := line[stampEnd+1:]
+	for i := 0; i+1 < len(rest); i++ {
+		if rest[i] == ':' && rest[i+1] == ' ' {
+			if i == 0 || !hasLevel(rest[i+2:]) {
+				return Record{}, false
+			}
+			return Record{Format: Dovecot, Timestamp: line[:stampEnd], Program: "dovecot", Message: rest}, true
+		}
+	}
+	return Record{}, false
+}
+
+// parseFail2ban reads "YYYY-MM-DD hh:mm:ss,mmm fail2ban.module [pid]: LEVEL msg".
+func parseFail2ban(line string) (Record, bool) {
+	if len(line) < 25 || !isDigit(line[20]) || !isDigit(line[21]) || !isDigit(line[22]) || line[23] != ' ' {
+		return Record{}, false
+	}
+	rest := line[24:]
+	if len(rest) < 9 || rest[:9] != "fail2ban." {
+		return Record{}, false
+	}
+	return Record{Format: Fail2ban, Timestamp: line[:23], Program: "fail2ban", Message: rest}, true
+}

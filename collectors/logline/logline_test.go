@@ -1,0 +1,127 @@
+package logline
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want Record
+	}{
+		{
+			"Nov 24 05:15:41 vm sm-mta[9221]: 6AO5Ff2e009206: to=<alice@lab.test>, stat=Sent",
+			Record{Syslog, "Nov 24 05:15:41", "vm", "sm-mta", "9221", "6AO5Ff2e009206: to=<alice@lab.test>, stat=Sent"},
+		},
+		{
+			"Nov  4 05:15:41 vm dovecot: imap-login: Login: user=<alice>",
+			Record{Syslog, "Nov  4 05:15:41", "vm", "dovecot", "", "imap-login: Login: user=<alice>"},
+		},
+		{
+			"2026-11-24T05:15:41.797020+00:00 vm sm-mta[9075]: starting daemon (8.17.1.9): SMTP",
+			Record{RFC3339, "2026-11-24T05:15:41.797020+00:00", "vm", "sm-mta", "9075", "starting daemon (8.17.1.9): SMTP"},
+		},
+		{
+			"2026-11-24T05:15:41Z mail.example.org opendkim[12]: QID: DKIM-Signature field added (s=mail, d=lab.test)",
+			Record{RFC3339, "2026-11-24T05:15:41Z", "mail.example.org", "opendkim", "12", "QID: DKIM-Signature field added (s=mail, d=lab.test)"},
+		},
+		{
+			"2026-11-24 05:15:41 imap-login: Info: Login: user=<dave>, method=PLAIN",
+			Record{Dovecot, "2026-11-24 05:15:41", "", "dovecot", "", "imap-login: Info: Login: user=<dave>, method=PLAIN"},
+		},
+		{
+			"2026-11-24 05:15:43 lda(bob)<9301><3LpJEX8dBWtVJAAA5f9tHg>: Info: msgid=<flda-0002@remote.test>: saved mail to INBOX",
+			Record{Dovecot, "2026-11-24 05:15:43", "", "dovecot", "", "lda(bob)<9301><3LpJEX8dBWtVJAAA5f9tHg>: Info: msgid=<flda-0002@remote.test>: saved mail to INBOX"},
+		},
+		{
+			// Dovecot's default log_timestamp looks like syslog's stamp.
+			"Nov 24 05:15:41 master: Warning: Killed with signal 15",
+			Record{Dovecot, "Nov 24 05:15:41", "", "dovecot", "", "master: Warning: Killed with signal 15"},
+		},
+		{
+			"2026-11-24 05:15:50,173 fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2",
+			Record{Fail2ban, "2026-11-24 05:15:50,173", "", "fail2ban", "", "fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2"},
+		},
+		{
+			"Nov 24 05:15:41 vm kernel: [ 1.0] something",
+			Record{Syslog, "Nov 24 05:15:41", "vm", "kernel", "", "[ 1.0] something"},
+		},
+		{
+			"Nov 24 05:15:41 vm sm-mta[9221]:",
+			Record{Syslog, "Nov 24 05:15:41", "vm", "sm-mta", "9221", ""},
+		},
+	} {
+		got, ok := Parse(tc.line)
+		if !ok {
+			t.Errorf("Parse(%q) not recognised", tc.line)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("Parse(%q)\n got %+v\nwant %+v", tc.line, got, tc.want)
+		}
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for _, line := range []string{
+		"",
+		"garbage",
+		"Nov 24 05:15:41",
+		"Nov 24 05:15:41 ",
+		"Nov 24 05:15:41 vm",
+		"Nov 24 05:15:41 vm sm-mta[92x1]: msg",
+		"Nov 24 05:15:41 vm sm-mta[9221] msg",
+		"Nov 24 05:15:41 vm sm-mta msg",
+		"Xyz 24 05:15:41 vm sm-mta[1]: msg",
+		"Nov 24 5:15:41 vm sm-mta[1]: msg",
+		"2026-11-24T05:15:41 vm",
+		"2026-11-24 05:15:41 no level here",
+		"2026-11-24 05:15:41,96 fail2ban.filter [1]: INFO x",
+		"2026-11-24 05:15:41,965 notfail2ban [1]: INFO x",
+		"\x00\x00\x00\xff\xfe",
+		strings.Repeat("A", 70000),
+	} {
+		if r, ok := Parse(line); ok {
+			t.Errorf("Parse(%q) = %+v, want not recognised", line, r)
+		}
+	}
+}
+
+// FuzzParse checks that no input panics and that every field of a
+// recognised record is a substring of the line.
+func FuzzParse(f *testing.F) {
+	f.Add("Nov 24 05:15:41 vm sm-mta[9221]: x")
+	f.Add("2026-11-24T05:15:41.797020+00:00 vm dovecot: imap-login: Login:")
+	f.Add("2026-11-24 05:15:41 imap(a b)<1><s>: Info: x")
+	f.Add("2026-11-24 05:15:50,173 fail2ban.actions [9143]: NOTICE [j] Ban 1.2.3.4")
+	f.Fuzz(func(t *testing.T, line string) {
+		r, ok := Parse(line)
+		if !ok {
+			return
+		}
+		fields := []string{r.Timestamp, r.Host, r.PID, r.Message}
+		if r.Format == Syslog || r.Format == RFC3339 {
+			// Dovecot's and fail2ban's own files name no program; Parse names it.
+			fields = append(fields, r.Program)
+		}
+		for _, field := range fields {
+			if !strings.Contains(line, field) {
+				t.Fatalf("field %q not in line %q", field, line)
+			}
+		}
+		if r.Program == "" {
+			t.Fatalf("empty program for %q", line)
+		}
+		_ = utf8.ValidString(r.Message)
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	line := "Nov 24 05:15:41 vm sm-mta[9221]: 6AO5Ff2e009206: to=<alice@lab.test>, delay=00:00:00, xdelay=00:00:00, mailer=local, pri=30417, dsn=2.0.0, stat=Sent"
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		Parse(line)
+	}
+}

@@ -1,0 +1,303 @@
+// Package pipeline carries lines from the inputs to the collectors that
+// claim them: each line's envelope is parsed once, and the line goes to
+// every enabled collector that claims its program. It also keeps the
+// exporter's own account of every input: lines and bytes read, lines
+// skipped and why, how each collector fared, reopens and truncations.
+package pipeline
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/logline"
+)
+
+// MaxLineBytes is the longest line handed to collectors. Syslog daemons
+// cut messages far shorter (rsyslog's default is 8 KiB); a longer line is
+// counted as skipped, not parsed.
+const MaxLineBytes = 64 << 10
+
+// Reasons a line is skipped, the values of the reason label.
+const (
+	SkipUnparsed  = "unparsed"  // no known envelope
+	SkipUnclaimed = "unclaimed" // no enabled collector claims its program
+	SkipTooLong   = "too_long"  // longer than MaxLineBytes
+)
+
+// Named is a log collector with its registry name.
+type Named struct {
+	Name      string
+	Collector collectors.LogCollector
+}
+
+type route struct {
+	c                  collectors.LogCollector
+	matched, unmatched prometheus.Counter
+}
+
+// Router routes lines by program and holds the self-metrics.
+type Router struct {
+	byProgram map[string][]route
+	flushers  []collectors.Flusher
+	now       func() time.Time
+
+	linesRead   *prometheus.CounterVec
+	bytesRead   *prometheus.CounterVec
+	skipped     *prometheus.CounterVec
+	collLines   *prometheus.CounterVec
+	reopens     *prometheus.CounterVec
+	truncations *prometheus.CounterVec
+	lastLine    *prometheus.GaugeVec
+	bytesBehind *prometheus.GaugeVec
+	inputUp     *prometheus.GaugeVec
+	metrics     []prometheus.Collector
+}
+
+// NewRouter returns a router over the log collectors cs. now is the clock
+// for the time of the last line read; nil means time.Now.
+func NewRouter(cs []Named, now func() time.Time) *Router {
+	if now == nil {
+		now = time.Now
+	}
+	r := &Router{
+		byProgram: map[string][]route{},
+		now:       now,
+		linesRead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtier_exporter_lines_read_total",
+			Help: "Lines read, by input path.",
+		}, []string{"path"}),
+		bytesRead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtier_exporter_bytes_read_total",
+			Help: "Bytes read, newlines included, by input path.",
+		}, []string{"path"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtier_exporter_lines_skipped_total",
+			Help: "Lines no collector saw, by input path and reason: unparsed (no known envelope), unclaimed (no enabled collector claims the program), too_long.",
+		}, []string{"path", "reason"}),
+		collLines: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtier_exporter_collector_lines_total",
+			Help: "Lines handed to a collector, by collector and whether it recognised their shape (matched) or not (unmatched).",
+		}, []string{"collector", "result"}),
+		reopens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtier_exporter_reopens_total",
+			Help: "Times a new file was opened at the input path after the first (rotation).",
+		}, []string{"path"}),
+		truncations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailtier_exporter_truncations_total",
+			Help: "Times the file at the input path shrank and was read again from its start (copytruncate).",
+		}, []string{"path"}),
+		lastLine: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailtier_exporter_last_line_timestamp_seconds",
+			Help: "Unix time at which the last line of the input was read; 0 before the first.",
+		}, []string{"path"}),
+		bytesBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailtier_exporter_bytes_behind",
+			Help: "Bytes of the followed file not read yet: its size minus the offset read.",
+		}, []string{"path"}),
+		inputUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailtier_exporter_input_up",
+			Help: "1 while the input is open and being read, 0 while its file is missing or after it failed.",
+		}, []string{"path"}),
+	}
+	for _, n := range cs {
+		rt := route{
+			c:         n.Collector,
+			matched:   r.collLines.WithLabelValues(n.Name, "matched"),
+			unmatched: r.collLines.WithLabelValues(n.Name, "unmatched"),
+		}
+		for _, p := range n.Collector.Programs() {
+			r.byProgram[p] = append(r.byProgram[p], rt)
+		}
+		if f, ok := n.Collector.(collectors.Flusher); ok {
+			r.flushers = append(r.flushers, f)
+		}
+	}
+	r.metrics = []prometheus.Collector{r.linesRead, r.bytesRead, r.skipped, r.collLines, r.reopens,
+		r.truncations, r.lastLine, r.bytesBehind, r.inputUp}
+	return r
+}
+
+// Describe implements prometheus.Collector for the self-metrics.
+func (r *Router) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range r.metrics {
+		m.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector for the self-metrics.
+func (r *Router) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range r.metrics {
+		m.Collect(ch)
+	}
+}
+
+// Flush asks every collector that holds lines back to decide on them.
+func (r *Router) Flush() {
+	for _, f := range r.flushers {
+		f.Flush()
+	}
+}
+
+// Input is one input path's handle on the router. It implements
+// tailer.Handler. Its methods may be called from one goroutine at a time.
+type Input struct {
+	r                            *Router
+	lines, bytes                 prometheus.Counter
+	unparsed, unclaimed, tooLong prometheus.Counter
+	reopens, truncations         prometheus.Counter
+	lastLine, behind, up         prometheus.Gauge
+	mu                           sync.Mutex
+	opens                        int
+	offset                       int64
+	onOffset                     func(int64)
+}
+
+// Input returns the handle for the input named path, creating its series.
+func (r *Router) Input(path string) *Input {
+	in := &Input{
+		r:           r,
+		lines:       r.linesRead.WithLabelValues(path),
+		bytes:       r.bytesRead.WithLabelValues(path),
+		unparsed:    r.skipped.WithLabelValues(path, SkipUnparsed),
+		unclaimed:   r.skipped.WithLabelValues(path, SkipUnclaimed),
+		tooLong:     r.skipped.WithLabelValues(path, SkipTooLong),
+		reopens:     r.reopens.WithLabelValues(path),
+		truncations: r.truncations.WithLabelValues(path),
+		lastLine:    r.lastLine.WithLabelValues(path),
+		behind:      r.bytesBehind.WithLabelValues(path),
+		up:          r.inputUp.WithLabelValues(path),
+	}
+	return in
+}
+
+// OnOffset sets a function called with the offset after each line, for
+// saving positions.
+func (in *Input) OnOffset(f func(int64)) { in.onOffset = f }
+
+// Handle routes one line (without its newline).
+func (in *Input) Handle(line string) {
+	in.lines.Inc()
+	in.bytes.Add(float64(len(line) + 1))
+	in.lastLine.Set(float64(in.r.now().UnixNano()) / 1e9)
+	if len(line) > MaxLineBytes {
+		in.tooLong.Inc()
+		return
+	}
+	rec, ok := logline.Parse(line)
+	if !ok {
+		in.unparsed.Inc()
+		return
+	}
+	routes := in.r.byProgram[rec.Program]
+	if len(routes) == 0 {
+		in.unclaimed.Inc()
+		return
+	}
+	for _, rt := range routes {
+		if rt.c.Handle(&rec) {
+			rt.matched.Inc()
+		} else {
+			rt.unmatched.Inc()
+		}
+	}
+}
+
+// Line implements tailer.Handler.
+func (in *Input) Line(text string, end int64) {
+	in.Handle(text)
+	in.mu.Lock()
+	in.offset = end
+	in.mu.Unlock()
+	if in.onOffset != nil {
+		in.onOffset(end)
+	}
+}
+
+// Missing implements tailer.Handler.
+func (in *Input) Missing() { in.up.Set(0) }
+
+// Opened implements tailer.Handler.
+func (in *Input) Opened(offset int64) {
+	in.mu.Lock()
+	in.opens++
+	reopened := in.opens > 1
+	in.offset = offset
+	in.mu.Unlock()
+	if reopened {
+		in.reopens.Inc()
+	}
+	in.up.Set(1)
+	if in.onOffset != nil {
+		in.onOffset(offset)
+	}
+}
+
+// Truncated implements tailer.Handler.
+func (in *Input) Truncated() { in.truncations.Inc() }
+
+// Progress implements tailer.Handler.
+func (in *Input) Progress(size, offset int64) {
+	behind := size - offset
+	if behind < 0 {
+		behind = 0
+	}
+	in.behind.Set(float64(behind))
+}
+
+// Failed marks the input as no longer read.
+func (in *Input) Failed() { in.up.Set(0) }
+
+// ReadAll reads r to its end, line by line, and routes every line. A
+// final line without a newline is routed too. Lines longer than
+// MaxLineBytes are counted as skipped without being held in memory whole.
+func (in *Input) ReadAll(r io.Reader) error {
+	in.up.Set(1)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var long bool // inside a line already past MaxLineBytes
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			switch {
+			case long:
+			case len(buf)+len(chunk) > MaxLineBytes+1:
+				long = true
+				buf = buf[:0]
+			default:
+				buf = append(buf, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		complete := len(chunk) > 0 && chunk[len(chunk)-1] == '\n'
+		if complete || (err == io.EOF && (len(buf) > 0 || long)) {
+			if long {
+				in.lines.Inc()
+				in.tooLong.Inc()
+				in.lastLine.Set(float64(in.r.now().UnixNano()) / 1e9)
+			} else {
+				line := buf
+				if complete {
+					line = line[:len(line)-1]
+				}
+				in.Handle(string(line))
+			}
+			long = false
+			buf = buf[:0]
+		}
+		if err != nil {
+			in.up.Set(0)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}

@@ -1,0 +1,15 @@
+// Package registry is the one list of the suite's collectors. Adding a
+// collector means adding its package under collectors/ and one line here.
+package registry
+
+import (
+	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/mqueue"
+	"github.com/cabalmail/mailtier/collectors/sendmail"
+)
+
+// All lists every collector, in the order their flags appear in --help.
+var All = []collectors.Registration{
+	sendmail.Registration,
+	mqueue.Registration,
+}

@@ -1,0 +1,295 @@
+// Package sendmail turns sendmail's log lines into the golden signals of
+// a mail transfer agent: messages received, delivery attempts by mailer
+// and outcome, time in queue, deferrals, refused commands, lost clients,
+// TLS handshakes and DSNs.
+//
+// It reads what sendmail logs at LogLevel 9 (Debian's default). Parse
+// knows the line shapes; Collector keeps the little per-message state that
+// deciding "received" needs, bounded whatever the log says.
+package sendmail
+
+import (
+	"sync"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/logline"
+)
+
+// Registration puts the collector behind --collector.sendmail.
+var Registration = collectors.Registration{
+	Name:    "sendmail",
+	Help:    "sendmail's log lines (sm-mta, sendmail, sm-msp-queue).",
+	Enabled: true,
+	Flags: func(app *kingpin.Application) collectors.Builder {
+		programs := app.Flag("collector.sendmail.programs", "Syslog program names whose lines are sendmail's.").
+			Default("sm-mta", "sendmail", "sm-msp-queue").Strings()
+		delay := app.Flag("collector.sendmail.decision-delay", "How long a message's from= line waits for a refusal (size, milter) before the message counts as received.").
+			Default("2s").Duration()
+		maxSize := app.Flag("collector.sendmail.max-message-size", "sendmail's MaxMessageSize in bytes; a sender line with no recipients and a larger declared SIZE counts as refused for size. 0: any such line with no other refusal counts.").
+			Default("0").Int64()
+		return func(env collectors.Env) (prometheus.Collector, error) {
+			return New(Config{Programs: *programs, DecisionDelay: *delay, MaxMessageSize: *maxSize, Now: env.Now}), nil
+		}
+	},
+}
+
+// Config is the collector's configuration.
+type Config struct {
+	Programs       []string
+	DecisionDelay  time.Duration
+	MaxMessageSize int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxHeld bounds the messages awaiting a decision; past it the oldest
+	// is decided at once. 0 means 10000.
+	MaxHeld int
+}
+
+// DelayBuckets are the buckets of the delay histograms, in seconds.
+// sendmail logs delays with one-second resolution, so nothing finer than
+// a second is useful; the top is five days, sendmail's default
+// Timeout.queuereturn.
+var DelayBuckets = []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 432000}
+
+// Collector is the sendmail log collector.
+type Collector struct {
+	cfg Config
+
+	received     *prometheus.CounterVec
+	deliveries   *prometheus.CounterVec
+	delay        *prometheus.HistogramVec
+	xdelay       *prometheus.HistogramVec
+	deferrals    *prometheus.CounterVec
+	rejects      *prometheus.CounterVec
+	lost         *prometheus.CounterVec
+	noMail       prometheus.Counter
+	starttls     *prometheus.CounterVec
+	dsns         prometheus.Counter
+	auth         *prometheus.CounterVec
+	held         prometheus.GaugeFunc
+	metrics      []prometheus.Collector
+	mu           sync.Mutex
+	pending      *heldQueue
+	aborted      *qidSet // clients gone before their from= line
+	refusedEarly *qidSet // queue ids with a refused command before their from= line
+}
+
+// New returns a sendmail collector.
+func New(cfg Config) *Collector {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = 10000
+	}
+	if len(cfg.Programs) == 0 {
+		cfg.Programs = []string{"sm-mta", "sendmail", "sm-msp-queue"}
+	}
+	c := &Collector{
+		cfg: cfg,
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendmail_messages_received_total",
+			Help: "Messages accepted into the queue, by the daemon (DaemonPortOptions Name) that received them; local for command-line submissions.",
+		}, []string{"daemon"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendmail_deliveries_total",
+			Help: "Delivery attempts (to= lines naming a mailer), by mailer and outcome from the DSN class: sent (2), deferred (4), bounced (5).",
+		}, []string{"mailer", "status"}),
+		delay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sendmail_delivery_delay_seconds",
+			Help:    "Time from a message's reception to the end of a delivery attempt (delay=), by mailer and outcome.",
+			Buckets: DelayBuckets,
+		}, []string{"mailer", "status"}),
+		xdelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sendmail_delivery_xdelay_seconds",
+			Help:    "Duration of a delivery attempt itself (xdelay=), by mailer and outcome.",
+			Buckets: DelayBuckets,
+		}, []string{"mailer", "status"}),
+		deferrals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendmail_deferrals_total",
+			Help: "Deferred delivery attempts, by mailer and cause; rate_limited is a remote throttling this server (DSN 4.7.x or its wording).",
+		}, []string{"mailer", "reason"}),
+		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendmail_rejects_total",
+			Help: "SMTP commands sendmail refused, by SMTP stage and reason.",
+		}, []string{"stage", "reason"}),
+		lost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendmail_connections_lost_total",
+			Help: "SMTP clients that vanished mid-session, by the stage they were in.",
+		}, []string{"stage"}),
+		noMail: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sendmail_sessions_without_mail_total",
+			Help: "SMTP sessions that ended without MAIL, EXPN, VRFY or ETRN.",
+		}),
+		starttls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendmail_starttls_total",
+			Help: "STARTTLS handshakes, by sendmail's role (server for inbound, client for outbound) and result.",
+		}, []string{"role", "result"}),
+		dsns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sendmail_dsns_total",
+			Help: "Delivery status notifications (bounces and delay warnings) sendmail generated.",
+		}),
+		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendmail_auth_total",
+			Help: "SMTP AUTH outcomes logged by sendmail, by result.",
+		}, []string{"result"}),
+		pending:      newHeldQueue(),
+		aborted:      newQIDSet(4096),
+		refusedEarly: newQIDSet(4096),
+	}
+	c.held = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mailtier_exporter_sendmail_messages_undecided",
+		Help: "Messages whose from= line was read and whose acceptance waits for the next line of their queue id.",
+	}, func() float64 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return float64(c.pending.len())
+	})
+	for _, d := range Daemons {
+		c.received.WithLabelValues(d)
+	}
+	for _, m := range Mailers {
+		for _, s := range Statuses {
+			c.deliveries.WithLabelValues(m, s)
+		}
+		for _, r := range DeferReasons {
+			c.deferrals.WithLabelValues(m, r)
+		}
+	}
+	for _, st := range Stages {
+		for _, r := range Reasons {
+			c.rejects.WithLabelValues(st, r)
+		}
+		c.lost.WithLabelValues(st)
+	}
+	for _, role := range []string{RoleServer, RoleClient} {
+		for _, r := range []string{ResultOK, ResultErr} {
+			c.starttls.WithLabelValues(role, r)
+		}
+	}
+	for _, r := range []string{ResultOK, ResultFail} {
+		c.auth.WithLabelValues(r)
+	}
+	c.metrics = []prometheus.Collector{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
+		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.held}
+	return c
+}
+
+// Programs implements collectors.LogCollector.
+func (c *Collector) Programs() []string { return c.cfg.Programs }
+
+// Handle implements collectors.LogCollector.
+func (c *Collector) Handle(rec *logline.Record) bool {
+	ev := Parse(rec.Message)
+	if ev.Kind == Unknown {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	if ev.QID != "" {
+		// sendmail logs a refusal of a message right after its from= line,
+		// so the next line of that queue id decides the message.
+		if h := c.pending.take(ev.QID); h != nil && !ev.Refusal {
+			c.received.WithLabelValues(h.daemon).Inc()
+		}
+	}
+	switch ev.Kind {
+	case From:
+		aborted := c.aborted.take(ev.QID)
+		refused := c.refusedEarly.take(ev.QID)
+		switch {
+		case ev.Nrcpts > 0 && !aborted && ev.QID != "":
+			c.pending.push(ev.QID, ev.Daemon, now)
+		case ev.Nrcpts > 0 && !aborted:
+			c.received.WithLabelValues(ev.Daemon).Inc()
+		case ev.Nrcpts == 0 && ev.Size > 0 && !aborted && !refused &&
+			(c.cfg.MaxMessageSize <= 0 || ev.Size > c.cfg.MaxMessageSize):
+			// A SIZE= over MaxMessageSize is refused at MAIL with no line of
+			// its own: only this sender line, with the declared size and no
+			// recipients, is left of it.
+			c.rejects.WithLabelValues(StageMail, ReasonTooLarge).Inc()
+		}
+	case To:
+		if ev.Mailer != "" {
+			c.deliveries.WithLabelValues(ev.Mailer, ev.Status).Inc()
+			c.delay.WithLabelValues(ev.Mailer, ev.Status).Observe(ev.Delay)
+			if ev.HasXDelay {
+				c.xdelay.WithLabelValues(ev.Mailer, ev.Status).Observe(ev.XDelay)
+			}
+			if ev.Status == StatusDeferred {
+				c.deferrals.WithLabelValues(ev.Mailer, ev.DeferReason).Inc()
+			}
+		}
+	case Reject:
+		c.rejects.WithLabelValues(ev.Stage, ev.Reason).Inc()
+		if ev.QID != "" && !ev.Refusal {
+			c.refusedEarly.add(ev.QID)
+		}
+	case Lost:
+		c.lost.WithLabelValues(ev.Stage).Inc()
+		if ev.Abort && ev.QID != "" {
+			c.aborted.add(ev.QID)
+		}
+	case NoMail:
+		c.noMail.Inc()
+	case StartTLS:
+		c.starttls.WithLabelValues(ev.Role, ev.Result).Inc()
+	case DSN:
+		c.dsns.Inc()
+	case Auth:
+		c.auth.WithLabelValues(ev.Result).Inc()
+	}
+	c.decideOld(now)
+	return true
+}
+
+// decideOld counts as received the held messages older than the decision
+// delay, and the oldest ones past the bound on held messages.
+func (c *Collector) decideOld(now time.Time) {
+	for {
+		h := c.pending.oldest()
+		if h == nil {
+			return
+		}
+		if now.Sub(h.at) < c.cfg.DecisionDelay && c.pending.len() <= c.cfg.MaxHeld {
+			return
+		}
+		c.pending.take(h.qid)
+		c.received.WithLabelValues(h.daemon).Inc()
+	}
+}
+
+// Flush implements collectors.Flusher: every held message counts as
+// received, as it would once its decision delay passed.
+func (c *Collector) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h := c.pending.oldest(); h != nil; h = c.pending.oldest() {
+		c.pending.take(h.qid)
+		c.received.WithLabelValues(h.daemon).Inc()
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range c.metrics {
+		m.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector. Held messages whose decision
+// delay has passed are decided first, so a scrape never waits on the next
+// log line.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	c.decideOld(c.cfg.Now())
+	c.mu.Unlock()
+	for _, m := range c.metrics {
+		m.Collect(ch)
+	}
+}

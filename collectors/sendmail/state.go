@@ -1,0 +1,106 @@
+package sendmail
+
+import (
+	"strings"
+	"time"
+)
+
+// qidSet remembers up to a fixed number of queue ids, forgetting the
+// oldest first. Queue ids are attacker-driven (every connection makes
+// one), so no per-id state may grow without bound.
+type qidSet struct {
+	m    map[string]struct{}
+	ring []string
+	next int
+	max  int
+}
+
+func newQIDSet(max int) *qidSet {
+	return &qidSet{m: make(map[string]struct{}), max: max}
+}
+
+func (s *qidSet) add(q string) {
+	if _, ok := s.m[q]; ok {
+		return
+	}
+	// Clone: q is a substring of a log line that must not be kept alive.
+	q = strings.Clone(q)
+	if len(s.ring) < s.max {
+		s.ring = append(s.ring, q)
+	} else {
+		delete(s.m, s.ring[s.next])
+		s.ring[s.next] = q
+		s.next = (s.next + 1) % s.max
+	}
+	s.m[q] = struct{}{}
+}
+
+// take reports whether q was remembered, and forgets it.
+func (s *qidSet) take(q string) bool {
+	if _, ok := s.m[q]; ok {
+		delete(s.m, q)
+		return true
+	}
+	return false
+}
+
+func (s *qidSet) len() int { return len(s.m) }
+
+// held is a message whose from= line has been read and whose fate (taken
+// into the queue, or refused at the end of DATA) is not yet known.
+type held struct {
+	qid    string
+	daemon string
+	at     time.Time
+	done   bool
+}
+
+// heldQueue keeps held messages in arrival order, so the oldest can be
+// decided first, and by queue id, so a later line can decide its own.
+type heldQueue struct {
+	byQID map[string]*held
+	order []*held
+	head  int
+}
+
+func newHeldQueue() *heldQueue {
+	return &heldQueue{byQID: make(map[string]*held)}
+}
+
+func (q *heldQueue) push(qid, daemon string, at time.Time) {
+	if old, ok := q.byQID[qid]; ok {
+		old.done = true
+	}
+	h := &held{qid: strings.Clone(qid), daemon: daemon, at: at}
+	q.byQID[h.qid] = h
+	q.order = append(q.order, h)
+}
+
+// take removes and returns the held message of qid, if any.
+func (q *heldQueue) take(qid string) *held {
+	h, ok := q.byQID[qid]
+	if !ok {
+		return nil
+	}
+	delete(q.byQID, qid)
+	h.done = true
+	return h
+}
+
+// oldest returns the oldest undecided message without removing it.
+func (q *heldQueue) oldest() *held {
+	for q.head < len(q.order) {
+		h := q.order[q.head]
+		if !h.done {
+			return h
+		}
+		q.order[q.head] = nil
+		q.head++
+	}
+	// Everything is decided: reuse the slice from its start.
+	q.order = q.order[:0]
+	q.head = 0
+	return nil
+}
+
+func (q *heldQueue) len() int { return len(q.byQID) }

@@ -1,0 +1,244 @@
+package tailer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	SetPollInterval(10 * time.Millisecond)
+	os.Exit(m.Run())
+}
+
+// recorder is a Handler that keeps what it is given.
+type recorder struct {
+	mu        sync.Mutex
+	lines     []string
+	ends      []int64
+	opened    []int64
+	truncated int
+	missing   int
+}
+
+func (r *recorder) Line(text string, end int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, text)
+	r.ends = append(r.ends, end)
+}
+func (r *recorder) Opened(off int64) { r.mu.Lock(); r.opened = append(r.opened, off); r.mu.Unlock() }
+func (r *recorder) Truncated()       { r.mu.Lock(); r.truncated++; r.mu.Unlock() }
+func (r *recorder) Missing()         { r.mu.Lock(); r.missing++; r.mu.Unlock() }
+func (r *recorder) Progress(int64, int64) {}
+
+func (r *recorder) snapshot() (lines []string, opened []int64, truncated int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.lines), slices.Clone(r.opened), r.truncated
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, cfg Config) *recorder {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &recorder{}
+	done := make(chan error, 1)
+	go func() { done <- Follow(ctx, cfg, rec) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Follow: %v", err)
+		}
+	})
+	return rec
+}
+
+func waitLines(t *testing.T, rec *recorder, want []string) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d lines", len(want)), func() bool {
+		got, _, _ := rec.snapshot()
+		return len(got) >= len(want)
+	})
+	got, _, _ := rec.snapshot()
+	if !slices.Equal(got, want) {
+		t.Fatalf("lines:\n got %q\nwant %q", got, want)
+	}
+}
+
+func appendTo(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStartsAtEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "old 1\nold 2\n")
+	rec := start(t, Config{Path: path})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	appendTo(t, path, "new 1\n")
+	waitLines(t, rec, []string{"new 1"})
+	_, opened, _ := rec.snapshot()
+	if !slices.Equal(opened, []int64{12}) {
+		t.Fatalf("opened at %v, want [12]", opened)
+	}
+}
+
+func TestFromStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "old 1\nold 2\n")
+	rec := start(t, Config{Path: path, FromStart: true})
+	waitLines(t, rec, []string{"old 1", "old 2"})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if !slices.Equal(rec.ends, []int64{6, 12}) {
+		t.Fatalf("ends %v, want [6 12]", rec.ends)
+	}
+}
+
+func TestFileAppearsLate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	rec := start(t, Config{Path: path})
+	eventually(t, "missing", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.missing == 1 })
+	// A file that did not exist at start is read from its beginning.
+	appendTo(t, path, "first\nsecond\n")
+	waitLines(t, rec, []string{"first", "second"})
+}
+
+func TestPartialLastLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "")
+	rec := start(t, Config{Path: path})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	appendTo(t, path, "whole\nhalf a li")
+	waitLines(t, rec, []string{"whole"})
+	appendTo(t, path, "ne\n")
+	waitLines(t, rec, []string{"whole", "half a line"})
+}
+
+// TestRenameRotationWithLateWrites is logrotate's create mode with a
+// syslog daemon that keeps writing the old file until its HUP.
+func TestRenameRotationWithLateWrites(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "maillog")
+	appendTo(t, path, "")
+	rec := start(t, Config{Path: path, RotateWait: time.Second})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+
+	old, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	fmt.Fprint(old, "line 1\nline 2\n")
+	waitLines(t, rec, []string{"line 1", "line 2"})
+
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, "") // logrotate's create
+	// The writer has not been told yet: it writes the renamed file, in
+	// pieces that split a line.
+	fmt.Fprint(old, "line 3\nline")
+	fmt.Fprint(old, " 4\n")
+	// HUP: the writer reopens the path.
+	old.Close()
+	appendTo(t, path, "line 5\nline 6\n")
+	waitLines(t, rec, []string{"line 1", "line 2", "line 3", "line 4", "line 5", "line 6"})
+	_, opened, _ := rec.snapshot()
+	if !slices.Equal(opened, []int64{0, 0}) {
+		t.Fatalf("opened %v, want [0 0]", opened)
+	}
+}
+
+// TestRotationByRemoval: the old file is deleted, not renamed, while its
+// writer still holds it.
+func TestRotationByRemoval(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "")
+	rec := start(t, Config{Path: path, RotateWait: 100 * time.Millisecond})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	old, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(old, "a\n")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(old, "b\n")
+	old.Close()
+	waitLines(t, rec, []string{"a", "b"})
+	appendTo(t, path, "c\n")
+	waitLines(t, rec, []string{"a", "b", "c"})
+}
+
+func TestCopyTruncate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "")
+	rec := start(t, Config{Path: path})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	appendTo(t, path, "a long first line\nanother long line\n")
+	waitLines(t, rec, []string{"a long first line", "another long line"})
+	// logrotate copytruncate: copy, then truncate in place; the writer
+	// (O_APPEND) goes on at the new end.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".1", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "truncation noticed", func() bool { _, _, n := rec.snapshot(); return n == 1 })
+	appendTo(t, path, "after\n")
+	waitLines(t, rec, []string{"a long first line", "another long line", "after"})
+}
+
+func TestLongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "")
+	rec := start(t, Config{Path: path})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	long := strings.Repeat("x", 256<<10)
+	appendTo(t, path, long+"\nshort\n")
+	waitLines(t, rec, []string{long, "short"})
+}
+
+func TestStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Follow(ctx, Config{Path: filepath.Join(t.TempDir(), "never")}, &recorder{}) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Follow: %v", err)
+	}
+}

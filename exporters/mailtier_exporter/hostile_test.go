@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/collectors/sendmail"
+)
+
+// hostileLog writes n lines built from the corpus's real sendmail lines
+// with every attacker-controlled part replaced by hostile text (random
+// queue ids, users, host names, addresses, daemon and mailer names that
+// are not sendmail's, quotes and fields spelled inside addresses), mixed
+// with 64 KiB lines, invalid UTF-8, NUL bytes and plain garbage.
+func hostileLog(t testing.TB, path string, n int) {
+	corpus, err := os.ReadFile("../../testdata/corpus/maillog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var templates []string
+	for _, l := range strings.Split(string(corpus), "\n") {
+		if strings.Contains(l, " sm-mta[") {
+			templates = append(templates, l)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func(min, max int, alphabet string) string {
+		b := make([]byte, min+rng.IntN(max-min+1))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	const nasty = "abc\"<>,=;: \\\x00\xff\xfe\xc3(é)日本-_.[]@"
+	qid := regexp.MustCompile(`[0-9A-Za-z]{8}[0-9]{6}`)
+	addr := regexp.MustCompile(`<[^>]*>`)
+	host := regexp.MustCompile(`\b[a-z0-9.-]+\.test\b`)
+	ip := regexp.MustCompile(`127\.0\.0\.\d+`)
+	field := regexp.MustCompile(`(daemon|mailer|dsn|stat|ruleset)=[^,]*`)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for i := 0; i < n; i++ {
+		switch r := rng.IntN(100); {
+		case r == 0:
+			w.WriteString(strings.Repeat(word(1, 1, alnum), 64<<10))
+		case r == 1:
+			w.WriteString("Nov 24 05:15:41 vm sm-mta[1]: " + word(0, 200, nasty))
+		case r == 2:
+			w.WriteString(word(0, 300, nasty+alnum))
+		default:
+			l := templates[rng.IntN(len(templates))]
+			l = qid.ReplaceAllStringFunc(l, func(string) string { return word(8, 20, alnum) })
+			l = addr.ReplaceAllStringFunc(l, func(string) string {
+				return "<" + word(1, 40, nasty) + ", nrcpts=" + word(1, 3, "0123456789") + ", daemon=" + word(1, 8, nasty) + "@" + word(1, 20, alnum) + ">"
+			})
+			l = host.ReplaceAllStringFunc(l, func(string) string { return word(1, 30, nasty) })
+			l = ip.ReplaceAllStringFunc(l, func(string) string { return word(7, 39, "0123456789abcdef.:") })
+			if rng.IntN(4) == 0 {
+				l = field.ReplaceAllStringFunc(l, func(m string) string {
+					return m[:strings.IndexByte(m, '=')+1] + word(0, 30, nasty)
+				})
+			}
+			w.WriteString(l)
+		}
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+// TestHostileInput replays 100 000 hostile lines through the real binary:
+// it must exit cleanly, print a valid exposition, and create no series
+// whose labels fall outside the closed sets.
+func TestHostileInput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hostile.log")
+	hostileLog(t, path, 100000)
+	out := runOnceBinary(t, nil, "--no-collector.mqueue", "--tail.path="+path)
+
+	set := func(vals ...[]string) map[string]bool {
+		m := map[string]bool{}
+		for _, vs := range vals {
+			for _, v := range vs {
+				m[v] = true
+			}
+		}
+		return m
+	}
+	buckets := []string{"+Inf"}
+	for _, b := range sendmail.DelayBuckets {
+		buckets = append(buckets, strconv.FormatFloat(b, 'g', -1, 64))
+	}
+	allowed := map[string]map[string]bool{
+		"daemon":    set(sendmail.Daemons),
+		"mailer":    set(sendmail.Mailers),
+		"status":    set(sendmail.Statuses),
+		"stage":     set(sendmail.Stages),
+		"reason":    set(sendmail.Reasons, sendmail.DeferReasons, []string{pipeline.SkipUnparsed, pipeline.SkipUnclaimed, pipeline.SkipTooLong}),
+		"role":      set([]string{"server", "client"}),
+		"result":    set([]string{"ok", "error", "failed", "matched", "unmatched"}),
+		"collector": set([]string{"sendmail"}),
+		"path":      set([]string{path}),
+		"le":        set(buckets),
+	}
+	build := set([]string{"branch", "goarch", "goos", "goversion", "revision", "tags", "version"})
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v", err)
+	}
+	series := 0
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			series++
+			for _, lp := range m.GetLabel() {
+				if name == "mailtier_exporter_build_info" && build[lp.GetName()] {
+					continue
+				}
+				ok, known := allowed[lp.GetName()]
+				if !known || !ok[lp.GetValue()] {
+					t.Errorf("%s: label %s=%q outside its closed set", name, lp.GetName(), lp.GetValue())
+				}
+			}
+		}
+	}
+	s := samples(t, out)
+	if got := s[`mailtier_exporter_lines_read_total{path="`+path+`"}`]; got != 100000 {
+		t.Errorf("lines read = %v, want 100000", got)
+	}
+	// 1 % of the lines are 64 KiB (65536 bytes, within the limit) and are
+	// parsed; nothing is longer.
+	if got := s[`mailtier_exporter_lines_skipped_total{path="`+path+`", reason="too_long"}`]; got != 0 {
+		t.Errorf("too long = %v, want 0", got)
+	}
+	t.Logf("%d series, %v lines matched, %v unmatched", series,
+		s[`mailtier_exporter_collector_lines_total{collector="sendmail", result="matched"}`],
+		s[`mailtier_exporter_collector_lines_total{collector="sendmail", result="unmatched"}`])
+}
+

@@ -1,0 +1,299 @@
+// Command mailtier_exporter turns the logs and queues of a mail tier
+// (sendmail, Dovecot, OpenDKIM, fail2ban) into Prometheus metrics.
+//
+// It follows every --tail.path, parses each line's envelope once, and
+// hands the line to the enabled collectors that claim its program; the
+// queue and other scrape-time collectors read their sources when
+// /metrics is asked for. With --once it replays the inputs from their
+// start, prints the metrics and exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	promcollectors "github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/collectors/registry"
+	"github.com/cabalmail/mailtier/collectors/tailer"
+)
+
+const name = "mailtier_exporter"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// options are the parsed flags.
+type options struct {
+	paths          []string
+	once           bool
+	fromStart      bool
+	pollInterval   time.Duration
+	rotateWait     time.Duration
+	metricsPath    string
+	disableRuntime bool
+	web            *web.FlagConfig
+	log            *promslog.Config
+}
+
+// enabledCollector is a collector chosen by the flags, not yet built.
+type enabledCollector struct {
+	name  string
+	build collectors.Builder
+}
+
+// run is the whole program, with its environment passed in.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := kingpin.New(name, "Exports the golden signals of sendmail, Dovecot, OpenDKIM and fail2ban from their logs and queues.")
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	app.Terminate(nil)
+	var o options
+	app.Flag("tail.path", "A log file to follow (repeatable); - reads standard input.").StringsVar(&o.paths)
+	app.Flag("once", "Read every --tail.path from its start to its end, print all metrics in the text format and exit.").BoolVar(&o.once)
+	app.Flag("tail.from-start", "Read the files found at start-up from their beginning instead of their end.").BoolVar(&o.fromStart)
+	app.Flag("tail.poll-interval", "How often followed files are checked for new lines and rotation.").Default("50ms").DurationVar(&o.pollInterval)
+	app.Flag("tail.rotate-wait", "How long a rotated file that stopped growing is still read before moving to the new file.").Default("5s").DurationVar(&o.rotateWait)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
+	app.Flag("web.disable-exporter-metrics", "Exclude the Go runtime and process metrics of the exporter itself (go_*, process_*).").BoolVar(&o.disableRuntime)
+	disableDefaults := app.Flag("collector.disable-defaults", "Disable every collector not enabled by its own flag.").Bool()
+	o.web = kingpinflag.AddFlags(app, ":9469")
+	o.log = &promslog.Config{}
+	promslogflag.AddFlags(app, o.log)
+	app.Version(version.Print(name))
+	app.HelpFlag.Short('h')
+
+	type choice struct {
+		reg   collectors.Registration
+		on    *bool
+		set   bool
+		build collectors.Builder
+	}
+	choices := make([]*choice, 0, len(registry.All))
+	for _, reg := range registry.All {
+		ch := &choice{reg: reg}
+		ch.on = app.Flag("collector."+reg.Name, fmt.Sprintf("Enable the %s collector (default: %s): %s", reg.Name, onOff(reg.Enabled), reg.Help)).
+			Default(strconv.FormatBool(reg.Enabled)).IsSetByUser(&ch.set).Bool()
+		ch.build = reg.Flags(app)
+		choices = append(choices, ch)
+	}
+
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	o.log.Writer = stderr
+	logger := promslog.New(o.log)
+
+	var enabled []enabledCollector
+	for _, ch := range choices {
+		on := *ch.on
+		if *disableDefaults && !ch.set {
+			on = false
+		}
+		if on {
+			enabled = append(enabled, enabledCollector{ch.reg.Name, ch.build})
+		}
+	}
+	if err := checkPaths(o.paths); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	if o.pollInterval <= 0 {
+		fmt.Fprintf(stderr, "%s: --tail.poll-interval must be positive, got %s\n", name, o.pollInterval)
+		return 2
+	}
+
+	reg := prometheus.NewPedanticRegistry()
+	router, err := build(reg, enabled, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	if o.once {
+		return runOnce(o, reg, router, stdin, stdout, stderr)
+	}
+	return serve(o, reg, router, stdin, logger)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "enabled"
+	}
+	return "disabled"
+}
+
+// checkPaths refuses an input given twice, which would count its lines twice.
+func checkPaths(paths []string) error {
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if p == "" {
+			return errors.New("--tail.path must not be empty")
+		}
+		if seen[p] {
+			return fmt.Errorf("--tail.path %q given twice", p)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+// build makes the enabled collectors and registers them with the router.
+func build(reg *prometheus.Registry, enabled []enabledCollector, logger *slog.Logger) (*pipeline.Router, error) {
+	env := collectors.Env{Logger: logger, Now: time.Now}
+	var logCollectors []pipeline.Named
+	reg.MustRegister(versioncollector.NewCollector(name))
+	for _, e := range enabled {
+		c, err := e.build(collectors.Env{Logger: logger.With("collector", e.name), Now: env.Now})
+		if err != nil {
+			return nil, fmt.Errorf("collector %s: %w", e.name, err)
+		}
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("collector %s: %w", e.name, err)
+		}
+		if lc, ok := c.(collectors.LogCollector); ok {
+			logCollectors = append(logCollectors, pipeline.Named{Name: e.name, Collector: lc})
+		}
+	}
+	router := pipeline.NewRouter(logCollectors, nil)
+	reg.MustRegister(router)
+	names := make([]string, 0, len(enabled))
+	for _, e := range enabled {
+		names = append(names, e.name)
+	}
+	sort.Strings(names)
+	logger.Info("collectors enabled", "collectors", names)
+	return router, nil
+}
+
+// runOnce replays every input from its start and prints the metrics.
+func runOnce(o options, reg *prometheus.Registry, router *pipeline.Router, stdin io.Reader, stdout, stderr io.Writer) int {
+	for _, p := range o.paths {
+		in := router.Input(p)
+		var err error
+		if p == "-" {
+			err = in.ReadAll(stdin)
+		} else {
+			var f *os.File
+			if f, err = os.Open(p); err == nil {
+				err = in.ReadAll(f)
+				f.Close()
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return 1
+		}
+	}
+	router.Flush()
+	mfs, err := reg.Gather()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	enc := expfmt.NewEncoder(stdout, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// serve follows the inputs and serves the metrics until SIGTERM or SIGINT.
+func serve(o options, reg *prometheus.Registry, router *pipeline.Router, stdin io.Reader, logger *slog.Logger) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	tailer.SetPollInterval(o.pollInterval)
+	var wg sync.WaitGroup
+	for _, p := range o.paths {
+		in := router.Input(p)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p == "-" {
+				if err := in.ReadAll(stdin); err != nil {
+					logger.Error("reading standard input", "err", err)
+				}
+				return
+			}
+			err := tailer.Follow(ctx, tailer.Config{Path: p, FromStart: o.fromStart, RotateWait: o.rotateWait, Logger: logger}, in)
+			if err != nil {
+				in.Failed()
+				logger.Error("cannot follow the file", "path", p, "err", err)
+			}
+		}()
+	}
+
+	gatherers := prometheus.Gatherers{reg}
+	if !o.disableRuntime {
+		rt := prometheus.NewRegistry()
+		rt.MustRegister(promcollectors.NewGoCollector(), promcollectors.NewProcessCollector(promcollectors.ProcessCollectorOpts{}))
+		gatherers = append(gatherers, rt)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(o.metricsPath, promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	if o.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        name,
+			Description: "Golden signals of sendmail, Dovecot, OpenDKIM and fail2ban",
+			Version:     version.Info(),
+			Links:       []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}},
+		})
+		if err != nil {
+			logger.Error("landing page", "err", err)
+			return 1
+		}
+		mux.Handle("/", landing)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(srv, o.web, logger) }()
+	logger.Info("starting", "version", version.Info(), "inputs", o.paths)
+
+	code := 0
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("serving", "err", err)
+			code = 1
+		}
+	}
+	stop()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	wg.Wait()
+	return code
+}

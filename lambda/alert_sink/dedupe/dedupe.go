@@ -1,0 +1,155 @@
+// Package dedupe holds the in-memory state that makes alert_sink idempotent:
+// which transports already delivered a given notification, which alerts were
+// already paged, and the Pushover receipts of emergency messages.
+//
+// The state lives only as long as the process. That is enough for the
+// deployment it is built for: the Lambda runs with reserved concurrency 1, so
+// a caller's retry meets the same warm instance, and a cold start loses only
+// entries whose retries are long over. The clock is injected so that expiry
+// is tested without waiting.
+package dedupe
+
+import (
+	"sync"
+	"time"
+)
+
+// sweepEvery bounds how often Set walks the whole map to drop expired
+// entries, so that a burst of writes does not turn each one into a scan.
+const sweepEvery = time.Minute
+
+type entry[V any] struct {
+	value   V
+	expires time.Time
+}
+
+// Cache is a map whose entries expire after a per-entry TTL. It is safe for
+// concurrent use. The zero value is not usable; call New.
+type Cache[V any] struct {
+	now func() time.Time
+
+	mu        sync.Mutex
+	entries   map[string]entry[V]
+	lastSweep time.Time
+}
+
+// New returns an empty cache that reads the time from now. A nil now means
+// time.Now.
+func New[V any](now func() time.Time) *Cache[V] {
+	if now == nil {
+		now = time.Now
+	}
+	return &Cache[V]{now: now, entries: make(map[string]entry[V])}
+}
+
+// Get returns the value stored under key, if it has not expired.
+func (c *Cache[V]) Get(key string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || !c.now().Before(e.expires) {
+		var zero V
+		return zero, false
+	}
+	return e.value, true
+}
+
+// Has reports whether key is present and unexpired.
+func (c *Cache[V]) Has(key string) bool {
+	_, ok := c.Get(key)
+	return ok
+}
+
+// Set stores value under key until ttl has passed.
+func (c *Cache[V]) Set(key string, value V, ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	c.entries[key] = entry[V]{value: value, expires: now.Add(ttl)}
+	if now.Sub(c.lastSweep) >= sweepEvery {
+		c.lastSweep = now
+		for k, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, k)
+			}
+		}
+	}
+}
+
+// Update replaces the value under key with fn(old, found) and gives it a new
+// TTL, atomically, so that concurrent appends (receipts of one alert group)
+// do not lose each other.
+func (c *Cache[V]) Update(key string, ttl time.Duration, fn func(old V, found bool) V) {
+	c.mu.Lock()
+	now := c.now()
+	e, ok := c.entries[key]
+	found := ok && now.Before(e.expires)
+	if !found {
+		var zero V
+		e.value = zero
+	}
+	c.entries[key] = entry[V]{value: fn(e.value, found), expires: now.Add(ttl)}
+	c.mu.Unlock()
+}
+
+// Delete removes key.
+func (c *Cache[V]) Delete(key string) {
+	c.mu.Lock()
+	delete(c.entries, key)
+	c.mu.Unlock()
+}
+
+// Len returns the number of stored entries, expired ones included until the
+// next sweep. It exists for tests that check the cache stays bounded.
+func (c *Cache[V]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// Locks serialises work on one key while leaving other keys free, so two
+// concurrent copies of the same webhook cannot both decide that nothing was
+// sent yet. Entries are reference-counted and removed when unused.
+type Locks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// Lock blocks until key is free and returns the function that frees it.
+func (l *Locks) Lock(key string) (unlock func()) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = make(map[string]*keyLock)
+	}
+	k, ok := l.locks[key]
+	if !ok {
+		k = &keyLock{}
+		l.locks[key] = k
+	}
+	k.refs++
+	l.mu.Unlock()
+
+	k.mu.Lock()
+	return func() {
+		k.mu.Unlock()
+		l.mu.Lock()
+		k.refs--
+		if k.refs == 0 {
+			delete(l.locks, key)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// held returns how many keys currently have a lock entry; tests use it to
+// check that entries do not leak.
+func (l *Locks) held() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.locks)
+}

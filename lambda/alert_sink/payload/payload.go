@@ -1,0 +1,406 @@
+// Package payload decodes the two request bodies alert_sink accepts, the
+// Alertmanager webhook (version 4) and the simple
+// {severity, source, summary, runbook_url?, status?} object sent by Uptime
+// Kuma and Healthchecks, into Notifications: the unit that is routed,
+// deduplicated and delivered.
+//
+// An Alertmanager group becomes one Notification per severity present in it,
+// carrying every alert of that severity, so that a group of several alerts is
+// never reduced to its first one. Each Notification also carries the keys the
+// delivery side needs: Thread (the same across updates of one incident, so
+// ntfy can replace the message and Pushover emergencies can be cancelled),
+// Idempotency (the same only for a retry of the same content) and PageKeys
+// (the firing alerts, so a partial resolution does not page again).
+package payload
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Severity is the routing class of a notification.
+type Severity string
+
+// The severities the routing table knows. Anything else is rejected, so a
+// typo in an alerting rule fails loudly instead of being dropped.
+const (
+	Critical Severity = "critical"
+	Warning  Severity = "warning"
+	Info     Severity = "info"
+)
+
+// severityOrder fixes the order in which a mixed group's notifications are
+// produced, most urgent first.
+var severityOrder = []Severity{Critical, Warning, Info}
+
+// ParseSeverity accepts a severity in any case, surrounded by any space.
+func ParseSeverity(s string) (Severity, error) {
+	sev := Severity(strings.ToLower(strings.TrimSpace(s)))
+	if slices.Contains(severityOrder, sev) {
+		return sev, nil
+	}
+	return "", &Error{Msg: fmt.Sprintf("unknown severity %q (want critical, warning or info)", s)}
+}
+
+// Status says whether a notification reports a problem or its end.
+type Status string
+
+// Statuses as Alertmanager spells them.
+const (
+	Firing   Status = "firing"
+	Resolved Status = "resolved"
+)
+
+func parseStatus(s string, where string) (Status, error) {
+	switch st := Status(strings.ToLower(strings.TrimSpace(s))); st {
+	case Firing, Resolved:
+		return st, nil
+	}
+	return "", &Error{Msg: fmt.Sprintf("%s: unknown status %q (want firing or resolved)", where, s)}
+}
+
+// Kind names the payload a notification came from.
+type Kind string
+
+// Payload kinds.
+const (
+	KindAlertmanager Kind = "alertmanager"
+	KindSimple       Kind = "simple"
+)
+
+// Alert is one Alertmanager alert as it is shown to a human.
+type Alert struct {
+	Status      Status
+	Name        string
+	Instance    string
+	Summary     string
+	Fingerprint string
+	StartsAt    time.Time
+}
+
+// Notification is one message to route: a simple payload, or the alerts of
+// one severity from one Alertmanager group.
+type Notification struct {
+	Kind     Kind
+	Severity Severity
+	Status   Status
+	// Source names where the problem is, e.g. "alertmanager/MailQueueStuck"
+	// or "kuma/SMTP relay (STARTTLS)".
+	Source string
+	// Summary is the simple payload's text. Alertmanager notifications leave
+	// it empty and carry Alerts instead.
+	Summary string
+	// Alerts are the Alertmanager alerts, firing ones first.
+	Alerts []Alert
+	// Truncated counts the alerts Alertmanager left out of the group
+	// (max_alerts); they are not in Alerts.
+	Truncated  int
+	RunbookURL string
+	// PushoverPriority is an alert's own request for Pushover priority 1 or
+	// 2 (label pushover_priority); 0 leaves the configured default.
+	PushoverPriority int
+	// Thread stays the same for every update of one incident.
+	Thread string
+	// Idempotency is the same only for the same content of the same thread.
+	Idempotency string
+	// PageKeys identify the firing alerts (fingerprint and start). Empty for
+	// simple payloads, which have no alert identity.
+	PageKeys []string
+}
+
+// Error is a problem with the request body: the caller's fault, answered
+// with 400 and never retried.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+// IsBadInput reports whether err is a payload Error.
+func IsBadInput(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
+// Decode parses body, which must be a JSON object of either kind, and returns
+// the notifications it asks for in a fixed order.
+func Decode(body []byte) ([]Notification, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, &Error{Msg: "invalid JSON body: want an object, got " + typeErr.Value}
+		}
+		return nil, &Error{Msg: "invalid JSON body: " + err.Error()}
+	}
+	if probe == nil {
+		return nil, &Error{Msg: "invalid JSON body: want an object, got null"}
+	}
+	_, hasAlerts := probe["alerts"]
+	_, hasVersion := probe["version"]
+	_, hasGroupKey := probe["groupKey"]
+	if hasAlerts || hasVersion || hasGroupKey {
+		return decodeAlertmanager(body)
+	}
+	return decodeSimple(body)
+}
+
+// webhookMessage is the part of Alertmanager's webhook body alert_sink uses
+// (alertmanager/notify/webhook: Message, template.Data). A local copy keeps
+// the Lambda free of Alertmanager's module and its dependencies.
+type webhookMessage struct {
+	Version         string         `json:"version"`
+	GroupKey        string         `json:"groupKey"`
+	TruncatedAlerts int            `json:"truncatedAlerts"`
+	Alerts          []webhookAlert `json:"alerts"`
+}
+
+type webhookAlert struct {
+	Status      string            `json:"status"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
+	Fingerprint string            `json:"fingerprint"`
+}
+
+// partition collects the alerts of one severity of one group.
+type partition struct {
+	alerts []Alert
+	// firingRunbook is the first runbook of a firing alert, the one the
+	// reader needs; anyRunbook serves a fully resolved partition.
+	firingRunbook, anyRunbook string
+	priority                  int
+}
+
+func decodeAlertmanager(body []byte) ([]Notification, error) {
+	var m webhookMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, &Error{Msg: "invalid Alertmanager webhook: " + err.Error()}
+	}
+	if m.Version != "4" {
+		return nil, &Error{Msg: fmt.Sprintf("unsupported Alertmanager webhook version %q (want \"4\")", m.Version)}
+	}
+	if len(m.Alerts) == 0 {
+		return nil, &Error{Msg: "Alertmanager webhook without alerts"}
+	}
+	if m.TruncatedAlerts < 0 {
+		return nil, &Error{Msg: "Alertmanager webhook with negative truncatedAlerts"}
+	}
+
+	parts := make(map[Severity]*partition)
+	for i, a := range m.Alerts {
+		where := fmt.Sprintf("alert %d", i)
+		st, err := parseStatus(a.Status, where)
+		if err != nil {
+			return nil, err
+		}
+		// A rule without a severity label still reaches someone: it is
+		// treated as a warning, as the Python version did.
+		sev := Warning
+		if s, ok := a.Labels["severity"]; ok {
+			if sev, err = ParseSeverity(s); err != nil {
+				return nil, &Error{Msg: where + ": " + err.Error()}
+			}
+		}
+		prio := 0
+		if s, ok := a.Labels["pushover_priority"]; ok {
+			p, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || p < 1 || p > 2 {
+				return nil, &Error{Msg: fmt.Sprintf("%s: label pushover_priority=%q (want 1 or 2)", where, s)}
+			}
+			prio = p
+		}
+		name := a.Labels["alertname"]
+		summary := firstNonEmpty(a.Annotations["summary"], a.Annotations["description"], name, "(no summary)")
+		fp := a.Fingerprint
+		if fp == "" {
+			fp = labelsFingerprint(a.Labels)
+		}
+		p := parts[sev]
+		if p == nil {
+			p = &partition{}
+			parts[sev] = p
+		}
+		p.alerts = append(p.alerts, Alert{
+			Status:      st,
+			Name:        name,
+			Instance:    a.Labels["instance"],
+			Summary:     summary,
+			Fingerprint: fp,
+			StartsAt:    a.StartsAt,
+		})
+		p.priority = max(p.priority, prio)
+		if r := strings.TrimSpace(a.Annotations["runbook_url"]); r != "" {
+			if p.firingRunbook == "" && st == Firing {
+				p.firingRunbook = r
+			}
+			if p.anyRunbook == "" {
+				p.anyRunbook = r
+			}
+		}
+	}
+
+	var out []Notification
+	for _, sev := range severityOrder {
+		p := parts[sev]
+		if p == nil {
+			continue
+		}
+		// Firing alerts first: they are what the reader must act on.
+		slices.SortStableFunc(p.alerts, func(a, b Alert) int {
+			return statusRank(a.Status) - statusRank(b.Status)
+		})
+		status := Resolved
+		var pageKeys, alertIDs []string
+		for _, a := range p.alerts {
+			start := strconv.FormatInt(a.StartsAt.UnixNano(), 10)
+			alertIDs = append(alertIDs, digest(a.Fingerprint, string(a.Status), start))
+			if a.Status == Firing {
+				status = Firing
+				pageKeys = append(pageKeys, digest("page", a.Fingerprint, start))
+			}
+		}
+		// Sorted, so the key does not depend on the order of the alerts.
+		slices.Sort(alertIDs)
+		identity := append([]string{"alertmanager", m.GroupKey, string(sev), string(status), strconv.Itoa(m.TruncatedAlerts)}, alertIDs...)
+		// commonAnnotations needs no look: a common runbook is on every alert.
+		runbook := firstNonEmpty(p.firingRunbook, p.anyRunbook)
+		out = append(out, Notification{
+			Kind:             KindAlertmanager,
+			Severity:         sev,
+			Status:           status,
+			Source:           alertmanagerSource(p.alerts),
+			Alerts:           p.alerts,
+			Truncated:        m.TruncatedAlerts,
+			RunbookURL:       runbook,
+			PushoverPriority: p.priority,
+			Thread:           digest("thread", "alertmanager", m.GroupKey, string(sev)),
+			Idempotency:      digest(identity...),
+			PageKeys:         pageKeys,
+		})
+	}
+	return out, nil
+}
+
+func statusRank(s Status) int {
+	if s == Firing {
+		return 0
+	}
+	return 1
+}
+
+// alertmanagerSource keeps the Python version's
+// alertmanager/<alertname>[/<instance>] for a single alert and names the
+// others by count, so a title stays one line.
+func alertmanagerSource(alerts []Alert) string {
+	var names []string
+	for _, a := range alerts {
+		if !slices.Contains(names, a.Name) {
+			names = append(names, a.Name)
+		}
+	}
+	src := "alertmanager/" + firstNonEmpty(names[0], "(unnamed)")
+	if len(names) > 1 {
+		src += fmt.Sprintf(" +%d", len(names)-1)
+	}
+	if len(alerts) == 1 && alerts[0].Instance != "" {
+		src += "/" + alerts[0].Instance
+	}
+	return src
+}
+
+// simpleMessage is the universal payload of Uptime Kuma and Healthchecks.
+// Status is an optional extension: "resolved" ends the incident the source
+// opened, which replaces the ntfy message and cancels a Pushover emergency.
+type simpleMessage struct {
+	Severity   *string `json:"severity"`
+	Source     string  `json:"source"`
+	Summary    string  `json:"summary"`
+	RunbookURL string  `json:"runbook_url"`
+	Status     string  `json:"status"`
+}
+
+func decodeSimple(body []byte) ([]Notification, error) {
+	var m simpleMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, &Error{Msg: "invalid simple payload: " + err.Error()}
+	}
+	if m.Severity == nil {
+		return nil, &Error{Msg: "simple payload without severity"}
+	}
+	sev, err := ParseSeverity(*m.Severity)
+	if err != nil {
+		return nil, err
+	}
+	source := strings.TrimSpace(m.Source)
+	if source == "" {
+		return nil, &Error{Msg: "simple payload without source"}
+	}
+	summary := strings.TrimSpace(m.Summary)
+	if summary == "" {
+		return nil, &Error{Msg: "simple payload without summary"}
+	}
+	status := Firing
+	if m.Status != "" {
+		if status, err = parseStatus(m.Status, "simple payload"); err != nil {
+			return nil, err
+		}
+	}
+	runbook := strings.TrimSpace(m.RunbookURL)
+	return []Notification{{
+		Kind:        KindSimple,
+		Severity:    sev,
+		Status:      status,
+		Source:      source,
+		Summary:     summary,
+		RunbookURL:  runbook,
+		Thread:      digest("thread", "simple", source),
+		Idempotency: digest("simple", string(sev), source, summary, runbook, string(status)),
+	}}, nil
+}
+
+// digest hashes length-prefixed parts, so that no two different part lists
+// can collide by shifting a separator, and returns 32 hex digits: short
+// enough for an ntfy sequence id or a Pushover tag, with 128 bits of
+// collision resistance.
+func digest(parts ...string) string {
+	h := sha256.New()
+	var n [8]byte
+	for _, p := range parts {
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// labelsFingerprint stands in for Alertmanager's fingerprint when a sender
+// omits it: a stable hash of the sorted label set.
+func labelsFingerprint(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, 2*len(keys)+1)
+	parts = append(parts, "labels")
+	for _, k := range keys {
+		parts = append(parts, k, labels[k])
+	}
+	return digest(parts...)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}

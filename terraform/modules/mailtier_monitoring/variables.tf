@@ -1,0 +1,104 @@
+variable "monitoring" {
+  type        = bool
+  description = "Whether to create anything at all. Every resource and data source in this module has count or for_each keyed on it, so false creates nothing."
+  default     = false
+}
+
+variable "aws_region" {
+  type        = string
+  description = "Region of the deployment (used in the kms:ViaService condition)."
+}
+
+variable "tier_security_group_ids" {
+  type        = map(string)
+  description = "Security group of each mail tier's service, keyed imap, smtp-in, smtp-out. Each gets an ingress rule for the exporter port from Prometheus."
+  default     = {}
+}
+
+variable "prometheus_security_group_id" {
+  type        = string
+  description = "Security group of the Prometheus service (cabal-prometheus), the only source allowed to reach the exporter port."
+  default     = ""
+}
+
+variable "exporter_port" {
+  type        = number
+  description = "Exporter port, as in the sidecar module."
+  default     = 9469
+}
+
+variable "service_discovery_namespace_id" {
+  type        = string
+  description = "ID of the private DNS namespace the mail tiers register in (cabal.internal). smtp-in gets a Cloud Map service there."
+  default     = ""
+}
+
+variable "service_discovery_namespace_name" {
+  type        = string
+  description = "Name of that namespace, for the scrape target names."
+  default     = "cabal.internal"
+}
+
+variable "tier_discovery_names" {
+  type        = map(string)
+  description = "Cloud Map service name of each tier in the namespace. imap and smtp-out already have theirs upstream; smtp-in's is created by this module."
+  default = {
+    "imap"     = "imap"
+    "smtp-in"  = "smtp-in"
+    "smtp-out" = "smtp-out"
+  }
+}
+
+variable "alert_sink_function_name" {
+  type        = string
+  description = "Name of the alert_sink Lambda function."
+  default     = "cabal-mailtier-alert-sink"
+}
+
+variable "lambda_bucket" {
+  type        = string
+  description = "S3 bucket holding the alert_sink deployment package."
+  default     = ""
+}
+
+variable "alert_sink_s3_key" {
+  type        = string
+  description = "S3 key of alert_sink.zip (docker/alert_sink/build.sh). Later code updates go through aws lambda update-function-code, so Terraform ignores changes to it."
+  default     = "lambda/alert_sink.zip"
+}
+
+variable "ssm_parameter_prefix" {
+  type        = string
+  description = "Prefix of the SSM SecureString parameters alert_sink reads. Distinct from the /cabal/ names the existing monitoring module creates, so both can exist."
+  default     = "/cabal/mailtier/"
+}
+
+variable "ssm_kms_key_alias" {
+  type        = string
+  description = "KMS key alias the parameters are encrypted with; alert_sink may decrypt with it through SSM only."
+  default     = "alias/aws/ssm"
+}
+
+variable "ntfy_base_url" {
+  type        = string
+  description = "Base URL of the ntfy server, e.g. https://ntfy.example.com."
+  default     = ""
+}
+
+variable "ntfy_topic" {
+  type        = string
+  description = "ntfy topic alerts are published to."
+  default     = "alerts"
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of alert_sink's log group."
+  default     = 90
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags for every resource that takes them."
+  default     = {}
+}

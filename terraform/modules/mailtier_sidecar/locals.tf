@@ -1,0 +1,137 @@
+locals {
+  tiers = ["imap", "smtp-in", "smtp-out"]
+
+  # Every collector the exporter has. Each tier passes an explicit
+  # --collector.<name> or --no-collector.<name> for all of them, so what a
+  # tier runs does not depend on the exporter's defaults.
+  all_collectors = ["sendmail", "mqueue", "dovecot", "opendkim", "fail2ban", "process"]
+
+  fail2ban = var.fail2ban_collector ? ["fail2ban"] : []
+
+  # imap:     sendmail (local delivery and relays), its own queue, Dovecot IMAP.
+  # smtp-in:  sendmail (inbound relay), the inbound queue, OpenDKIM verifying.
+  # smtp-out: sendmail (outbound relay), the outbound queue, Dovecot
+  #           submission, OpenDKIM signing (with the latency probe).
+  enabled_collectors = {
+    "imap"     = concat(["sendmail", "mqueue", "dovecot"], local.fail2ban, ["process"])
+    "smtp-in"  = concat(["sendmail", "mqueue", "opendkim"], local.fail2ban, ["process"])
+    "smtp-out" = ["sendmail", "mqueue", "dovecot", "opendkim", "process"]
+  }
+
+  collector_args = {
+    for tier in local.tiers : tier => [
+      for c in local.all_collectors : contains(local.enabled_collectors[tier], c) ? "--collector.${c}" : "--no-collector.${c}"
+    ]
+  }
+
+  common_args = concat(
+    [
+      "--web.listen-address=:${var.exporter_port}",
+      "--log.level=${var.log_level}",
+      "--log.format=${var.log_format}",
+      "--tail.path=${var.log_directory}/maillog",
+    ],
+    var.fail2ban_collector ? ["--tail.path=${var.log_directory}/fail2ban.log"] : [],
+    [
+      "--tail.positions=${var.state_directory}/positions",
+      "--collector.mqueue.path=${var.mqueue_directory}",
+    ],
+  )
+
+  tier_args = {
+    "imap" = [
+      "--collector.dovecot.stats-url=${var.dovecot_stats_url}",
+      "--collector.process.names=dovecot,sendmail/sm-mta",
+    ]
+    "smtp-in" = [
+      "--collector.process.names=sendmail/sm-mta,opendkim",
+    ]
+    "smtp-out" = [
+      "--collector.dovecot.stats-url=${var.dovecot_stats_url}",
+      "--collector.opendkim.probe.address=${var.opendkim_probe_address}",
+      "--collector.opendkim.probe.interval=${var.opendkim_probe_interval}",
+      "--collector.process.names=dovecot,sendmail/sm-mta,opendkim",
+    ]
+  }
+
+  # The sidecar, one per tier. It is never essential: if it exits, the
+  # mail container and the task carry on, and the restart policy starts it
+  # again in place.
+  sidecar = {
+    for tier in local.tiers : tier => {
+      name              = var.container_name
+      image             = var.image
+      essential         = false
+      cpu               = var.cpu
+      memory            = var.memory
+      memoryReservation = var.memory_reservation
+      user              = "${var.user_id}:${var.group_id}"
+
+      readonlyRootFilesystem = true
+      command                = concat(local.common_args, local.tier_args[tier], local.collector_args[tier], lookup(var.extra_args, tier, []))
+      environment = [
+        { name = "GOMEMLIMIT", value = var.go_memory_limit },
+      ]
+      portMappings = [
+        { name = "metrics", containerPort = var.exporter_port, hostPort = var.exporter_port, protocol = "tcp" },
+      ]
+      mountPoints = [
+        { sourceVolume = var.log_volume_name, containerPath = var.log_directory, readOnly = true },
+        { sourceVolume = var.mqueue_volume_names[tier], containerPath = var.mqueue_directory, readOnly = true },
+        { sourceVolume = var.state_volume_name, containerPath = var.state_directory, readOnly = false },
+      ]
+      healthCheck = {
+        command     = ["CMD", "/healthcheck", "http://127.0.0.1:${var.exporter_port}/"]
+        interval    = 30
+        timeout     = 5
+        retries     = 3
+        startPeriod = 30
+      }
+      restartPolicy = {
+        enabled              = true
+        restartAttemptPeriod = 60
+      }
+      linuxParameters = {
+        capabilities = {
+          add  = []
+          drop = ["ALL"]
+        }
+      }
+      dockerSecurityOptions = ["no-new-privileges"]
+      stopTimeout           = 10
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          "awslogs-group"         = var.log_group_names[tier]
+          "awslogs-region"        = var.aws_region
+          "awslogs-stream-prefix" = var.container_name
+          "mode"                  = "non-blocking"
+        }
+      }
+    }
+  }
+
+  # What the mail container of each tier mounts in addition to its own
+  # mounts: the log volume read-write (rsyslog writes maillog there) and,
+  # on imap, the new queue volume.
+  mail_mounts = {
+    "imap" = [
+      { sourceVolume = var.log_volume_name, containerPath = var.log_directory, readOnly = false },
+      { sourceVolume = var.mqueue_volume_names["imap"], containerPath = var.mqueue_directory, readOnly = false },
+    ]
+    "smtp-in" = [
+      { sourceVolume = var.log_volume_name, containerPath = var.log_directory, readOnly = false },
+    ]
+    "smtp-out" = [
+      { sourceVolume = var.log_volume_name, containerPath = var.log_directory, readOnly = false },
+    ]
+  }
+
+  # Task-scoped Docker volumes the caller adds to each task definition:
+  # created when the task starts, removed when it stops.
+  task_volumes = {
+    "imap"     = [var.log_volume_name, var.state_volume_name, var.mqueue_volume_names["imap"]]
+    "smtp-in"  = [var.log_volume_name, var.state_volume_name]
+    "smtp-out" = [var.log_volume_name, var.state_volume_name]
+  }
+}

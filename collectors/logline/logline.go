@@ -19,11 +19,11 @@ type Format uint8
 
 // The envelopes Parse recognises.
 const (
-	Unknown Format = iota
-	Syslog         // RFC 3164, "Nov 24 05:15:41 host prog[pid]: msg"
-	RFC3339        // rsyslog's default file format
-	Dovecot        // Dovecot's own log_path file
-	Fail2ban       // fail2ban's own logtarget file
+	Unknown  Format = iota
+	Syslog          // RFC 3164, "Nov 24 05:15:41 host prog[pid]: msg"
+	RFC3339         // rsyslog's default file format
+	Dovecot         // Dovecot's own log_path file
+	Fail2ban        // fail2ban's own logtarget file
 )
 
 func (f Format) String() string {

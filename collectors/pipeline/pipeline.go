@@ -181,9 +181,12 @@ func (r *Router) Input(path string) *Input {
 func (in *Input) OnOffset(f func(int64)) { in.onOffset = f }
 
 // Handle routes one line (without its newline).
-func (in *Input) Handle(line string) {
+func (in *Input) Handle(line string) { in.handle(line, len(line)+1) }
+
+// handle routes one line that took n bytes of the input.
+func (in *Input) handle(line string, n int) {
 	in.lines.Inc()
-	in.bytes.Add(float64(len(line) + 1))
+	in.bytes.Add(float64(n))
 	in.lastLine.Set(float64(in.r.now().UnixNano()) / 1e9)
 	if len(line) > MaxLineBytes {
 		in.tooLong.Inc()
@@ -259,15 +262,18 @@ func (in *Input) Failed() { in.up.Set(0) }
 func (in *Input) ReadAll(r io.Reader) error {
 	in.up.Set(1)
 	br := bufio.NewReaderSize(r, 64<<10)
-	var long bool // inside a line already past MaxLineBytes
+	var long bool     // inside a line already past MaxLineBytes
+	var longBytes int // the bytes of that line
 	var buf []byte
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if len(chunk) > 0 {
 			switch {
 			case long:
+				longBytes += len(chunk)
 			case len(buf)+len(chunk) > MaxLineBytes+1:
 				long = true
+				longBytes = len(buf) + len(chunk)
 				buf = buf[:0]
 			default:
 				buf = append(buf, chunk...)
@@ -280,6 +286,7 @@ func (in *Input) ReadAll(r io.Reader) error {
 		if complete || (err == io.EOF && (len(buf) > 0 || long)) {
 			if long {
 				in.lines.Inc()
+				in.bytes.Add(float64(longBytes))
 				in.tooLong.Inc()
 				in.lastLine.Set(float64(in.r.now().UnixNano()) / 1e9)
 			} else {
@@ -287,7 +294,7 @@ func (in *Input) ReadAll(r io.Reader) error {
 				if complete {
 					line = line[:len(line)-1]
 				}
-				in.Handle(string(line))
+				in.handle(string(line), len(buf))
 			}
 			long = false
 			buf = buf[:0]

@@ -9,16 +9,16 @@ type Kind uint8
 
 // The kinds of line Parse tells apart.
 const (
-	Unknown    Kind = iota // a shape this parser does not know
-	Ignored                // a known shape that counts nothing on its own
-	From                   // "QID: from=<…>, size=N, class=N, nrcpts=N, …": the sender line of a transaction
-	To                     // "QID: to=<…>, delay=…, mailer=…, stat=…": a delivery attempt, or the echo of a refusal
-	Reject                 // a refused SMTP command
-	Lost                   // the client vanished
-	NoMail                 // a session that never gave MAIL
-	StartTLS               // a TLS handshake
-	DSN                    // a delivery status notification was generated
-	Auth                   // an SMTP AUTH outcome
+	Unknown  Kind = iota // a shape this parser does not know
+	Ignored              // a known shape that counts nothing on its own
+	From                 // "QID: from=<…>, size=N, class=N, nrcpts=N, …": the sender line of a transaction
+	To                   // "QID: to=<…>, delay=…, mailer=…, stat=…": a delivery attempt, or the echo of a refusal
+	Reject               // a refused SMTP command
+	Lost                 // the client vanished
+	NoMail               // a session that never gave MAIL
+	StartTLS             // a TLS handshake
+	DSN                  // a delivery status notification was generated
+	Auth                 // an SMTP AUTH outcome
 )
 
 // Event is one parsed line. Every label value in it is one of this

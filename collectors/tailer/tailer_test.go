@@ -33,9 +33,9 @@ func (r *recorder) Line(text string, end int64) {
 	r.lines = append(r.lines, text)
 	r.ends = append(r.ends, end)
 }
-func (r *recorder) Opened(off int64) { r.mu.Lock(); r.opened = append(r.opened, off); r.mu.Unlock() }
-func (r *recorder) Truncated()       { r.mu.Lock(); r.truncated++; r.mu.Unlock() }
-func (r *recorder) Missing()         { r.mu.Lock(); r.missing++; r.mu.Unlock() }
+func (r *recorder) Opened(off int64)      { r.mu.Lock(); r.opened = append(r.opened, off); r.mu.Unlock() }
+func (r *recorder) Truncated()            { r.mu.Lock(); r.truncated++; r.mu.Unlock() }
+func (r *recorder) Missing()              { r.mu.Lock(); r.missing++; r.mu.Unlock() }
 func (r *recorder) Progress(int64, int64) {}
 
 func (r *recorder) snapshot() (lines []string, opened []int64, truncated int) {

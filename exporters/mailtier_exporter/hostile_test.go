@@ -151,4 +151,3 @@ func TestHostileInput(t *testing.T) {
 		s[`mailtier_exporter_collector_lines_total{collector="sendmail", result="matched"}`],
 		s[`mailtier_exporter_collector_lines_total{collector="sendmail", result="unmatched"}`])
 }
-

@@ -265,9 +265,11 @@ func (h *Handler) log(n payload.Notification, res NotificationResult) {
 	for _, name := range names {
 		parts = append(parts, name+"="+res.Transports[name])
 	}
+	// "alert_source", not "source": slog and promslog reserve "source"
+	// for the code location and would rename the field.
 	attrs := []any{
 		"kind", string(n.Kind),
-		"source", n.Source,
+		"alert_source", n.Source,
 		"severity", string(n.Severity),
 		"status", string(n.Status),
 		"transports", strings.Join(parts, ","),

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"strconv"
+
+	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/collectors/registry"
+	"github.com/cabalmail/mailtier/collectors/sendmail"
+)
+
+// closedSets lists, per collector, every value each label may take. The
+// hostile-input test fails on a series whose label value is not here.
+// A new collector adds its sets as one more entry.
+var closedSets = []map[string][]string{
+	{
+		"collector": registryNames(),
+		"reason":    {pipeline.SkipUnparsed, pipeline.SkipUnclaimed, pipeline.SkipTooLong},
+		"result":    {"matched", "unmatched"},
+	},
+	{
+		"daemon": sendmail.Daemons,
+		"mailer": sendmail.Mailers,
+		"status": sendmail.Statuses,
+		"stage":  sendmail.Stages,
+		"reason": append(append([]string{}, sendmail.Reasons...), sendmail.DeferReasons...),
+		"role":   {sendmail.RoleServer, sendmail.RoleClient},
+		"result": {sendmail.ResultOK, sendmail.ResultErr, sendmail.ResultFail},
+		"le":     buckets(sendmail.DelayBuckets),
+	},
+}
+
+func registryNames() []string {
+	var names []string
+	for _, r := range registry.All {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// buckets are a histogram's le label values, as the text format writes them.
+func buckets(bs []float64) []string {
+	out := []string{"+Inf"}
+	for _, b := range bs {
+		out = append(out, strconv.FormatFloat(b, 'g', -1, 64))
+	}
+	return out
+}

@@ -10,6 +10,7 @@
 package collectors
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -35,6 +36,20 @@ type LogCollector interface {
 // it when the input ends (--once).
 type Flusher interface {
 	Flush()
+}
+
+// Reloader is a collector with configuration files of its own; the
+// exporter calls Reload on SIGHUP. A failed reload keeps the previous
+// configuration and is logged.
+type Reloader interface {
+	Reload() error
+}
+
+// Starter is a collector with work of its own to run in the background
+// (a probe, for instance). The exporter calls Start once before serving;
+// the work stops when ctx ends. --once does not call it.
+type Starter interface {
+	Start(ctx context.Context)
 }
 
 // Env is what the exporter hands every collector it builds.

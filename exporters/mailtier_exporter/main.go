@@ -129,7 +129,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	reg := prometheus.NewPedanticRegistry()
-	router, err := build(reg, enabled, logger)
+	router, built, err := build(reg, enabled, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
@@ -137,7 +137,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if o.once {
 		return runOnce(o, reg, router, stdin, stdout, stderr)
 	}
-	return serve(o, reg, router, stdin, logger)
+	return serve(o, reg, router, built, stdin, logger)
 }
 
 func onOff(b bool) string {
@@ -162,19 +162,20 @@ func checkPaths(paths []string) error {
 	return nil
 }
 
-// build makes the enabled collectors and registers them with the router.
-func build(reg *prometheus.Registry, enabled []enabledCollector, logger *slog.Logger) (*pipeline.Router, error) {
-	env := collectors.Env{Logger: logger, Now: time.Now}
+// build makes the enabled collectors and registers them and the router.
+func build(reg *prometheus.Registry, enabled []enabledCollector, logger *slog.Logger) (*pipeline.Router, []prometheus.Collector, error) {
 	var logCollectors []pipeline.Named
+	var built []prometheus.Collector
 	reg.MustRegister(versioncollector.NewCollector(name))
 	for _, e := range enabled {
-		c, err := e.build(collectors.Env{Logger: logger.With("collector", e.name), Now: env.Now})
+		c, err := e.build(collectors.Env{Logger: logger.With("collector", e.name), Now: time.Now})
 		if err != nil {
-			return nil, fmt.Errorf("collector %s: %w", e.name, err)
+			return nil, nil, fmt.Errorf("collector %s: %w", e.name, err)
 		}
 		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("collector %s: %w", e.name, err)
+			return nil, nil, fmt.Errorf("collector %s: %w", e.name, err)
 		}
+		built = append(built, c)
 		if lc, ok := c.(collectors.LogCollector); ok {
 			logCollectors = append(logCollectors, pipeline.Named{Name: e.name, Collector: lc})
 		}
@@ -187,7 +188,7 @@ func build(reg *prometheus.Registry, enabled []enabledCollector, logger *slog.Lo
 	}
 	sort.Strings(names)
 	logger.Info("collectors enabled", "collectors", names)
-	return router, nil
+	return router, built, nil
 }
 
 // runOnce replays every input from its start and prints the metrics.
@@ -226,9 +227,35 @@ func runOnce(o options, reg *prometheus.Registry, router *pipeline.Router, stdin
 }
 
 // serve follows the inputs and serves the metrics until SIGTERM or SIGINT.
-func serve(o options, reg *prometheus.Registry, router *pipeline.Router, stdin io.Reader, logger *slog.Logger) int {
+func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built []prometheus.Collector, stdin io.Reader, logger *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+
+	for _, c := range built {
+		if s, ok := c.(collectors.Starter); ok {
+			s.Start(ctx)
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				for _, c := range built {
+					if r, ok := c.(collectors.Reloader); ok {
+						if err := r.Reload(); err != nil {
+							logger.Error("reload failed; the previous configuration stays", "err", err)
+						}
+					}
+				}
+				logger.Info("reloaded on SIGHUP")
+			}
+		}
+	}()
 
 	tailer.SetPollInterval(o.pollInterval)
 	var wg sync.WaitGroup

@@ -10,12 +10,14 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/logline"
+	"github.com/cabalmail/mailtier/collectors/tailer"
 )
 
 // MaxLineBytes is the longest line handed to collectors. Syslog daemons
@@ -155,7 +157,8 @@ type Input struct {
 	mu                           sync.Mutex
 	opens                        int
 	offset                       int64
-	onOffset                     func(int64)
+	nlines                       atomic.Int64
+	onCheckpoint                 func(tailer.Position)
 }
 
 // Input returns the handle for the input named path, creating its series.
@@ -176,9 +179,9 @@ func (r *Router) Input(path string) *Input {
 	return in
 }
 
-// OnOffset sets a function called with the offset after each line, for
-// saving positions.
-func (in *Input) OnOffset(f func(int64)) { in.onOffset = f }
+// OnCheckpoint sets a function given every checkpoint of the followed
+// file, for saving positions.
+func (in *Input) OnCheckpoint(f func(tailer.Position)) { in.onCheckpoint = f }
 
 // Handle routes one line (without its newline).
 func (in *Input) Handle(line string) { in.handle(line, len(line)+1) }
@@ -186,6 +189,7 @@ func (in *Input) Handle(line string) { in.handle(line, len(line)+1) }
 // handle routes one line that took n bytes of the input.
 func (in *Input) handle(line string, n int) {
 	in.lines.Inc()
+	in.nlines.Add(1)
 	in.bytes.Add(float64(n))
 	in.lastLine.Set(float64(in.r.now().UnixNano()) / 1e9)
 	if len(line) > MaxLineBytes {
@@ -217,9 +221,6 @@ func (in *Input) Line(text string, end int64) {
 	in.mu.Lock()
 	in.offset = end
 	in.mu.Unlock()
-	if in.onOffset != nil {
-		in.onOffset(end)
-	}
 }
 
 // Missing implements tailer.Handler.
@@ -236,21 +237,31 @@ func (in *Input) Opened(offset int64) {
 		in.reopens.Inc()
 	}
 	in.up.Set(1)
-	if in.onOffset != nil {
-		in.onOffset(offset)
-	}
 }
 
 // Truncated implements tailer.Handler.
 func (in *Input) Truncated() { in.truncations.Inc() }
 
-// Progress implements tailer.Handler.
-func (in *Input) Progress(size, offset int64) {
-	behind := size - offset
+// Checkpoint implements tailer.Handler.
+func (in *Input) Checkpoint(c tailer.Checkpoint) {
+	behind := c.Size - c.Offset
 	if behind < 0 {
 		behind = 0
 	}
 	in.behind.Set(float64(behind))
+	if in.onCheckpoint != nil {
+		in.onCheckpoint(c.Position)
+	}
+}
+
+// Lines returns how many lines this input has read.
+func (in *Input) Lines() int64 { return in.nlines.Load() }
+
+// Offset returns the offset after the last line read from a followed file.
+func (in *Input) Offset() int64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.offset
 }
 
 // Failed marks the input as no longer read.
@@ -286,6 +297,7 @@ func (in *Input) ReadAll(r io.Reader) error {
 		if complete || (err == io.EOF && (len(buf) > 0 || long)) {
 			if long {
 				in.lines.Inc()
+				in.nlines.Add(1)
 				in.bytes.Add(float64(longBytes))
 				in.tooLong.Inc()
 				in.lastLine.Set(float64(in.r.now().UnixNano()) / 1e9)

@@ -25,6 +25,7 @@ type recorder struct {
 	opened    []int64
 	truncated int
 	missing   int
+	last      Checkpoint
 }
 
 func (r *recorder) Line(text string, end int64) {
@@ -33,10 +34,14 @@ func (r *recorder) Line(text string, end int64) {
 	r.lines = append(r.lines, text)
 	r.ends = append(r.ends, end)
 }
-func (r *recorder) Opened(off int64)      { r.mu.Lock(); r.opened = append(r.opened, off); r.mu.Unlock() }
-func (r *recorder) Truncated()            { r.mu.Lock(); r.truncated++; r.mu.Unlock() }
-func (r *recorder) Missing()              { r.mu.Lock(); r.missing++; r.mu.Unlock() }
-func (r *recorder) Progress(int64, int64) {}
+func (r *recorder) Opened(off int64) { r.mu.Lock(); r.opened = append(r.opened, off); r.mu.Unlock() }
+func (r *recorder) Truncated()       { r.mu.Lock(); r.truncated++; r.mu.Unlock() }
+func (r *recorder) Missing()         { r.mu.Lock(); r.missing++; r.mu.Unlock() }
+func (r *recorder) Checkpoint(c Checkpoint) {
+	r.mu.Lock()
+	r.last = c
+	r.mu.Unlock()
+}
 
 func (r *recorder) snapshot() (lines []string, opened []int64, truncated int) {
 	r.mu.Lock()
@@ -241,4 +246,115 @@ func TestStopsOnCancel(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Follow: %v", err)
 	}
+}
+
+// TestReplacedInPlaceSameSize: content rewritten in place without the file
+// ever looking smaller; only its first bytes tell.
+func TestReplacedInPlaceSameSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "")
+	rec := start(t, Config{Path: path})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	appendTo(t, path, "old line 1\nold line 2\n")
+	waitLines(t, rec, []string{"old line 1", "old line 2"})
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("new line 1\nnew line 2\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	waitLines(t, rec, []string{"old line 1", "old line 2", "new line 1", "new line 2"})
+	if _, _, n := rec.snapshot(); n != 1 {
+		t.Fatalf("truncations %d, want 1", n)
+	}
+}
+
+// follow runs Follow until stopped, returning the recorder and a stop
+// function that waits for Follow to return.
+func follow(t *testing.T, cfg Config) (*recorder, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &recorder{}
+	done := make(chan error, 1)
+	go func() { done <- Follow(ctx, cfg, rec) }()
+	return rec, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Follow: %v", err)
+		}
+	}
+}
+
+func checkpoint(rec *recorder) Position {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.last.Position
+}
+
+func TestResumeSameFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "")
+	rec, stop := follow(t, Config{Path: path})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	appendTo(t, path, "one\ntwo\n")
+	waitLines(t, rec, []string{"one", "two"})
+	stop()
+	pos := checkpoint(rec)
+	if pos.Offset != 8 || pos.HeadLen != 8 {
+		t.Fatalf("checkpoint %+v, want offset 8, head 8", pos)
+	}
+	appendTo(t, path, "three\n") // written while stopped
+	rec2 := start(t, Config{Path: path, Resume: &pos})
+	waitLines(t, rec2, []string{"three"})
+	if _, o, _ := rec2.snapshot(); !slices.Equal(o, []int64{8}) {
+		t.Fatalf("opened at %v, want [8]", o)
+	}
+}
+
+func TestResumeRotatedWhileStopped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "")
+	rec, stop := follow(t, Config{Path: path})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	appendTo(t, path, "one\n")
+	waitLines(t, rec, []string{"one"})
+	stop()
+	pos := checkpoint(rec)
+	// While stopped: more lines, a rotation, lines in the new file.
+	appendTo(t, path, "two\n")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, "three\n")
+	rec2 := start(t, Config{Path: path, Resume: &pos, RotateWait: 100 * time.Millisecond})
+	waitLines(t, rec2, []string{"two", "three"})
+}
+
+func TestResumeTruncatedWhileStopped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "")
+	rec, stop := follow(t, Config{Path: path})
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	appendTo(t, path, "one\ntwo\n")
+	waitLines(t, rec, []string{"one", "two"})
+	stop()
+	pos := checkpoint(rec)
+	// copytruncate while stopped, then more lines than there were.
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, path, "three\nfour\nfive\n")
+	rec2 := start(t, Config{Path: path, Resume: &pos})
+	waitLines(t, rec2, []string{"three", "four", "five"})
+}
+
+func TestResumeGone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, path, "one\n")
+	pos := Position{Dev: 1, Ino: 1, HeadLen: 4, HeadHash: "x", Offset: 4}
+	rec := start(t, Config{Path: path, Resume: &pos})
+	// Nothing of the saved file is left: the file at the path is new.
+	waitLines(t, rec, []string{"one"})
 }

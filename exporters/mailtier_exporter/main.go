@@ -37,6 +37,7 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/collectors/positions"
 	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/collectors/tailer"
 )
@@ -50,6 +51,8 @@ func main() {
 // options are the parsed flags.
 type options struct {
 	paths          []string
+	positions      string
+	posInterval    time.Duration
 	once           bool
 	fromStart      bool
 	pollInterval   time.Duration
@@ -74,6 +77,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app.Terminate(nil)
 	var o options
 	app.Flag("tail.path", "A log file to follow (repeatable); - reads standard input.").StringsVar(&o.paths)
+	app.Flag("tail.positions", "A file in which to save how far each followed file was read, to resume there after a restart. Without it, reading starts at the end of each file.").StringVar(&o.positions)
+	app.Flag("tail.positions-interval", "How often the positions are saved (and at shutdown): the most a crash replays.").Default("5s").DurationVar(&o.posInterval)
 	app.Flag("once", "Read every --tail.path from its start to its end, print all metrics in the text format and exit.").BoolVar(&o.once)
 	app.Flag("tail.from-start", "Read the files found at start-up from their beginning instead of their end.").BoolVar(&o.fromStart)
 	app.Flag("tail.poll-interval", "How often followed files are checked for new lines and rotation.").Default("50ms").DurationVar(&o.pollInterval)
@@ -123,11 +128,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2
 	}
+	if o.posInterval <= 0 {
+		fmt.Fprintf(stderr, "%s: --tail.positions-interval must be positive, got %s\n", name, o.posInterval)
+		return 2
+	}
 	if o.pollInterval <= 0 {
 		fmt.Fprintf(stderr, "%s: --tail.poll-interval must be positive, got %s\n", name, o.pollInterval)
 		return 2
 	}
 
+	var store *positions.Store
+	if o.positions != "" && !o.once {
+		var err error
+		if store, err = positions.Load(o.positions); err != nil {
+			fmt.Fprintf(stderr, "%s: %v (move it away to start afresh)\n", name, err)
+			return 1
+		}
+	}
 	reg := prometheus.NewPedanticRegistry()
 	router, built, err := build(reg, enabled, logger)
 	if err != nil {
@@ -137,7 +154,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if o.once {
 		return runOnce(o, reg, router, stdin, stdout, stderr)
 	}
-	return serve(o, reg, router, built, stdin, logger)
+	return serve(o, reg, router, built, store, stdin, logger)
 }
 
 func onOff(b bool) string {
@@ -227,7 +244,7 @@ func runOnce(o options, reg *prometheus.Registry, router *pipeline.Router, stdin
 }
 
 // serve follows the inputs and serves the metrics until SIGTERM or SIGINT.
-func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built []prometheus.Collector, stdin io.Reader, logger *slog.Logger) int {
+func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built []prometheus.Collector, store *positions.Store, stdin io.Reader, logger *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -259,8 +276,20 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 
 	tailer.SetPollInterval(o.pollInterval)
 	var wg sync.WaitGroup
-	for _, p := range o.paths {
+	inputs := make([]*pipeline.Input, len(o.paths))
+	if store != nil {
+		store.Keep(o.paths)
+	}
+	for i, p := range o.paths {
 		in := router.Input(p)
+		inputs[i] = in
+		cfg := tailer.Config{Path: p, FromStart: o.fromStart, RotateWait: o.rotateWait, Logger: logger}
+		if store != nil && p != "-" {
+			if pos, ok := store.Get(p); ok {
+				cfg.Resume = &pos
+			}
+			in.OnCheckpoint(func(pos tailer.Position) { store.Set(p, pos) })
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -270,12 +299,14 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 				}
 				return
 			}
-			err := tailer.Follow(ctx, tailer.Config{Path: p, FromStart: o.fromStart, RotateWait: o.rotateWait, Logger: logger}, in)
-			if err != nil {
+			if err := tailer.Follow(ctx, cfg, in); err != nil {
 				in.Failed()
 				logger.Error("cannot follow the file", "path", p, "err", err)
 			}
 		}()
+	}
+	if store != nil {
+		go store.Run(ctx, o.posInterval, logger)
 	}
 
 	gatherers := prometheus.Gatherers{reg}
@@ -322,5 +353,15 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
 	wg.Wait()
+	// Every input has stopped: the last line counted is the last position.
+	if store != nil {
+		if err := store.Save(); err != nil {
+			logger.Error("saving positions", "file", o.positions, "err", err)
+			code = 1
+		}
+	}
+	for i, p := range o.paths {
+		logger.Info("input stopped", "path", p, "lines", inputs[i].Lines(), "offset", inputs[i].Offset())
+	}
 	return code
 }

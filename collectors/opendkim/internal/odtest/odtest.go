@@ -1,0 +1,491 @@
+// Package odtest runs real Debian daemons (OpenDKIM, dnsmasq) for the
+// OpenDKIM collector's tests, each in a private mount namespace of the
+// test's own, and captures what they send to syslog.
+//
+// In the namespace /dev is a directory of the test's holding /dev/null,
+// /dev/zero, /dev/random, /dev/urandom and, as /dev/log, a datagram socket
+// the test reads: the daemons' syslog lines come to the test and to no
+// syslog daemon of the machine. /etc/nsswitch.conf says "hosts: files" and
+// /etc/resolv.conf "nameserver 127.0.0.1", so no name lookup of theirs
+// leaves the loopback. With Net, the namespace also has a network of its
+// own with only a loopback interface: a DNS server may then listen on
+// 127.0.0.1:53 there, and nothing can reach any other address.
+//
+// It needs root (mount namespaces), util-linux's unshare and nsenter, and
+// iproute2's ip for Net.
+package odtest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Need fails the test unless every program exists, naming the Debian
+// package that provides it.
+func Need(t testing.TB, programs map[string]string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test runs daemons in mount namespaces of its own and needs root")
+	}
+	for path, pkg := range programs {
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("%s is missing: apt-get install -y --no-install-recommends %s", path, pkg)
+		}
+	}
+}
+
+// Lab is a private mount (and optionally network) namespace held open by
+// a sleeping process, with a syslog socket the test reads.
+type Lab struct {
+	// Dir is the test's directory for the namespace's files; it is the
+	// same path inside the namespace.
+	Dir    string
+	holder *exec.Cmd
+	net    bool
+
+	mu      sync.Mutex
+	lines   []string
+	changed chan struct{} // closed and replaced on every new line
+}
+
+// New starts a namespace. It is torn down when the test ends.
+func New(t testing.TB, withNet bool) *Lab {
+	t.Helper()
+	progs := map[string]string{"/usr/bin/unshare": "util-linux", "/usr/bin/nsenter": "util-linux", "/usr/bin/mount": "mount"}
+	if withNet {
+		progs["/usr/sbin/ip"] = "iproute2"
+	}
+	Need(t, progs)
+	l := &Lab{Dir: t.TempDir(), net: withNet, changed: make(chan struct{})}
+	dev := filepath.Join(l.Dir, "dev")
+	etc := filepath.Join(l.Dir, "etc")
+	for _, d := range []string{dev, etc} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes := []string{"null", "zero", "random", "urandom"}
+	for _, n := range nodes {
+		if err := os.WriteFile(filepath.Join(dev, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		"nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\nservices: files\nprotocols: files\n",
+		"resolv.conf":   "nameserver 127.0.0.1\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(etc, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// /dev/log of the namespace.
+	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dev, "log"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dev, "log"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := sock.Read(buf)
+			if err != nil {
+				return
+			}
+			l.add(string(buf[:n]))
+		}
+	}()
+
+	var script strings.Builder
+	script.WriteString("set -e\n")
+	if withNet {
+		script.WriteString("ip link set lo up\n")
+	}
+	for _, n := range nodes {
+		fmt.Fprintf(&script, "mount --bind /dev/%s %s/%s\n", n, dev, n)
+	}
+	fmt.Fprintf(&script, "mount --rbind %s /dev\n", dev)
+	for name := range files {
+		fmt.Fprintf(&script, "mount --bind %s/%s /etc/%s\n", etc, name, name)
+	}
+	script.WriteString("echo ready\nexec sleep infinity\n")
+	args := []string{"--mount", "--propagation", "private"}
+	if withNet {
+		args = append(args, "--net")
+	}
+	args = append(args, "--", "/bin/sh", "-c", script.String())
+	l.holder = exec.Command("/usr/bin/unshare", args...)
+	out, err := l.holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	l.holder.Stderr = &stderr
+	if err := l.holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		s := bufio.NewScanner(out)
+		ready <- s.Scan() && s.Text() == "ready"
+		for s.Scan() {
+		}
+	}()
+	t.Cleanup(func() {
+		l.holder.Process.Kill()
+		l.holder.Wait()
+		sock.Close()
+		readers.Wait()
+	})
+	select {
+	case ok := <-ready:
+		if !ok {
+			l.holder.Wait()
+			t.Fatalf("setting up the namespace failed: %s", stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the namespace was not ready within 30s: %s", stderr.String())
+	}
+	return l
+}
+
+// add records one syslog datagram as a traditional syslog file line,
+// with "lab" for the host the datagram does not carry:
+// "<30>Nov 24 05:15:41 opendkim[9]: msg" becomes
+// "Nov 24 05:15:41 lab opendkim[9]: msg".
+func (l *Lab) add(datagram string) {
+	line := strings.TrimRight(datagram, "\n\x00")
+	if strings.HasPrefix(line, "<") {
+		if i := strings.IndexByte(line, '>'); i > 0 {
+			line = line[i+1:]
+		}
+	}
+	if len(line) > 16 && line[15] == ' ' {
+		line = line[:15] + " lab" + line[15:]
+	}
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// Lines returns every syslog line received so far.
+func (l *Lab) Lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// WaitLines waits until done(lines) holds for the syslog lines received so
+// far, and returns them; it fails the test after timeout.
+func (l *Lab) WaitLines(t testing.TB, timeout time.Duration, what string, done func(lines []string) bool) []string {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		lines, changed := append([]string(nil), l.lines...), l.changed
+		l.mu.Unlock()
+		if done(lines) {
+			return lines
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("waiting %s for %s; syslog so far:\n%s", timeout, what, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// Proc is a daemon running in the namespace.
+type Proc struct {
+	Name   string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	output *lockedBuffer
+}
+
+// Start runs path with args inside the namespace. The process is stopped
+// when the test ends, if it still runs.
+func (l *Lab) Start(t testing.TB, path string, args ...string) *Proc {
+	t.Helper()
+	nsArgs := []string{"--target", fmt.Sprint(l.holder.Process.Pid), "--mount"}
+	if l.net {
+		nsArgs = append(nsArgs, "--net")
+	}
+	nsArgs = append(nsArgs, "--", path)
+	p := &Proc{Name: filepath.Base(path), done: make(chan struct{}), output: &lockedBuffer{}}
+	// nsenter execs path: the process's PID is the daemon's.
+	p.cmd = exec.Command("/usr/bin/nsenter", append(nsArgs, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Stop(t)
+		if t.Failed() {
+			t.Logf("%s output:\n%s", p.Name, p.output.String())
+		}
+	})
+	return p
+}
+
+// PID is the daemon's process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Output is what the process wrote to stdout and stderr.
+func (p *Proc) Output() string { return p.output.String() }
+
+// Stop ends the process by its PID (SIGTERM, then SIGKILL after 10 s) and
+// waits for it.
+func (p *Proc) Stop(t testing.TB) {
+	if p.Exited() {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// WaitDial waits until network/address accepts a connection, failing the
+// test after timeout or if p exits first.
+func WaitDial(t testing.TB, p *Proc, network, address string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout(network, address, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if p.Exited() {
+			t.Fatalf("%s exited before listening on %s: %v\n%s", p.Name, address, p.err, p.output.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not listen on %s after %s: %v\n%s", p.Name, address, timeout, err, p.output.String())
+		}
+		// Poll again soon; the daemon is starting.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}
+}
+
+// WaitExit waits until p has exited, failing the test after timeout.
+func WaitExit(t testing.TB, p *Proc, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("%s still runs after %s", p.Name, timeout)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b = append(b.b, p...)
+	return len(p), nil
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.b)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Key is a DKIM key pair made by opendkim-genkey.
+type Key struct {
+	Domain, Selector string
+	// Private is the path of the PEM private key.
+	Private string
+	// TXT is the DNS TXT record of the public key ("v=DKIM1; h=sha256;
+	// k=rsa; p=…"), its quoted pieces joined.
+	TXT string
+}
+
+// GenKey makes a key pair for domain and selector in a directory of the
+// test's with Debian's opendkim-genkey (package opendkim-tools).
+func GenKey(t testing.TB, domain, selector string, bits int) Key {
+	t.Helper()
+	Need(t, map[string]string{"/usr/sbin/opendkim-genkey": "opendkim-tools"})
+	dir := t.TempDir()
+	out, err := exec.Command("/usr/sbin/opendkim-genkey", "-b", fmt.Sprint(bits), "-d", domain, "-s", selector, "-D", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("opendkim-genkey: %v\n%s", err, out)
+	}
+	txt, err := os.ReadFile(filepath.Join(dir, selector+".txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mail._domainkey	IN	TXT	( "v=DKIM1; h=sha256; k=rsa; "
+	//	  "p=MIIB…" "…" )  ; ----- DKIM key mail for lab.test
+	var record strings.Builder
+	for _, m := range regexp.MustCompile(`"([^"]*)"`).FindAllStringSubmatch(string(txt), -1) {
+		record.WriteString(m[1])
+	}
+	if !strings.Contains(record.String(), "p=") {
+		t.Fatalf("no public key in %s", txt)
+	}
+	return Key{Domain: domain, Selector: selector, Private: filepath.Join(dir, selector+".private"), TXT: record.String()}
+}
+
+// OpenDKIM is a running opendkim.
+type OpenDKIM struct {
+	*Proc
+	// Socket is its milter socket, in OpenDKIM's notation.
+	Socket string
+}
+
+// StartOpenDKIM runs /usr/sbin/opendkim in the foreground in the namespace
+// with the configuration conf, to which it adds Socket, PidFile and
+// syslog logging of successes and reasons. socket is "unix" (a socket in
+// the lab's directory) or "inet" (a free port on 127.0.0.1, reachable
+// from the test only when the lab has no network of its own). It returns
+// once the socket accepts connections.
+func (l *Lab) StartOpenDKIM(t testing.TB, name, conf, socket string) *OpenDKIM {
+	t.Helper()
+	Need(t, map[string]string{"/usr/sbin/opendkim": "opendkim"})
+	dir := filepath.Join(l.Dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var spec, network, address string
+	switch socket {
+	case "unix":
+		address = filepath.Join(dir, "milter.sock")
+		spec, network = "unix:"+address, "unix"
+		os.Remove(address)
+	case "inet":
+		port := FreePort(t)
+		spec, network, address = fmt.Sprintf("inet:%d@127.0.0.1", port), "tcp", fmt.Sprintf("127.0.0.1:%d", port)
+	default:
+		t.Fatalf("socket %q: want unix or inet", socket)
+	}
+	full := conf + fmt.Sprintf(`
+Syslog                  yes
+SyslogFacility          mail
+SyslogSuccess           yes
+LogWhy                  yes
+Socket                  %s
+PidFile                 %s/opendkim.pid
+`, spec, dir)
+	path := filepath.Join(dir, "opendkim.conf")
+	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := l.Start(t, "/usr/sbin/opendkim", "-f", "-x", path)
+	WaitDial(t, p, network, address, 30*time.Second)
+	return &OpenDKIM{Proc: p, Socket: spec}
+}
+
+// StartDNS runs dnsmasq on 127.0.0.1:53 of the lab's own network, serving
+// only the TXT records given (name to its strings) and nothing else: no
+// upstream servers, no /etc/hosts. The lab must have been made with Net.
+func (l *Lab) StartDNS(t testing.TB, txt map[string]string) *Proc {
+	t.Helper()
+	if !l.net {
+		t.Fatal("StartDNS needs a lab with a network of its own")
+	}
+	Need(t, map[string]string{"/usr/sbin/dnsmasq": "dnsmasq-base"})
+	args := []string{"--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
+		"--listen-address=127.0.0.1", "--bind-interfaces", "--port=53",
+		"--user=root", "--pid-file=", "--log-facility=" + filepath.Join(l.Dir, "dnsmasq.log")}
+	for name, value := range txt {
+		// A TXT string holds at most 255 bytes; longer records are
+		// split into several strings, as a DKIM key of 2048 bits is.
+		arg := "--txt-record=" + name
+		for len(value) > 0 {
+			n := min(len(value), 255)
+			arg += `,"` + value[:n] + `"`
+			value = value[n:]
+		}
+		args = append(args, arg)
+	}
+	p := l.Start(t, "/usr/sbin/dnsmasq", args...)
+	// dnsmasq answers on UDP and TCP; the TCP listener tells it is up.
+	l.waitDialInside(t, p, "127.0.0.1:53")
+	return p
+}
+
+// waitDialInside waits until a TCP port of the lab's own network accepts
+// connections, probing from inside the namespace with bash's /dev/tcp.
+func (l *Lab) waitDialInside(t testing.TB, p *Proc, hostport string) {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(hostport)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		nsArgs := []string{"--target", fmt.Sprint(l.holder.Process.Pid), "--mount", "--net", "--",
+			"/bin/bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", host, port)}
+		if exec.Command("/usr/bin/nsenter", nsArgs...).Run() == nil {
+			return
+		}
+		if p.Exited() {
+			t.Fatalf("%s exited before listening on %s: %v\n%s", p.Name, hostport, p.err, p.output.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not listen on %s after 30s\n%s", p.Name, hostport, p.output.String())
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package positions
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cabalmail/mailtier/collectors/tailer"
+)
+
+func TestRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "positions.json")
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Get("/var/log/maillog"); ok {
+		t.Fatal("position in a new store")
+	}
+	pos := tailer.Position{Dev: 2049, Ino: 1234, HeadLen: 256, HeadHash: "ab", Offset: 9999}
+	s.Set("/var/log/maillog", pos)
+	s.Set("/var/log/old", pos)
+	s.Keep([]string{"/var/log/maillog"})
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "version": 1,
+  "files": {
+    "/var/log/maillog": {
+      "dev": 2049,
+      "inode": 1234,
+      "head_length": 256,
+      "head_sha256": "ab",
+      "offset": 9999
+    }
+  }
+}
+`
+	if string(raw) != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", raw, want)
+	}
+	s2, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s2.Get("/var/log/maillog"); !ok || got != pos {
+		t.Fatalf("loaded %+v %v, want %+v", got, ok, pos)
+	}
+	// Nothing left behind but the file itself.
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Fatalf("%d files in the directory, want 1", len(entries))
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		content, err string
+	}{
+		{"", "positions file DIR/p.json: EOF"},
+		{"{", "positions file DIR/p.json: unexpected EOF"},
+		{`{"version": 2, "files": {}}`, "positions file DIR/p.json: version 2, want 1"},
+		{`{"version": 1, "files": {}, "extra": 1}`, `positions file DIR/p.json: json: unknown field "extra"`},
+		{`{"version": 1, "files": {"/a": {"offset": -1}}}`, "positions file DIR/p.json: negative offset or head length for /a"},
+		{`{"version": 1, "files": {"/a": {"offset": "x"}}}`, "positions file DIR/p.json: json: cannot unmarshal string into Go struct field Position.files.offset of type int64"},
+	} {
+		path := filepath.Join(dir, "p.json")
+		if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		want := strings.ReplaceAll(tc.err, "DIR", dir)
+		if err == nil || err.Error() != want {
+			t.Errorf("Load(%q) = %v, want %q", tc.content, err, want)
+		}
+	}
+}

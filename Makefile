@@ -64,7 +64,8 @@ cross:
 # over 1 M and 10 M generated lines (see docs/performance.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./collectors/...
-	$(GO) test -run '^$$' -bench 'Once' -benchtime 1x ./exporters/mailtier_exporter/
+	$(GO) test -run '^$$' -bench 'Once|Soak' -benchtime 1x ./exporters/mailtier_exporter/
+	$(GO) test -run '^$$' -bench 'ColdStart' -benchtime 50x ./lambda/alert_sink/
 
 clean:
 	rm -rf bin

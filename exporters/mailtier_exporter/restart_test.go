@@ -25,7 +25,7 @@ type blockWriter struct {
 	written int // whole lines handed to the file or pending
 }
 
-func openAppend(t *testing.T, path string) *os.File {
+func openAppend(t testing.TB, path string) *os.File {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {

@@ -14,12 +14,19 @@ LDFLAGS  := -s -w \
 	-X github.com/prometheus/common/version.BuildUser=mailtier \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-# Debian packages the tests run for real: promtool and amtool, Alertmanager.
-DEB_PACKAGES := prometheus prometheus-alertmanager
+# Debian packages the tests run for real: promtool and amtool, Alertmanager,
+# and the mail daemons whose own checkers validate docker/mail/.
+DEB_PACKAGES := prometheus prometheus-alertmanager \
+	dovecot-core rsyslog logrotate opendkim m4 sendmail-cf
+
+# terraform fmt and validate: the last MPL-2.0 release, built from the Go
+# module proxy (no distribution packages it).
+TERRAFORM_VERSION := v1.5.7
+TERRAFORM := $(shell $(GO) env GOPATH)/bin/terraform
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test deps vet unit fmt-check cross bench clean
+.PHONY: all build demo test deps vet unit fmt-check terraform-check mail-check cross bench clean
 
 all: build
 
@@ -34,7 +41,7 @@ demo: build
 		--tail.path=testdata/corpus/maillog \
 		--no-collector.mqueue
 
-test: deps fmt-check vet unit
+test: deps fmt-check vet unit terraform-check mail-check
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -54,6 +61,15 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+$(TERRAFORM):
+	$(GO) install github.com/hashicorp/terraform@$(TERRAFORM_VERSION)
+
+terraform-check: $(TERRAFORM)
+	TERRAFORM=$(TERRAFORM) sh terraform/check.sh
+
+mail-check:
+	sh docker/mail/check.sh
 
 # The module must build for the cluster (Graviton, arm64) and for amd64.
 cross:

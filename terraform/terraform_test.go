@@ -40,6 +40,7 @@ type ecsContainer struct {
 	PortMappings           []ecsPortMapping    `json:"portMappings"`
 	MountPoints            []ecsMountPoint     `json:"mountPoints"`
 	HealthCheck            ecsHealthCheck      `json:"healthCheck"`
+	DependsOn              []ecsDependency     `json:"dependsOn"`
 	RestartPolicy          ecsRestartPolicy    `json:"restartPolicy"`
 	LinuxParameters        ecsLinuxParameters  `json:"linuxParameters"`
 	DockerSecurityOptions  []string            `json:"dockerSecurityOptions"`
@@ -71,6 +72,11 @@ type ecsHealthCheck struct {
 	Timeout     int      `json:"timeout"`
 	Retries     int      `json:"retries"`
 	StartPeriod int      `json:"startPeriod"`
+}
+
+type ecsDependency struct {
+	ContainerName string `json:"containerName"`
+	Condition     string `json:"condition"`
 }
 
 type ecsRestartPolicy struct {
@@ -173,6 +179,7 @@ func expectedSidecar(tier string) ecsContainer {
 		"--tail.path=/var/log/mail/maillog",
 		"--tail.positions=/var/lib/mailtier_exporter/positions",
 		"--collector.mqueue.path=/var/spool/mqueue",
+		"--collector.sendmail.max-message-size=52428800",
 	}
 	mqueueVolume := map[string]string{"imap": "imap-mqueue", "smtp-in": "smtp-in-queue", "smtp-out": "smtp-queue"}[tier]
 	switch tier {
@@ -232,6 +239,7 @@ func expectedSidecar(tier string) ecsContainer {
 			Command:  []string{"CMD", "/healthcheck", "http://127.0.0.1:9469/"},
 			Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 30,
 		},
+		DependsOn:             []ecsDependency{{ContainerName: tier, Condition: "START"}},
 		RestartPolicy:         ecsRestartPolicy{Enabled: true, RestartAttemptPeriod: 60},
 		DockerSecurityOptions: []string{"no-new-privileges"},
 		StopTimeout:           10,
@@ -401,6 +409,41 @@ func TestSidecarMonitoringOff(t *testing.T) {
 		want := `[{"essential":true,"mountPoints":[{"containerPath":"/own","sourceVolume":"own"}],"name":"` + tier + `"}]`
 		if string(raw) != want {
 			t.Errorf("%s: container_definitions = %s, want %s", tier, raw, want)
+		}
+	}
+}
+
+// Without the shared PID namespace (ECS Exec into any container) the
+// process collector is off and nothing else changes.
+func TestSidecarWithoutSharedPIDNamespace(t *testing.T) {
+	m, ctx := sidecarContext(t, sidecarInputs(map[string]cty.Value{"share_pid_namespace": cty.False}))
+	if got := mustOutput(t, m, ctx, "pid_mode"); !got.IsNull() {
+		t.Errorf("pid_mode = %#v, want null", got)
+	}
+	var defs map[string][]ecsContainer
+	decodeOutput(t, m, ctx, "container_definitions", &defs)
+	for _, tier := range tiers {
+		want := expectedSidecar(tier)
+		var cmd []string
+		for _, arg := range want.Command {
+			switch {
+			case strings.HasPrefix(arg, "--collector.process.names="):
+			case arg == "--collector.process":
+				cmd = append(cmd, "--no-collector.process")
+			default:
+				cmd = append(cmd, arg)
+			}
+		}
+		want.Command = cmd
+		if !reflect.DeepEqual(defs[tier][0], want) {
+			t.Errorf("%s command = %v, want %v", tier, defs[tier][0].Command, want.Command)
+		}
+	}
+	var collectors map[string][]string
+	decodeOutput(t, m, ctx, "collectors", &collectors)
+	for _, tier := range tiers {
+		if contains(collectors[tier], "process") {
+			t.Errorf("%s still runs the process collector", tier)
 		}
 	}
 }

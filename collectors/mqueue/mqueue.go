@@ -3,7 +3,8 @@
 // they hold and how long the oldest has waited.
 //
 // It only lists directories and stats files, so read access through the
-// queue's group (smmsp on Debian and Amazon Linux) is enough: no root.
+// queue directory's group is enough, no root: smmsp on Debian
+// (smmta:smmsp 2750), mail on Amazon Linux 2023.
 // The file names are sendmail's (op.me, "Queue file formats"): qf control
 // file of a queued message, hf control file of a quarantined one, Qf a
 // control file sendmail gave up on after a severe error ("lost"), df the

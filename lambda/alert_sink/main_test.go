@@ -32,11 +32,10 @@ const (
 )
 
 var (
-	binDir     string
-	buildOnce  sync.Once
-	binPath    string
-	binErr     error
-	binBuildIn time.Duration
+	binDir    string
+	buildOnce sync.Once
+	binPath   string
+	binErr    error
 )
 
 func TestMain(m *testing.M) {
@@ -64,11 +63,9 @@ func buildBinary(t testing.TB) string {
 		binPath = filepath.Join(binDir, "alert_sink")
 		cmd := exec.Command(goTool, "build", "-tags", "lambda.norpc", "-o", binPath, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
-		binBuildIn = time.Since(start)
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
@@ -127,17 +124,22 @@ func startProcess(t testing.TB, env []string, args ...string) *process {
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			cmd.Process.Kill()
-			<-p.exited
-		}
+		p.stop()
 		if t.Failed() {
 			t.Logf("alert_sink log:\n%s", p.log())
 		}
 	})
 	return p
+}
+
+// stop kills the process and waits for it.
+func (p *process) stop() {
+	select {
+	case <-p.exited:
+	default:
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
 }
 
 func (p *process) log() string {
@@ -340,12 +342,13 @@ type fakeRuntime struct {
 	next      int
 	firstNext time.Time
 	responses map[string][]byte
+	answered  map[string]time.Time
 	errors    []string
 	changed   chan struct{}
 }
 
 func newFakeRuntime(t testing.TB, events ...[]byte) *fakeRuntime {
-	f := &fakeRuntime{events: events, responses: map[string][]byte{}, changed: make(chan struct{})}
+	f := &fakeRuntime{events: events, responses: map[string][]byte{}, answered: map[string]time.Time{}, changed: make(chan struct{})}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -384,6 +387,7 @@ func (f *fakeRuntime) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && strings.HasSuffix(path, "/response"):
 		id := strings.TrimSuffix(strings.TrimPrefix(path, "invocation/"), "/response")
 		f.responses[id] = body
+		f.answered[id] = time.Now()
 		w.WriteHeader(http.StatusAccepted)
 	default:
 		f.errors = append(f.errors, r.Method+" "+path+": "+string(body))

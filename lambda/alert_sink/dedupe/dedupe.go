@@ -76,20 +76,19 @@ func (c *Cache[V]) Set(key string, value V, ttl time.Duration) {
 	}
 }
 
-// Update replaces the value under key with fn(old, found) and gives it a new
-// TTL, atomically, so that concurrent appends (receipts of one alert group)
-// do not lose each other.
-func (c *Cache[V]) Update(key string, ttl time.Duration, fn func(old V, found bool) V) {
+// Update replaces the value under key with fn(old), old being the zero
+// value when the key is absent or expired, and gives it a new TTL,
+// atomically, so that concurrent appends (receipts of one alert group) do
+// not lose each other.
+func (c *Cache[V]) Update(key string, ttl time.Duration, fn func(old V) V) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	now := c.now()
-	e, ok := c.entries[key]
-	found := ok && now.Before(e.expires)
-	if !found {
-		var zero V
-		e.value = zero
+	var old V
+	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
+		old = e.value
 	}
-	c.entries[key] = entry[V]{value: fn(e.value, found), expires: now.Add(ttl)}
-	c.mu.Unlock()
+	c.entries[key] = entry[V]{value: fn(old), expires: now.Add(ttl)}
 }
 
 // Delete removes key.

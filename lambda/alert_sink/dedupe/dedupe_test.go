@@ -66,7 +66,7 @@ func TestCacheUpdateAppendsAndRenews(t *testing.T) {
 	clk := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	c := New[[]string](clk.Now)
 	appendR := func(r string) {
-		c.Update("g", time.Minute, func(old []string, found bool) []string {
+		c.Update("g", time.Minute, func(old []string) []string {
 			return append(old, r)
 		})
 	}
@@ -81,8 +81,8 @@ func TestCacheUpdateAppendsAndRenews(t *testing.T) {
 
 	clk.Advance(time.Minute)
 	var sawOld bool
-	c.Update("g", time.Minute, func(old []string, found bool) []string {
-		sawOld = found || len(old) != 0
+	c.Update("g", time.Minute, func(old []string) []string {
+		sawOld = len(old) != 0
 		return []string{"r3"}
 	})
 	if sawOld {

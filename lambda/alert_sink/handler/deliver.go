@@ -46,7 +46,7 @@ func (h *Handler) deliver(ctx context.Context, n payload.Notification) Notificat
 	}
 	steps := h.route(n)
 	if len(steps) == 0 {
-		res.Outcome = "dropped"
+		res.Outcome = outDropped
 		h.log(n, res)
 		return res
 	}
@@ -97,9 +97,6 @@ func (h *Handler) deliver(ctx context.Context, n payload.Notification) Notificat
 // overall sums up transport outcomes: any failure fails the notification;
 // nothing enabled means nobody was told; nothing new means a duplicate.
 func overall(t map[string]string) string {
-	if len(t) == 0 {
-		return "no-transport"
-	}
 	enabled, fresh := 0, 0
 	for _, o := range t {
 		switch o {
@@ -115,11 +112,11 @@ func overall(t map[string]string) string {
 	}
 	switch {
 	case enabled == 0:
-		return "no-transport"
+		return outNoTransport
 	case fresh == 0:
 		return outDuplicate
 	}
-	return "delivered"
+	return outDelivered
 }
 
 // route applies the routing table to n.
@@ -193,7 +190,7 @@ func (h *Handler) page(ctx context.Context, n payload.Notification) (string, err
 		h.paged.Set(k, struct{}{}, h.cfg.AlertmanagerTTL)
 	}
 	if receipt != "" {
-		h.receipts.Update(n.Thread, h.cfg.EmergencyExpire+receiptMargin, func(old []string, _ bool) []string {
+		h.receipts.Update(n.Thread, h.cfg.EmergencyExpire+receiptMargin, func(old []string) []string {
 			return append(old, receipt)
 		})
 	}
@@ -288,7 +285,7 @@ func (h *Handler) log(n payload.Notification, res NotificationResult) {
 				attrs = append(attrs, "err_"+name, e)
 			}
 		}
-	case "no-transport":
+	case outNoTransport:
 		level = slog.LevelWarn
 	}
 	h.cfg.Logger.Log(context.Background(), level, "notification", attrs...)

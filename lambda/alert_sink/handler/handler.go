@@ -167,7 +167,8 @@ type NotificationResult struct {
 	Errors     map[string]string `json:"errors,omitempty"`
 }
 
-// Transport outcomes.
+// Outcomes of a transport (sent … failed) and of a notification (dropped,
+// delivered, no-transport, duplicate, failed).
 const (
 	outSent         = "sent"
 	outCancelled    = "cancelled"
@@ -175,6 +176,10 @@ const (
 	outAlreadyPaged = "already-paged"
 	outDisabled     = "disabled"
 	outFailed       = "failed"
+
+	outDropped     = "dropped"
+	outDelivered   = "delivered"
+	outNoTransport = "no-transport"
 )
 
 // Handle runs one webhook call. The headers are checked before the body is

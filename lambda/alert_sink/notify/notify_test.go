@@ -412,3 +412,10 @@ func TestTruncation(t *testing.T) {
 		t.Errorf("truncateBytes at the limit = %q", got)
 	}
 }
+
+func TestRedactorSkipsTooShortValues(t *testing.T) {
+	r := redactor{"", "ab", "pushover-app-token"}
+	if got := r.clean("ab: pushover-app-token rejected"); got != "ab: <redacted> rejected" {
+		t.Errorf("clean = %q", got)
+	}
+}

@@ -172,7 +172,11 @@ func (p *Pushover) post(ctx context.Context, path string, form url.Values) (push
 		return reply, permanent(fmt.Errorf("unreadable answer: %w", jsonErr))
 	}
 	if reply.Status != 1 {
-		return reply, permanent(errors.New("status " + strconv.Itoa(reply.Status) + ": " + strings.Join(reply.Errors, "; ")))
+		msg := "status " + strconv.Itoa(reply.Status)
+		if len(reply.Errors) > 0 {
+			msg += ": " + strings.Join(reply.Errors, "; ")
+		}
+		return reply, permanent(errors.New(msg))
 	}
 	return reply, nil
 }

@@ -269,7 +269,8 @@ func decodeAlertmanager(body []byte) ([]Notification, error) {
 		// Sorted, so the key does not depend on the order of the alerts.
 		slices.Sort(alertIDs)
 		identity := append([]string{"alertmanager", m.GroupKey, string(sev), string(status), strconv.Itoa(m.TruncatedAlerts)}, alertIDs...)
-		// commonAnnotations needs no look: a common runbook is on every alert.
+		// commonAnnotations is not consulted: a runbook common to the group
+		// is on every alert already.
 		runbook := firstNonEmpty(p.firingRunbook, p.anyRunbook)
 		out = append(out, Notification{
 			Kind:             KindAlertmanager,

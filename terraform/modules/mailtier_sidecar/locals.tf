@@ -7,15 +7,16 @@ locals {
   all_collectors = ["sendmail", "mqueue", "dovecot", "opendkim", "fail2ban", "process"]
 
   fail2ban = var.fail2ban_collector ? ["fail2ban"] : []
+  process  = var.share_pid_namespace ? ["process"] : []
 
   # imap:     sendmail (local delivery and relays), its own queue, Dovecot IMAP.
   # smtp-in:  sendmail (inbound relay), the inbound queue, OpenDKIM verifying.
   # smtp-out: sendmail (outbound relay), the outbound queue, Dovecot
   #           submission, OpenDKIM signing (with the latency probe).
   enabled_collectors = {
-    "imap"     = concat(["sendmail", "mqueue", "dovecot"], local.fail2ban, ["process"])
-    "smtp-in"  = concat(["sendmail", "mqueue", "opendkim"], local.fail2ban, ["process"])
-    "smtp-out" = ["sendmail", "mqueue", "dovecot", "opendkim", "process"]
+    "imap"     = concat(["sendmail", "mqueue", "dovecot"], local.fail2ban, local.process)
+    "smtp-in"  = concat(["sendmail", "mqueue", "opendkim"], local.fail2ban, local.process)
+    "smtp-out" = concat(["sendmail", "mqueue", "dovecot", "opendkim"], local.process)
   }
 
   collector_args = {
@@ -35,23 +36,31 @@ locals {
     [
       "--tail.positions=${var.state_directory}/positions",
       "--collector.mqueue.path=${var.mqueue_directory}",
+      "--collector.sendmail.max-message-size=${var.sendmail_max_message_size}",
     ],
   )
+
+  # The daemons each tier's process collector looks for in /proc.
+  process_names = {
+    "imap"     = "dovecot,sendmail/sm-mta"
+    "smtp-in"  = "sendmail/sm-mta,opendkim"
+    "smtp-out" = "dovecot,sendmail/sm-mta,opendkim"
+  }
 
   tier_args = {
     "imap" = [
       "--collector.dovecot.stats-url=${var.dovecot_stats_url}",
-      "--collector.process.names=dovecot,sendmail/sm-mta",
     ]
-    "smtp-in" = [
-      "--collector.process.names=sendmail/sm-mta,opendkim",
-    ]
+    "smtp-in" = []
     "smtp-out" = [
       "--collector.dovecot.stats-url=${var.dovecot_stats_url}",
       "--collector.opendkim.probe.address=${var.opendkim_probe_address}",
       "--collector.opendkim.probe.interval=${var.opendkim_probe_interval}",
-      "--collector.process.names=dovecot,sendmail/sm-mta,opendkim",
     ]
+  }
+
+  process_args = {
+    for tier in local.tiers : tier => var.share_pid_namespace ? ["--collector.process.names=${local.process_names[tier]}"] : []
   }
 
   # The sidecar, one per tier. It is never essential: if it exits, the
@@ -68,7 +77,7 @@ locals {
       user              = "${var.user_id}:${var.group_id}"
 
       readonlyRootFilesystem = true
-      command                = concat(local.common_args, local.tier_args[tier], local.collector_args[tier], lookup(var.extra_args, tier, []))
+      command                = concat(local.common_args, local.tier_args[tier], local.process_args[tier], local.collector_args[tier], lookup(var.extra_args, tier, []))
       environment = [
         { name = "GOMEMLIMIT", value = var.go_memory_limit },
       ]
@@ -87,6 +96,9 @@ locals {
         retries     = 3
         startPeriod = 30
       }
+      dependsOn = [
+        { containerName = var.mail_container_names[tier], condition = "START" },
+      ]
       restartPolicy = {
         enabled              = true
         restartAttemptPeriod = 60

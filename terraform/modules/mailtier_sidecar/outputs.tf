@@ -23,8 +23,8 @@ output "task_volumes" {
 }
 
 output "pid_mode" {
-  description = "pid_mode for the task definitions: \"task\" when monitoring is true, so the sidecar's process collector sees the mail daemons in /proc; null otherwise."
-  value       = var.monitoring ? "task" : null
+  description = "pid_mode for the task definitions: \"task\" when monitoring and share_pid_namespace are true, so the sidecar's process collector sees the mail daemons in /proc; null otherwise."
+  value       = var.monitoring && var.share_pid_namespace ? "task" : null
 }
 
 output "revision_marker_suffix" {

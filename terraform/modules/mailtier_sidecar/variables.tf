@@ -118,6 +118,12 @@ variable "mqueue_directory" {
   default     = "/var/spool/mqueue"
 }
 
+variable "sendmail_max_message_size" {
+  type        = number
+  description = "sendmail's MaxMessageSize on every tier (confMAX_MESSAGE_SIZE in Cabalmail's .mc files), so a SIZE= over it is counted as refused for size."
+  default     = 52428800
+}
+
 variable "dovecot_stats_url" {
   type        = string
   description = "Dovecot's OpenMetrics listener (docker/mail/dovecot/95-stats.conf), reached over the task's shared loopback."
@@ -140,6 +146,22 @@ variable "fail2ban_collector" {
   type        = bool
   description = "Run the fail2ban collector on imap and smtp-in, tailing fail2ban.log on the shared log volume. Cabalmail removed fail2ban in 0.10.4, so this stays false unless fail2ban is reinstated with logtarget on that volume."
   default     = false
+}
+
+variable "share_pid_namespace" {
+  type        = bool
+  description = "Give the tasks a task-wide PID namespace (pid_mode = \"task\") so the process collector sees the mail daemons in /proc. AWS allows ECS Exec into only one container of a task that shares its PID namespace; with false the namespace stays per container and the process collector is off."
+  default     = true
+}
+
+variable "mail_container_names" {
+  type        = map(string)
+  description = "Name of the mail container of each tier. The sidecar starts after it (dependsOn START), so the mail container is the first in the task and the first in the shared PID namespace."
+  default = {
+    "imap"     = "imap"
+    "smtp-in"  = "smtp-in"
+    "smtp-out" = "smtp-out"
+  }
 }
 
 variable "log_level" {

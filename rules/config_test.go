@@ -1,0 +1,627 @@
+package rules_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// --- Prometheus scrape configuration -------------------------------------------
+
+type promConfig struct {
+	RuleFiles     []string       `yaml:"rule_files"`
+	ScrapeConfigs []scrapeConfig `yaml:"scrape_configs"`
+}
+
+type scrapeConfig struct {
+	JobName      string `yaml:"job_name"`
+	DNSSDConfigs []struct {
+		Names []string `yaml:"names"`
+		Type  string   `yaml:"type"`
+		Port  int      `yaml:"port"`
+	} `yaml:"dns_sd_configs"`
+	StaticConfigs []struct {
+		Targets []string          `yaml:"targets"`
+		Labels  map[string]string `yaml:"labels"`
+	} `yaml:"static_configs"`
+	RelabelConfigs []relabelConfig `yaml:"relabel_configs"`
+}
+
+type relabelConfig struct {
+	SourceLabels []string `yaml:"source_labels"`
+	Regex        string   `yaml:"regex"`
+	TargetLabel  string   `yaml:"target_label"`
+	Replacement  string   `yaml:"replacement"`
+	Action       string   `yaml:"action"`
+}
+
+func loadPromConfig(t *testing.T) promConfig {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "docker", "prometheus", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pc promConfig
+	if err := yaml.Unmarshal(data, &pc); err != nil {
+		t.Fatalf("docker/prometheus/prometheus.yml: %v", err)
+	}
+	return pc
+}
+
+// relabel applies the replace and keep steps of relabel_configs the way
+// Prometheus does (anchored regex, `;`-joined source labels) and returns
+// the resulting labels, or nil when the target is dropped.
+func relabel(t *testing.T, labels map[string]string, cfgs []relabelConfig) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range labels {
+		out[k] = v
+	}
+	for _, c := range cfgs {
+		regex := c.Regex
+		if regex == "" {
+			regex = "(.*)"
+		}
+		re, err := regexp.Compile("^(?:" + regex + ")$")
+		if err != nil {
+			t.Fatalf("relabel regex %q: %v", c.Regex, err)
+		}
+		var vals []string
+		for _, s := range c.SourceLabels {
+			vals = append(vals, out[s])
+		}
+		value := strings.Join(vals, ";")
+		switch c.Action {
+		case "", "replace":
+			m := re.FindStringSubmatchIndex(value)
+			if m == nil {
+				continue
+			}
+			repl := c.Replacement
+			if repl == "" {
+				repl = "$1"
+			}
+			res := string(re.ExpandString(nil, repl, value, m))
+			if res == "" {
+				delete(out, c.TargetLabel)
+			} else {
+				out[c.TargetLabel] = res
+			}
+		case "keep":
+			if !re.MatchString(value) {
+				return nil
+			}
+		default:
+			t.Fatalf("relabel action %q is not simulated here", c.Action)
+		}
+	}
+	return out
+}
+
+func job(t *testing.T, pc promConfig, name string) scrapeConfig {
+	t.Helper()
+	for _, sc := range pc.ScrapeConfigs {
+		if sc.JobName == name {
+			return sc
+		}
+	}
+	t.Fatalf("docker/prometheus/prometheus.yml has no job %q", name)
+	return scrapeConfig{}
+}
+
+// TestScrapeConfigTiers checks that the exporter sidecars of the three
+// mail tiers are found through their Cloud Map names on the exporter port,
+// that each gets its tier label, and that every blackbox target carries
+// the tier it probes.
+func TestScrapeConfigTiers(t *testing.T) {
+	pc := loadPromConfig(t)
+	mt := job(t, pc, "mailtier")
+	if len(mt.DNSSDConfigs) != 1 || mt.DNSSDConfigs[0].Type != "A" || mt.DNSSDConfigs[0].Port != 9469 {
+		t.Fatalf("job mailtier: want one dns_sd_config of type A on port 9469, got %+v", mt.DNSSDConfigs)
+	}
+	wantNames := map[string]string{
+		"imap.cabal.internal":     "imap",
+		"smtp-in.cabal.internal":  "smtp-in",
+		"smtp-out.cabal.internal": "smtp-out",
+	}
+	if len(mt.DNSSDConfigs[0].Names) != len(wantNames) {
+		t.Errorf("job mailtier resolves %v, want %d names", mt.DNSSDConfigs[0].Names, len(wantNames))
+	}
+	for _, name := range mt.DNSSDConfigs[0].Names {
+		got := relabel(t, map[string]string{"__meta_dns_name": name, "__address__": "10.0.1.10:9469"}, mt.RelabelConfigs)
+		if got == nil || got["tier"] != wantNames[name] {
+			t.Errorf("job mailtier: target from %s gets tier %q, want %q", name, got["tier"], wantNames[name])
+		}
+	}
+	if got := relabel(t, map[string]string{"__meta_dns_name": "other.cabal.internal"}, mt.RelabelConfigs); got != nil {
+		t.Errorf("job mailtier keeps a target of an unknown name, with labels %v", got)
+	}
+
+	wantProbes := map[string]string{
+		"blackbox-tls/imap.__CONTROL_DOMAIN__:993":                "imap",
+		"blackbox-imap-starttls/imap.cabal.internal:143":          "imap",
+		"blackbox-tcp/smtp-in.__CONTROL_DOMAIN__:25":              "smtp-in",
+		"blackbox-tcp/smtp-out.__CONTROL_DOMAIN__:587":            "smtp-out",
+		"blackbox-tls/smtp-out.__CONTROL_DOMAIN__:465":            "smtp-out",
+		"blackbox-http/https://__CONTROL_DOMAIN__/":               "frontend",
+		"blackbox-http/https://ntfy.__CONTROL_DOMAIN__/v1/health": "platform",
+	}
+	gotProbes := map[string]string{}
+	for _, sc := range pc.ScrapeConfigs {
+		if !strings.HasPrefix(sc.JobName, "blackbox-") {
+			continue
+		}
+		for _, st := range sc.StaticConfigs {
+			for _, target := range st.Targets {
+				labels := map[string]string{"__address__": target}
+				for k, v := range st.Labels {
+					labels[k] = v
+				}
+				got := relabel(t, labels, sc.RelabelConfigs)
+				if got["instance"] != target || got["__param_target"] != target ||
+					got["__address__"] != "blackbox-exporter.cabal-monitoring.cabal.internal:9115" {
+					t.Errorf("job %s: target %s relabels to %v", sc.JobName, target, got)
+				}
+				gotProbes[sc.JobName+"/"+target] = got["tier"]
+			}
+		}
+	}
+	for k, want := range wantProbes {
+		if gotProbes[k] != want {
+			t.Errorf("probe %s has tier %q, want %q", k, gotProbes[k], want)
+		}
+	}
+	for k := range gotProbes {
+		if _, ok := wantProbes[k]; !ok {
+			t.Errorf("probe %s is not expected here; add it to wantProbes with its tier", k)
+		}
+	}
+}
+
+// TestRulesMatchScrapeConfig checks that every rule file is loaded by the
+// configuration, and that the job and tier values the rules select on
+// exist in it.
+func TestRulesMatchScrapeConfig(t *testing.T) {
+	pc := loadPromConfig(t)
+	rs := loadRules(t)
+	for _, f := range rs.Files {
+		rel := "rules/" + filepath.Base(f)
+		loaded := false
+		for _, pattern := range pc.RuleFiles {
+			ok, err := filepath.Match(pattern, rel)
+			if err != nil {
+				t.Fatalf("rule_files pattern %q: %v", pattern, err)
+			}
+			loaded = loaded || ok
+		}
+		if !loaded {
+			t.Errorf("%s matches none of rule_files %v", rel, pc.RuleFiles)
+		}
+	}
+
+	jobs := map[string]bool{}
+	scrapeTiers := map[string]bool{}
+	for _, sc := range pc.ScrapeConfigs {
+		jobs[sc.JobName] = true
+		for _, st := range sc.StaticConfigs {
+			if tier := st.Labels["tier"]; tier != "" {
+				scrapeTiers[tier] = true
+			}
+		}
+		for _, d := range sc.DNSSDConfigs {
+			for _, name := range d.Names {
+				if got := relabel(t, map[string]string{"__meta_dns_name": name}, sc.RelabelConfigs); got != nil && got["tier"] != "" {
+					scrapeTiers[got["tier"]] = true
+				}
+			}
+		}
+	}
+	for _, r := range rs.Rules {
+		name := r.Record + r.Alert
+		info, err := scanExpr(r.Expr)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		for _, sel := range info.Selectors {
+			for _, m := range sel.Matchers {
+				switch m.Name {
+				case "job":
+					if !someMatch(m, keys(jobs)) {
+						t.Errorf("%s: %s%s selects no job of the scrape config %v", name, m.Name, m.Op+`"`+m.Value+`"`, keys(jobs))
+					}
+				case "tier":
+					for _, v := range literalValues(m) {
+						if !scrapeTiers[v] {
+							t.Errorf("%s: selects tier %q, which the scrape config never sets", name, v)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// someMatch reports whether a positive matcher selects at least one of the
+// values (negative matchers always leave something).
+func someMatch(m matcher, values []string) bool {
+	switch m.Op {
+	case "=":
+		for _, v := range values {
+			if v == m.Value {
+				return true
+			}
+		}
+		return false
+	case "=~":
+		re := regexp.MustCompile("^(?:" + m.Value + ")$")
+		for _, v := range values {
+			if re.MatchString(v) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// literalValues returns the values a matcher names literally: its value
+// for = and !=, the alternatives of a regex made only of literal
+// alternatives, nothing for any other regex.
+func literalValues(m matcher) []string {
+	if m.Op == "=" || m.Op == "!=" {
+		return []string{m.Value}
+	}
+	if regexp.MustCompile(`^[A-Za-z0-9_-]+(\|[A-Za-z0-9_-]+)*$`).MatchString(m.Value) {
+		return strings.Split(m.Value, "|")
+	}
+	return nil
+}
+
+// --- Alertmanager -----------------------------------------------------------------
+
+type amConfig struct {
+	Route struct {
+		Receiver string `yaml:"receiver"`
+	} `yaml:"route"`
+	InhibitRules []inhibitRule `yaml:"inhibit_rules"`
+	Receivers    []struct {
+		Name           string `yaml:"name"`
+		WebhookConfigs []struct {
+			URL          string `yaml:"url"`
+			SendResolved bool   `yaml:"send_resolved"`
+			HTTPConfig   struct {
+				Authorization struct {
+					Type            string `yaml:"type"`
+					Credentials     string `yaml:"credentials"`
+					CredentialsFile string `yaml:"credentials_file"`
+				} `yaml:"authorization"`
+				BearerToken string `yaml:"bearer_token"`
+			} `yaml:"http_config"`
+		} `yaml:"webhook_configs"`
+		PushoverConfigs []any `yaml:"pushover_configs"`
+		EmailConfigs    []any `yaml:"email_configs"`
+	} `yaml:"receivers"`
+}
+
+type inhibitRule struct {
+	SourceMatchers []string `yaml:"source_matchers"`
+	TargetMatchers []string `yaml:"target_matchers"`
+	Equal          []string `yaml:"equal"`
+}
+
+const (
+	amTemplate     = "docker/alertmanager/alertmanager.yml"
+	sinkURLHolder  = "https://__ALERT_SINK_HOST__/"
+	sinkSecretFile = "/etc/alertmanager/secrets/alert_sink_secret"
+)
+
+func loadAMConfig(t *testing.T, path string) amConfig {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c amConfig
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return c
+}
+
+func TestAmtoolCheckConfig(t *testing.T) {
+	amtool := requireTool(t, "amtool", "prometheus-alertmanager")
+	out := run(t, nil, amtool, "check-config", filepath.Join(repoRoot(t), amTemplate))
+	if !strings.Contains(out, "SUCCESS") {
+		t.Errorf("amtool check-config:\n%s", out)
+	}
+}
+
+func TestAlertmanagerReceivers(t *testing.T) {
+	c := loadAMConfig(t, filepath.Join(repoRoot(t), amTemplate))
+	seen := map[string]bool{}
+	for _, r := range c.Receivers {
+		seen[r.Name] = true
+		switch r.Name {
+		case "alert_sink_critical", "alert_sink_warning":
+			if len(r.WebhookConfigs) != 1 || len(r.PushoverConfigs) != 0 || len(r.EmailConfigs) != 0 {
+				t.Errorf("receiver %s: want exactly one webhook to alert_sink", r.Name)
+				continue
+			}
+			w := r.WebhookConfigs[0]
+			if w.URL != sinkURLHolder {
+				t.Errorf("receiver %s: url %q, want the placeholder %q that the entrypoint renders", r.Name, w.URL, sinkURLHolder)
+			}
+			if !w.SendResolved {
+				t.Errorf("receiver %s: send_resolved must be true", r.Name)
+			}
+			a := w.HTTPConfig.Authorization
+			if a.Type != "Bearer" || a.CredentialsFile != sinkSecretFile || a.Credentials != "" || w.HTTPConfig.BearerToken != "" {
+				t.Errorf("receiver %s: want a Bearer token read from %s and no inline secret, got %+v", r.Name, sinkSecretFile, a)
+			}
+		case "null":
+			if len(r.WebhookConfigs)+len(r.PushoverConfigs)+len(r.EmailConfigs) != 0 {
+				t.Errorf("receiver null must send nothing")
+			}
+		default:
+			t.Errorf("unexpected receiver %q", r.Name)
+		}
+	}
+	for _, want := range []string{"alert_sink_critical", "alert_sink_warning", "null"} {
+		if !seen[want] {
+			t.Errorf("receiver %s is missing", want)
+		}
+	}
+}
+
+func TestAlertmanagerRoutes(t *testing.T) {
+	amtool := requireTool(t, "amtool", "prometheus-alertmanager")
+	config := filepath.Join(repoRoot(t), amTemplate)
+	for _, tc := range []struct {
+		labels []string
+		want   string
+	}{
+		{[]string{"alertname=SendmailQueueDepthHigh", "severity=critical", "tier=smtp-in"}, "alert_sink_critical"},
+		{[]string{"alertname=SendmailQueueDepthHigh", "severity=warning", "tier=smtp-out"}, "alert_sink_warning"},
+		{[]string{"alertname=MailtierUnmatchedLinesHigh", "severity=info", "tier=imap"}, "null"},
+		{[]string{"alertname=Unlabelled"}, "alert_sink_warning"},
+	} {
+		out := run(t, nil, amtool, append([]string{"config", "routes", "test", "--config.file=" + config}, tc.labels...)...)
+		if got := strings.TrimSpace(lastLine(out)); got != tc.want {
+			t.Errorf("alert %v routes to %q, want %q", tc.labels, got, tc.want)
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestAlertmanagerEntrypoint renders the configuration the way the image
+// does and checks the result with amtool.
+func TestAlertmanagerEntrypoint(t *testing.T) {
+	amtool := requireTool(t, "amtool", "prometheus-alertmanager")
+	root := repoRoot(t)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "alertmanager.yml")
+	secret := filepath.Join(dir, "alert_sink_secret")
+	const url = "https://abcdefghij.lambda-url.us-east-2.on.aws/"
+	const token = "t0ken&with|specials\\"
+	run(t, []string{
+		"MAILTIER_AM_TEMPLATE=" + filepath.Join(root, amTemplate),
+		"MAILTIER_AM_CONFIG=" + config,
+		"MAILTIER_AM_SECRET_FILE=" + secret,
+		"MAILTIER_AM_BINARY=true",
+		"ALERT_SINK_URL=" + url,
+		"ALERT_SECRET=" + token,
+	}, "sh", filepath.Join(root, "docker", "alertmanager", "entrypoint.sh"))
+
+	got, err := os.ReadFile(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != token {
+		t.Errorf("secret file holds %q, want %q", got, token)
+	}
+	if fi, err := os.Stat(secret); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode: %v %v, want 0600", fi.Mode().Perm(), err)
+	}
+	rendered, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(rendered), token) {
+		t.Error("the rendered configuration contains the secret itself")
+	}
+	c := loadAMConfig(t, config)
+	for _, r := range c.Receivers {
+		for _, w := range r.WebhookConfigs {
+			if w.URL != url || w.HTTPConfig.Authorization.CredentialsFile != secret {
+				t.Errorf("receiver %s renders to url %q, credentials_file %q", r.Name, w.URL, w.HTTPConfig.Authorization.CredentialsFile)
+			}
+		}
+	}
+	out := run(t, nil, amtool, "check-config", config)
+	if !strings.Contains(out, "SUCCESS") {
+		t.Errorf("amtool check-config on the rendered file:\n%s", out)
+	}
+}
+
+// amMatcher is one Alertmanager matcher such as alertname=~"A|B".
+type amMatcher struct {
+	name, op string
+	re       *regexp.Regexp
+	value    string
+}
+
+var amMatcherRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"(.*)"$`)
+
+func parseAMMatcher(t *testing.T, s string) amMatcher {
+	t.Helper()
+	m := amMatcherRE.FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("matcher %q is not of the form name=\"value\"", s)
+	}
+	return amMatcher{name: m[1], op: m[2], value: m[3], re: regexp.MustCompile("^(?:" + m[3] + ")$")}
+}
+
+func (m amMatcher) matches(labels map[string]string) bool {
+	v := labels[m.name]
+	switch m.op {
+	case "=":
+		return v == m.value
+	case "!=":
+		return v != m.value
+	case "=~":
+		return m.re.MatchString(v)
+	default:
+		return !m.re.MatchString(v)
+	}
+}
+
+func matchAll(t *testing.T, ms []string, labels map[string]string) bool {
+	for _, s := range ms {
+		if !parseAMMatcher(t, s).matches(labels) {
+			return false
+		}
+	}
+	return true
+}
+
+// inhibited reports whether a firing source alert mutes a target alert
+// under the configuration's inhibit rules, as Alertmanager decides it.
+func inhibited(t *testing.T, rules []inhibitRule, source, target map[string]string) bool {
+	for _, r := range rules {
+		if !matchAll(t, r.SourceMatchers, source) || !matchAll(t, r.TargetMatchers, target) {
+			continue
+		}
+		equal := true
+		for _, l := range r.Equal {
+			equal = equal && source[l] == target[l]
+		}
+		if equal {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAlertmanagerInhibitions(t *testing.T) {
+	c := loadAMConfig(t, filepath.Join(repoRoot(t), amTemplate))
+	l := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name           string
+		source, target map[string]string
+		want           bool
+	}{
+		{
+			"a critical suppresses its own warning",
+			l("alertname", "SendmailQueueDepthHigh", "severity", "critical", "tier", "smtp-in"),
+			l("alertname", "SendmailQueueDepthHigh", "severity", "warning", "tier", "smtp-in"),
+			true,
+		},
+		{
+			"but not the same alert's warning on another tier",
+			l("alertname", "SendmailQueueDepthHigh", "severity", "critical", "tier", "smtp-in"),
+			l("alertname", "SendmailQueueDepthHigh", "severity", "warning", "tier", "smtp-out"),
+			false,
+		},
+		{
+			"nor the warning of another target",
+			l("alertname", "ProbeTlsCertificateExpiring", "severity", "critical", "tier", "frontend", "instance", "https://mail.example.com/"),
+			l("alertname", "ProbeTlsCertificateExpiring", "severity", "warning", "tier", "smtp-out", "instance", "smtp-out.mail.example.com:465"),
+			false,
+		},
+		{
+			"nor another alert's warning",
+			l("alertname", "SendmailOutboundRejectsHigh", "severity", "critical", "tier", "smtp-out"),
+			l("alertname", "SendmailRemoteRateLimited", "severity", "warning", "tier", "smtp-out", "reason", "rate_limited"),
+			false,
+		},
+		{
+			"a failing probe suppresses the tier's symptoms",
+			l("alertname", "ProbeFailed", "severity", "critical", "tier", "imap", "instance", "imap.mail.example.com:993"),
+			l("alertname", "SendmailLocalDeliveryFailuresHigh", "severity", "critical", "tier", "imap"),
+			true,
+		},
+		{
+			"nor the tier's crash loop, which is a cause",
+			l("alertname", "ProbeFailed", "severity", "critical", "tier", "smtp-in", "instance", "smtp-in.mail.example.com:25"),
+			l("alertname", "EcsTaskReplacementsHigh", "severity", "critical", "tier", "smtp-in"),
+			false,
+		},
+		{
+			"but not another tier's",
+			l("alertname", "ProbeFailed", "severity", "critical", "tier", "imap", "instance", "imap.mail.example.com:993"),
+			l("alertname", "SendmailQueueDepthHigh", "severity", "warning", "tier", "smtp-in"),
+			false,
+		},
+		{
+			"nor the tier's other probes",
+			l("alertname", "ProbeFailed", "severity", "critical", "tier", "smtp-out", "instance", "smtp-out.mail.example.com:587"),
+			l("alertname", "ProbeFailed", "severity", "critical", "tier", "smtp-out", "instance", "smtp-out.mail.example.com:465"),
+			false,
+		},
+		{
+			"a failing ntfy probe does not mute the platform",
+			l("alertname", "ProbeFailed", "severity", "critical", "tier", "platform", "instance", "https://ntfy.mail.example.com/v1/health"),
+			l("alertname", "NodeCpuHigh", "severity", "warning", "tier", "platform", "instance", "10.0.0.5:9100"),
+			false,
+		},
+		{
+			"an input that is not followed explains its stale log",
+			l("alertname", "MailtierInputDown", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", "/var/log/maillog"),
+			l("alertname", "MailtierLogStale", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", "/var/log/maillog"),
+			true,
+		},
+		{
+			"but not another file's",
+			l("alertname", "MailtierInputDown", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", "/var/log/maillog"),
+			l("alertname", "MailtierLogStale", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", "/var/log/dovecot.log"),
+			false,
+		},
+	} {
+		if got := inhibited(t, c.InhibitRules, tc.source, tc.target); got != tc.want {
+			t.Errorf("%s: inhibited = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestAlertmanagerNamesExist checks that every alert name the inhibit rules
+// mention is one the rules define.
+func TestAlertmanagerNamesExist(t *testing.T) {
+	c := loadAMConfig(t, filepath.Join(repoRoot(t), amTemplate))
+	names := loadRules(t).alertNames()
+	for _, r := range c.InhibitRules {
+		for _, s := range append(append([]string{}, r.SourceMatchers...), r.TargetMatchers...) {
+			m := parseAMMatcher(t, s)
+			if m.name != "alertname" {
+				continue
+			}
+			for _, v := range literalValues(matcher{Name: m.name, Op: m.op, Value: m.value}) {
+				if !names[v] {
+					t.Errorf("inhibit rule matcher %s names %q, which no rule defines", s, v)
+				}
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -37,15 +38,63 @@ func hostileLog(t testing.TB, path string, n int) {
 	}
 	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	const nasty = "abc\"<>,=;: \\\x00\xff\xfe\xc3(é)日本-_.[]@"
-	qid := regexp.MustCompile(`[0-9A-Za-z]{8}[0-9]{6}`)
-	addr := regexp.MustCompile(`<[^>]*>`)
-	host := regexp.MustCompile(`\b[a-z0-9.-]+\.test\b`)
-	ip := regexp.MustCompile(`127\.0\.0\.\d+`)
-	field := regexp.MustCompile(`(daemon|mailer|dsn|stat|ruleset|method|user|reply)=[^,]*`)
-	// user names in Dovecot's "service(user)" and "passwd-file(user,ip,...)",
-	// and fail2ban's "[jail]"
-	paren := regexp.MustCompile(`\(([a-z0-9@.]+)([,)])`)
-	jail := regexp.MustCompile(`\[[a-z-]+\]`)
+	// The attacker-controlled parts of each template, found once: the
+	// generation loop only splices.
+	kinds := []*regexp.Regexp{
+		regexp.MustCompile(`[0-9A-Za-z]{8}[0-9]{6}`),                                   // queue id
+		regexp.MustCompile(`<[^>]*>`),                                                  // address
+		regexp.MustCompile(`\b[a-z0-9.-]+\.test\b`),                                    // host name
+		regexp.MustCompile(`127\.0\.0\.\d+`),                                           // IP
+		regexp.MustCompile(`\(([a-z0-9@.]+)[,)]`),                                      // Dovecot's (user) and passwd-file(user,…)
+		regexp.MustCompile(`\[[a-z-]+\]`),                                              // fail2ban's [jail]
+		regexp.MustCompile(`(daemon|mailer|dsn|stat|ruleset|method|user|reply)=[^,]*`), // field values
+	}
+	type span struct{ start, end, kind int }
+	spans := make([][]span, len(templates))
+	for i, l := range templates {
+		var ss []span
+		for k, re := range kinds {
+			for _, m := range re.FindAllStringIndex(l, -1) {
+				ss = append(ss, span{m[0], m[1], k})
+			}
+		}
+		sort.Slice(ss, func(a, b int) bool {
+			return ss[a].start < ss[b].start || (ss[a].start == ss[b].start && ss[a].kind < ss[b].kind)
+		})
+		var kept []span
+		end := 0
+		for _, sp := range ss {
+			if sp.start >= end {
+				kept = append(kept, sp)
+				end = sp.end
+			}
+		}
+		spans[i] = kept
+	}
+	replace := func(l string, sp span) string {
+		m := l[sp.start:sp.end]
+		switch sp.kind {
+		case 0:
+			return word(8, 20, alnum)
+		case 1:
+			return "<" + word(1, 40, nasty) + ", nrcpts=" + word(1, 3, "0123456789") + ", daemon=" + word(1, 8, nasty) + "@" + word(1, 20, alnum) + ">"
+		case 2:
+			return word(1, 30, nasty)
+		case 3:
+			return word(7, 39, "0123456789abcdef.:")
+		case 4:
+			return "(" + word(1, 30, nasty) + m[len(m)-1:]
+		case 5:
+			if rng.IntN(2) == 0 {
+				return "[" + word(1, 30, nasty) + "]"
+			}
+		case 6:
+			if rng.IntN(4) == 0 {
+				return m[:strings.IndexByte(m, '=')+1] + word(0, 30, nasty)
+			}
+		}
+		return m
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -60,23 +109,15 @@ func hostileLog(t testing.TB, path string, n int) {
 		case r == 2:
 			w.WriteString(word(0, 300, nasty+alnum))
 		default:
-			l := templates[rng.IntN(len(templates))]
-			l = qid.ReplaceAllStringFunc(l, func(string) string { return word(8, 20, alnum) })
-			l = addr.ReplaceAllStringFunc(l, func(string) string {
-				return "<" + word(1, 40, nasty) + ", nrcpts=" + word(1, 3, "0123456789") + ", daemon=" + word(1, 8, nasty) + "@" + word(1, 20, alnum) + ">"
-			})
-			l = host.ReplaceAllStringFunc(l, func(string) string { return word(1, 30, nasty) })
-			l = ip.ReplaceAllStringFunc(l, func(string) string { return word(7, 39, "0123456789abcdef.:") })
-			l = paren.ReplaceAllStringFunc(l, func(m string) string { return "(" + word(1, 30, nasty) + m[len(m)-1:] })
-			if rng.IntN(2) == 0 {
-				l = jail.ReplaceAllStringFunc(l, func(string) string { return "[" + word(1, 30, nasty) + "]" })
+			j := rng.IntN(len(templates))
+			l := templates[j]
+			last := 0
+			for _, sp := range spans[j] {
+				w.WriteString(l[last:sp.start])
+				w.WriteString(replace(l, sp))
+				last = sp.end
 			}
-			if rng.IntN(4) == 0 {
-				l = field.ReplaceAllStringFunc(l, func(m string) string {
-					return m[:strings.IndexByte(m, '=')+1] + word(0, 30, nasty)
-				})
-			}
-			w.WriteString(l)
+			w.WriteString(l[last:])
 		}
 		w.WriteByte('\n')
 	}

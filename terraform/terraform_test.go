@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,6 +108,8 @@ func sidecarInputs(extra map[string]cty.Value) map[string]cty.Value {
 		"monitoring": cty.True,
 		"image":      cty.StringVal(testImage),
 		"aws_region": cty.StringVal("us-east-1"),
+		// The probe's sender, in a domain OpenDKIM signs.
+		"opendkim_probe_from": cty.StringVal("dkim-probe@example.test"),
 	}
 	for k, v := range extra {
 		in[k] = v
@@ -209,6 +212,7 @@ func expectedSidecar(tier string) ecsContainer {
 			"--collector.dovecot.stats-url=http://127.0.0.1:9900/metrics",
 			"--collector.opendkim.probe.address=inet:8891@127.0.0.1",
 			"--collector.opendkim.probe.interval=60s",
+			"--collector.opendkim.probe.from=dkim-probe@example.test",
 			"--collector.process.names=dovecot,sendmail/sm-mta,opendkim",
 			"--collector.sendmail",
 			"--collector.mqueue",
@@ -455,14 +459,17 @@ func TestSidecarFail2banCollector(t *testing.T) {
 	for _, tier := range tiers {
 		cmd := strings.Join(defs[tier][0].Command, " ")
 		want := tier != "smtp-out"
-		if got := strings.Contains(cmd, " --collector.fail2ban"); got != want {
+		if got := slices.Contains(defs[tier][0].Command, "--collector.fail2ban"); got != want {
 			t.Errorf("%s: --collector.fail2ban present = %v, want %v (%s)", tier, got, want, cmd)
 		}
 		if got := strings.Contains(cmd, " --no-collector.fail2ban"); got == want {
 			t.Errorf("%s: --no-collector.fail2ban present = %v, want %v", tier, got, !want)
 		}
-		if got := strings.Contains(cmd, "--tail.path=/var/log/mail/fail2ban.log"); !got {
-			t.Errorf("%s: fail2ban.log is not tailed (%s)", tier, cmd)
+		if got := strings.Contains(cmd, "--tail.path=/var/log/mail/fail2ban.log"); got != want {
+			t.Errorf("%s: fail2ban.log tailed = %v, want %v (%s)", tier, got, want, cmd)
+		}
+		if got := strings.Contains(cmd, "--collector.fail2ban.log-path=/var/log/mail/fail2ban.log"); got != want {
+			t.Errorf("%s: fail2ban.log replayed for the banned gauge = %v, want %v (%s)", tier, got, want, cmd)
 		}
 	}
 }

@@ -32,7 +32,6 @@ locals {
       "--log.format=${var.log_format}",
       "--tail.path=${var.log_directory}/maillog",
     ],
-    var.fail2ban_collector ? ["--tail.path=${var.log_directory}/fail2ban.log"] : [],
     [
       "--tail.positions=${var.state_directory}/positions",
       "--collector.mqueue.path=${var.mqueue_directory}",
@@ -52,11 +51,25 @@ locals {
       "--collector.dovecot.stats-url=${var.dovecot_stats_url}",
     ]
     "smtp-in" = []
-    "smtp-out" = [
-      "--collector.dovecot.stats-url=${var.dovecot_stats_url}",
-      "--collector.opendkim.probe.address=${var.opendkim_probe_address}",
-      "--collector.opendkim.probe.interval=${var.opendkim_probe_interval}",
-    ]
+    # The signing probe needs a sender in a domain OpenDKIM signs for;
+    # without one there is no probe (and no DKIM signing latency).
+    "smtp-out" = concat(
+      ["--collector.dovecot.stats-url=${var.dovecot_stats_url}"],
+      var.opendkim_probe_from == "" ? [] : [
+        "--collector.opendkim.probe.address=${var.opendkim_probe_address}",
+        "--collector.opendkim.probe.interval=${var.opendkim_probe_interval}",
+        "--collector.opendkim.probe.from=${var.opendkim_probe_from}",
+      ],
+    )
+  }
+
+  # fail2ban's own log, on the tiers that run its collector; the banned
+  # gauge is rebuilt from it at start.
+  fail2ban_args = {
+    for tier in local.tiers : tier => contains(local.enabled_collectors[tier], "fail2ban") ? [
+      "--tail.path=${var.log_directory}/fail2ban.log",
+      "--collector.fail2ban.log-path=${var.log_directory}/fail2ban.log",
+    ] : []
   }
 
   process_args = {
@@ -77,7 +90,7 @@ locals {
       user              = "${var.user_id}:${var.group_id}"
 
       readonlyRootFilesystem = true
-      command                = concat(local.common_args, local.tier_args[tier], local.process_args[tier], local.collector_args[tier], lookup(var.extra_args, tier, []))
+      command                = concat(local.common_args, local.fail2ban_args[tier], local.tier_args[tier], local.process_args[tier], local.collector_args[tier], lookup(var.extra_args, tier, []))
       environment = [
         { name = "GOMEMLIMIT", value = var.go_memory_limit },
       ]

@@ -136,6 +136,17 @@ variable "opendkim_probe_address" {
   default     = "inet:8891@127.0.0.1"
 }
 
+variable "opendkim_probe_from" {
+  type        = string
+  description = "Sender of the smtp-out sidecar's OpenDKIM signing probe: an address in a domain OpenDKIM's SigningTable signs (the probe's message goes nowhere). Empty: no probe, hence no DKIM signing latency."
+  default     = ""
+
+  validation {
+    condition     = var.opendkim_probe_from == "" || can(regex("^[^@\\s]+@[^@\\s]+$", var.opendkim_probe_from))
+    error_message = "opendkim_probe_from must be an address such as dkim-probe@example.com, or empty."
+  }
+}
+
 variable "opendkim_probe_interval" {
   type        = string
   description = "How often the smtp-out sidecar probes OpenDKIM."

@@ -17,7 +17,8 @@ LDFLAGS  := -s -w \
 # Debian packages the tests run for real: promtool and amtool, Alertmanager,
 # and the mail daemons whose own checkers validate docker/mail/.
 DEB_PACKAGES := prometheus prometheus-alertmanager \
-	dovecot-core rsyslog logrotate opendkim m4 sendmail-cf
+	dovecot-core dovecot-imapd fail2ban opendkim opendkim-tools dnsmasq-base iproute2 \
+	rsyslog logrotate m4 sendmail-cf
 
 # terraform fmt and validate: the last MPL-2.0 release, built from the Go
 # module proxy (no distribution packages it).
@@ -26,7 +27,7 @@ TERRAFORM := $(shell $(GO) env GOPATH)/bin/terraform
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test deps vet unit fmt-check terraform-check mail-check cross bench clean
+.PHONY: all build demo test deps vet unit fmt-check terraform-check mail-check e2e cross bench clean
 
 all: build
 
@@ -70,6 +71,12 @@ terraform-check: $(TERRAFORM)
 
 mail-check:
 	sh docker/mail/check.sh
+
+# The end-to-end suite on real daemons (root: it installs Debian packages and
+# starts sendmail, Dovecot, OpenDKIM, fail2ban and rsyslog in namespaces of
+# their own, loopback only): see docs/e2e.md.
+e2e: build
+	e2e/run.sh
 
 # The module must build for the cluster (Graviton, arm64) and for amd64.
 cross:

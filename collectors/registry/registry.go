@@ -4,7 +4,11 @@ package registry
 
 import (
 	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/dovecot"
+	"github.com/cabalmail/mailtier/collectors/fail2ban"
 	"github.com/cabalmail/mailtier/collectors/mqueue"
+	"github.com/cabalmail/mailtier/collectors/opendkim"
+	"github.com/cabalmail/mailtier/collectors/process"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 )
 
@@ -12,4 +16,8 @@ import (
 var All = []collectors.Registration{
 	sendmail.Registration,
 	mqueue.Registration,
+	dovecot.Registration,
+	fail2ban.Registration,
+	opendkim.Registration,
+	process.Registration,
 }

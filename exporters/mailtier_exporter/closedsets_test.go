@@ -3,6 +3,9 @@ package main
 import (
 	"strconv"
 
+	"github.com/cabalmail/mailtier/collectors/dovecot"
+	"github.com/cabalmail/mailtier/collectors/fail2ban"
+	"github.com/cabalmail/mailtier/collectors/opendkim"
 	"github.com/cabalmail/mailtier/collectors/pipeline"
 	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
@@ -27,6 +30,23 @@ var closedSets = []map[string][]string{
 		"result": {sendmail.ResultOK, sendmail.ResultErr, sendmail.ResultFail},
 		"le":     buckets(sendmail.DelayBuckets),
 	},
+	{
+		"service":   dovecot.Services,
+		"reason":    append(append([]string{}, dovecot.LoginFailReasons...), dovecot.AuthFailReasons...),
+		"known_bot": dovecot.KnownBotValues,
+		"agent":     dovecot.Agents,
+		"result":    append(append([]string{}, dovecot.DeliveryResults...), dovecot.RelayResults...),
+		"le":        buckets(dovecot.DurationBuckets),
+	},
+	{
+		"jail": append(append([]string{}, fail2ban.DefaultJails...), fail2ban.Other),
+	},
+	{
+		"reason": append(append([]string{}, opendkim.SignFailureReasons...), opendkim.NotSignedReasons...),
+		"result": opendkim.Results,
+		"le":     buckets(opendkim.ProbeBuckets),
+	},
+	{}, // process: no labels (a group's name is its metrics' prefix)
 }
 
 func registryNames() []string {

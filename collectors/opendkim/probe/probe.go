@@ -129,10 +129,11 @@ func Transact(ctx context.Context, spec string, msg Message) (Reply, error) {
 	deadline, hasDeadline := ctx.Deadline()
 	client := milter.NewClientWithOptions(network, address, milter.ClientOptions{
 		Dialer: dialer{ctx: ctx, deadline: deadline, hasDeadline: hasDeadline},
-		// The actions OpenDKIM may ask for; a milter asking for an action
-		// the MTA does not offer refuses the connection.
+		// The actions OpenDKIM may ask for (it refuses an MTA that does not
+		// offer them), all of milter protocol version 2, so that older
+		// milters negotiate too.
 		ActionMask: milter.OptAddHeader | milter.OptChangeHeader | milter.OptChangeBody |
-			milter.OptAddRcpt | milter.OptRemoveRcpt | milter.OptQuarantine | milter.OptChangeFrom,
+			milter.OptAddRcpt | milter.OptRemoveRcpt | milter.OptQuarantine,
 	})
 	s, err := client.Session()
 	if err != nil {

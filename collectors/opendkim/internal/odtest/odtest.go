@@ -17,7 +17,6 @@ package odtest
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -57,6 +56,16 @@ type Lab struct {
 	mu      sync.Mutex
 	lines   []string
 	changed chan struct{} // closed and replaced on every new line
+}
+
+// Private is a directory that exists only inside the namespace, on a
+// tmpfs mounted at /run there; Lab.Path reaches it from outside.
+const Private = "/run/mailtier-lab"
+
+// Path is the path, seen from outside the namespace, of the path inside
+// it: the namespace's root through the holding process's /proc entry.
+func (l *Lab) Path(inside string) string {
+	return fmt.Sprintf("/proc/%d/root%s", l.holder.Process.Pid, inside)
 }
 
 // New starts a namespace. It is torn down when the test ends.
@@ -127,6 +136,10 @@ func New(t testing.TB, withNet bool) *Lab {
 		fmt.Fprintf(&script, "mount --bind /dev/%s %s/%s\n", n, dev, n)
 	}
 	fmt.Fprintf(&script, "mount --rbind %s /dev\n", dev)
+	// A private /run: keys kept there have no world-writable ancestor
+	// (OpenDKIM refuses keys below /tmp), and no daemon of the machine
+	// sees them.
+	fmt.Fprintf(&script, "mount -t tmpfs -o mode=0755 mailtier-lab /run\nmkdir -m 0700 %s\n", Private)
 	for name := range files {
 		fmt.Fprintf(&script, "mount --bind %s/%s /etc/%s\n", etc, name, name)
 	}
@@ -250,12 +263,32 @@ func (l *Lab) Start(t testing.TB, path string, args ...string) *Proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.Stop(t)
+		// At the end of the test there is nothing to wait for: OpenDKIM
+		// takes 5 s to end on SIGTERM.
+		if !p.Exited() {
+			p.cmd.Process.Kill()
+			<-p.done
+		}
 		if t.Failed() {
 			t.Logf("%s output:\n%s", p.Name, p.output.String())
 		}
 	})
 	return p
+}
+
+// Run runs path with args inside the namespace to its end and returns
+// its output, failing the test if it fails.
+func (l *Lab) Run(t testing.TB, path string, args ...string) string {
+	t.Helper()
+	nsArgs := []string{"--target", fmt.Sprint(l.holder.Process.Pid), "--mount"}
+	if l.net {
+		nsArgs = append(nsArgs, "--net")
+	}
+	out, err := exec.Command("/usr/bin/nsenter", append(append(nsArgs, "--", path), args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v in the namespace: %v\n%s", path, args, err, out)
+	}
+	return string(out)
 }
 
 // PID is the daemon's process id.
@@ -307,12 +340,10 @@ func WaitDial(t testing.TB, p *Proc, network, address string, timeout time.Durat
 			t.Fatalf("%s does not listen on %s after %s: %v\n%s", p.Name, address, timeout, err, p.output.String())
 		}
 		// Poll again soon; the daemon is starting.
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		select {
 		case <-p.done:
-		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
 		}
-		cancel()
 	}
 }
 
@@ -358,19 +389,25 @@ func FreePort(t testing.TB) int {
 // Key is a DKIM key pair made by opendkim-genkey.
 type Key struct {
 	Domain, Selector string
-	// Private is the path of the PEM private key.
+	// Private is the path, inside the lab, of the PEM private key.
 	Private string
 	// TXT is the DNS TXT record of the public key ("v=DKIM1; h=sha256;
 	// k=rsa; p=…"), its quoted pieces joined.
 	TXT string
 }
 
-// GenKey makes a key pair for domain and selector in a directory of the
-// test's with Debian's opendkim-genkey (package opendkim-tools).
-func GenKey(t testing.TB, domain, selector string, bits int) Key {
+// GenKey makes a key pair for domain and selector with Debian's
+// opendkim-genkey (package opendkim-tools), in Private/keys/<domain>
+// (mode 0700, the key 0600, owned by root): where OpenDKIM's
+// RequireSafeKeys finds it safe.
+func (l *Lab) GenKey(t testing.TB, domain, selector string, bits int) Key {
 	t.Helper()
 	Need(t, map[string]string{"/usr/sbin/opendkim-genkey": "opendkim-tools"})
-	dir := t.TempDir()
+	inside := Private + "/keys/" + domain
+	dir := l.Path(inside)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	out, err := exec.Command("/usr/sbin/opendkim-genkey", "-b", fmt.Sprint(bits), "-d", domain, "-s", selector, "-D", dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("opendkim-genkey: %v\n%s", err, out)
@@ -388,7 +425,10 @@ func GenKey(t testing.TB, domain, selector string, bits int) Key {
 	if !strings.Contains(record.String(), "p=") {
 		t.Fatalf("no public key in %s", txt)
 	}
-	return Key{Domain: domain, Selector: selector, Private: filepath.Join(dir, selector+".private"), TXT: record.String()}
+	if err := os.Chmod(filepath.Join(dir, selector+".private"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Key{Domain: domain, Selector: selector, Private: inside + "/" + selector + ".private", TXT: record.String()}
 }
 
 // OpenDKIM is a running opendkim.
@@ -441,8 +481,9 @@ PidFile                 %s/opendkim.pid
 }
 
 // StartDNS runs dnsmasq on 127.0.0.1:53 of the lab's own network, serving
-// only the TXT records given (name to its strings) and nothing else: no
-// upstream servers, no /etc/hosts. The lab must have been made with Net.
+// only the TXT records given (name to its text) and nothing else: no
+// upstream servers, no /etc/hosts; other names under the records'
+// top-level domains are NXDOMAIN. The lab must have been made with Net.
 func (l *Lab) StartDNS(t testing.TB, txt map[string]string) *Proc {
 	t.Helper()
 	if !l.net {
@@ -451,14 +492,26 @@ func (l *Lab) StartDNS(t testing.TB, txt map[string]string) *Proc {
 	Need(t, map[string]string{"/usr/sbin/dnsmasq": "dnsmasq-base"})
 	args := []string{"--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
 		"--listen-address=127.0.0.1", "--bind-interfaces", "--port=53",
-		"--user=root", "--pid-file=", "--log-facility=" + filepath.Join(l.Dir, "dnsmasq.log")}
+		"--user=root", "--pid-file=", "--log-queries", "--log-facility=" + filepath.Join(l.Dir, "dnsmasq.log")}
+	tlds := map[string]bool{}
 	for name, value := range txt {
+		// Authoritative for the names' top-level domains: any other name
+		// there is NXDOMAIN, as a real zone answers.
+		if tld := name[strings.LastIndexByte(name, '.')+1:]; !tlds[tld] {
+			tlds[tld] = true
+			args = append(args, "--local=/"+tld+"/")
+		}
 		// A TXT string holds at most 255 bytes; longer records are
 		// split into several strings, as a DKIM key of 2048 bits is.
+		// dnsmasq takes quotes on its command line literally, and a
+		// DKIM record has no comma.
+		if strings.Contains(value, ",") {
+			t.Fatalf("TXT record %q has a comma", value)
+		}
 		arg := "--txt-record=" + name
 		for len(value) > 0 {
 			n := min(len(value), 255)
-			arg += `,"` + value[:n] + `"`
+			arg += "," + value[:n]
 			value = value[n:]
 		}
 		args = append(args, arg)
@@ -486,6 +539,10 @@ func (l *Lab) waitDialInside(t testing.TB, p *Proc, hostport string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s does not listen on %s after 30s\n%s", p.Name, hostport, p.output.String())
+		}
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

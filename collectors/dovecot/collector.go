@@ -1,0 +1,311 @@
+// Package dovecot turns Dovecot 2.3's log lines into metrics (logins and
+// failed login sessions by cause, deliveries by LDA and LMTP, submission
+// relays, authentication failures) and passes through the statistics of
+// Dovecot's own stats process (IMAP command latency, authentications,
+// delivery durations) read from its OpenMetrics listener at scrape time.
+//
+// It reads both of Dovecot's log shapes: syslog ("dovecot: imap-login:
+// Login: …", no pid, no level on Info lines) and Dovecot's own log_path
+// file ("imap-login: Info: Login: …"). Login failures from the networks of
+// a known-bot file carry known_bot="true".
+package dovecot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/logline"
+)
+
+// Registration puts the collector behind --collector.dovecot.
+var Registration = collectors.Registration{
+	Name:    "dovecot",
+	Help:    "Dovecot's log lines (syslog or its own log_path file) and, with --collector.dovecot.stats-url, its stats listener.",
+	Enabled: true,
+	Flags: func(app *kingpin.Application) collectors.Builder {
+		programs := app.Flag("collector.dovecot.programs", "Syslog program names whose lines are Dovecot's (its instance_name; Dovecot's own log file is always read as dovecot).").
+			Default("dovecot").Strings()
+		bots := app.Flag("collector.dovecot.known-bot-networks", "A file of IP networks in CIDR notation, one per line; login failures from them carry known_bot=\"true\". Reread on SIGHUP.").
+			Default("").String()
+		statsURL := app.Flag("collector.dovecot.stats-url", "URL of Dovecot's stats listener (OpenMetrics), e.g. http://127.0.0.1:9900/metrics; its IMAP latency, authentication and delivery stats are served on /metrics. Empty: off.").
+			Default("").String()
+		statsTimeout := app.Flag("collector.dovecot.stats-timeout", "How long a scrape waits for Dovecot's stats listener.").
+			Default("2s").Duration()
+		return func(env collectors.Env) (prometheus.Collector, error) {
+			return New(Config{Programs: *programs, KnownBotNetworks: *bots, StatsURL: *statsURL,
+				StatsTimeout: *statsTimeout, Logger: env.Logger})
+		}
+	},
+}
+
+// Config is the collector's configuration.
+type Config struct {
+	Programs []string
+	// KnownBotNetworks is the path of the known-bot networks file; "" for none.
+	KnownBotNetworks string
+	// StatsURL is Dovecot's stats listener; "" turns the passthrough off.
+	StatsURL     string
+	StatsTimeout time.Duration
+	// HTTPClient reads StatsURL; nil means a client of its own.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// MaxPending bounds the LDA sessions remembered between a "save
+	// failed" line and its "rejected:" line. 0 means 4096.
+	MaxPending int
+}
+
+// Collector is the Dovecot collector.
+type Collector struct {
+	cfg Config
+
+	logins        *prometheus.CounterVec
+	loginFailures *prometheus.CounterVec
+	deliveries    *prometheus.CounterVec
+	relays        *prometheus.CounterVec
+	authFailures  *prometheus.CounterVec
+	metrics       []prometheus.Collector
+
+	bots  atomic.Pointer[Networks]
+	stats *statsScraper
+
+	mu sync.Mutex
+	// failedSaves are the LDA sessions whose "save failed" line was
+	// counted; their "rejected:" line is the same failure.
+	failedSaves *fifoSet
+}
+
+// New returns a Dovecot collector. It fails when the known-bot networks
+// file cannot be read or the stats URL is not an http(s) URL.
+func New(cfg Config) (*Collector, error) {
+	if len(cfg.Programs) == 0 {
+		cfg.Programs = []string{"dovecot"}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 4096
+	}
+	if cfg.StatsTimeout <= 0 {
+		cfg.StatsTimeout = 2 * time.Second
+	}
+	c := &Collector{
+		cfg: cfg,
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dovecot_logins_total",
+			Help: "Successful logins (\"<service>-login: Login:\"), by service.",
+		}, []string{"service"}),
+		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dovecot_login_failures_total",
+			Help: "Login sessions that ended without a login (\"<service>-login: Disconnected…\"), by service, cause, and whether the client is in a known-bot network.",
+		}, []string{"service", "reason", "known_bot"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dovecot_deliveries_total",
+			Help: "Messages delivered to a mailbox by dovecot-lda or LMTP, by agent and result; a failed save and its rejection count once.",
+		}, []string{"agent", "result"}),
+		relays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dovecot_submission_relays_total",
+			Help: "Messages Dovecot's submission service relayed to the MTA, by result.",
+		}, []string{"result"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dovecot_auth_failures_total",
+			Help: "Failed passdb and userdb lookups logged by the auth process (auth_verbose=yes), by reason.",
+		}, []string{"reason"}),
+		failedSaves: newFIFOSet(cfg.MaxPending),
+	}
+	for _, s := range Services {
+		c.logins.WithLabelValues(s)
+		for _, r := range LoginFailReasons {
+			for _, b := range KnownBotValues {
+				c.loginFailures.WithLabelValues(s, r, b)
+			}
+		}
+	}
+	for _, a := range Agents {
+		for _, r := range DeliveryResults {
+			c.deliveries.WithLabelValues(a, r)
+		}
+	}
+	for _, r := range RelayResults {
+		c.relays.WithLabelValues(r)
+	}
+	for _, r := range AuthFailReasons {
+		c.authFailures.WithLabelValues(r)
+	}
+	c.metrics = []prometheus.Collector{c.logins, c.loginFailures, c.deliveries, c.relays, c.authFailures}
+	if cfg.KnownBotNetworks != "" {
+		n, err := LoadNetworks(cfg.KnownBotNetworks)
+		if err != nil {
+			return nil, err
+		}
+		c.bots.Store(n)
+	}
+	if cfg.StatsURL != "" {
+		u, err := url.Parse(cfg.StatsURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--collector.dovecot.stats-url %q is not an http:// or https:// URL", cfg.StatsURL)
+		}
+		client := cfg.HTTPClient
+		if client == nil {
+			// No keep-alive: Dovecot's stats process waits for its
+			// clients to go before it exits, so an idle connection held
+			// by the exporter would keep it (and its log process) alive
+			// after Dovecot stops or reloads.
+			client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		}
+		c.stats = &statsScraper{url: cfg.StatsURL, timeout: cfg.StatsTimeout, client: client}
+	}
+	return c, nil
+}
+
+// Programs implements collectors.LogCollector. Dovecot's own log file is
+// routed as "dovecot" whatever the syslog tag.
+func (c *Collector) Programs() []string {
+	for _, p := range c.cfg.Programs {
+		if p == "dovecot" {
+			return c.cfg.Programs
+		}
+	}
+	return append(append([]string{}, c.cfg.Programs...), "dovecot")
+}
+
+// Handle implements collectors.LogCollector.
+func (c *Collector) Handle(rec *logline.Record) bool {
+	ev := Parse(rec.Message)
+	switch ev.Kind {
+	case Unknown:
+		return false
+	case Login:
+		c.logins.WithLabelValues(ev.Service).Inc()
+	case LoginFailure:
+		bot := KnownBotFalse
+		if c.bots.Load().Contains(ev.RIP) {
+			bot = KnownBotTrue
+		}
+		c.loginFailures.WithLabelValues(ev.Service, ev.Reason, bot).Inc()
+	case Delivery:
+		if ev.Result == ResultFailed {
+			c.mu.Lock()
+			// LDA logs "save failed to <mailbox>: …" and then "rejected: …"
+			// for the same message: one failure.
+			dup := false
+			if ev.Rejected {
+				dup = c.failedSaves.take(ev.Session)
+			} else {
+				c.failedSaves.add(ev.Session)
+			}
+			c.mu.Unlock()
+			if dup {
+				return true
+			}
+		}
+		c.deliveries.WithLabelValues(ev.Agent, ev.Result).Inc()
+	case Relay:
+		c.relays.WithLabelValues(ev.Result).Inc()
+	case AuthFailure:
+		c.authFailures.WithLabelValues(ev.Reason).Inc()
+	}
+	return true
+}
+
+// Reload implements collectors.Reloader: it rereads the known-bot
+// networks file. On error the previous networks stay.
+func (c *Collector) Reload() error {
+	if c.cfg.KnownBotNetworks == "" {
+		return nil
+	}
+	n, err := LoadNetworks(c.cfg.KnownBotNetworks)
+	if err != nil {
+		return err
+	}
+	c.bots.Store(n)
+	c.cfg.Logger.Info("known-bot networks reloaded", "path", c.cfg.KnownBotNetworks, "networks", n.Len())
+	return nil
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range c.metrics {
+		m.Describe(ch)
+	}
+	if c.stats != nil {
+		for _, d := range statsDescs {
+			ch <- d
+		}
+	}
+}
+
+// Collect implements prometheus.Collector. With a stats URL it reads
+// Dovecot's stats listener; a failure there sets
+// mailtier_exporter_dovecot_stats_scrape_success to 0 and is logged, and
+// the rest of the scrape goes on.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range c.metrics {
+		m.Collect(ch)
+	}
+	if c.stats == nil {
+		return
+	}
+	body, err := c.stats.fetch(context.Background())
+	if err := collectStats(ch, body, err); err != nil {
+		c.cfg.Logger.Warn("cannot read Dovecot's stats", "url", c.cfg.StatsURL, "err", err)
+	}
+}
+
+// fifoSet is a set of strings that forgets its oldest member past a
+// bound: a ring of the members in the order added.
+type fifoSet struct {
+	ring []string
+	seqs []uint64
+	next int
+	seq  uint64
+	set  map[string]uint64 // member -> the seq of its slot in ring
+}
+
+func newFIFOSet(max int) *fifoSet {
+	return &fifoSet{ring: make([]string, max), seqs: make([]uint64, max), set: map[string]uint64{}}
+}
+
+// maxKey bounds the length of a remembered key.
+const maxKey = 256
+
+func (f *fifoSet) add(k string) {
+	if len(k) > maxKey {
+		k = k[:maxKey]
+	}
+	if _, ok := f.set[k]; ok {
+		return
+	}
+	k = strings.Clone(k) // do not pin the line
+	f.seq++
+	if old := f.ring[f.next]; old != "" && f.set[old] == f.seqs[f.next] {
+		delete(f.set, old)
+	}
+	f.ring[f.next], f.seqs[f.next] = k, f.seq
+	f.set[k] = f.seq
+	f.next = (f.next + 1) % len(f.ring)
+}
+
+func (f *fifoSet) take(k string) bool {
+	if len(k) > maxKey {
+		k = k[:maxKey]
+	}
+	if _, ok := f.set[k]; ok {
+		delete(f.set, k)
+		return true
+	}
+	return false
+}
+
+func (f *fifoSet) len() int { return len(f.set) }

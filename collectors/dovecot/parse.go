@@ -1,0 +1,348 @@
+package dovecot
+
+import "strings"
+
+// Kind is what a Dovecot line reports.
+type Kind uint8
+
+// The kinds of line Parse tells apart.
+const (
+	Unknown      Kind = iota // a shape this parser does not know
+	Ignored                  // a known shape that counts nothing
+	Login                    // "<service>-login: Login: user=<…>, …"
+	LoginFailure             // "<service>-login: Disconnected…": a login session that ended without a login
+	Delivery                 // "lda(user)<…>: msgid=…: saved mail to …" and its failures; LMTP alike
+	Relay                    // "submission(user)<…>: Successfully relayed message" / "Failed to relay message"
+	AuthFailure              // "auth: passwd-file(user,ip,<s>): Password mismatch" and friends
+)
+
+// Event is one parsed line. Every label value in it is one of this
+// package's constants, never text from the line.
+type Event struct {
+	Kind Kind
+	// Service is the protocol of a Login or LoginFailure.
+	Service string
+	// Reason is the cause of a LoginFailure or an AuthFailure.
+	Reason string
+	// RIP is the client address of a LoginFailure (the rip= field), a
+	// substring of the line, or "" when the line has none.
+	RIP string
+	// Agent and Result of a Delivery; Result of a Relay.
+	Agent  string
+	Result string
+	// Rejected marks an LDA "rejected:" line, which follows the
+	// "save failed" line of the same message and mailbox.
+	Rejected bool
+	// Session is the "lda(user)<pid><session>" prefix of a Delivery, a
+	// substring of the line: the key that ties a "rejected:" line to the
+	// "save failed" line before it.
+	Session string
+}
+
+// Label values. Unknown values fold into Other.
+const (
+	Other = "other"
+
+	ServiceIMAP        = "imap"
+	ServicePOP3        = "pop3"
+	ServiceSubmission  = "submission"
+	ServiceManageSieve = "managesieve"
+	ServiceLMTP        = "lmtp"
+
+	ReasonAuthFailed = "auth_failed"
+	ReasonNoAuth     = "no_auth"
+	ReasonTLSFailed  = "tls_failed"
+
+	ReasonPasswordMismatch = "password_mismatch"
+	ReasonUnknownUser      = "unknown_user"
+
+	AgentLDA  = "lda"
+	AgentLMTP = "lmtp"
+
+	ResultSaved  = "saved"
+	ResultFailed = "failed"
+	ResultOK     = "ok"
+
+	KnownBotTrue  = "true"
+	KnownBotFalse = "false"
+)
+
+// The closed label sets, in exposition order.
+var (
+	Services         = []string{ServiceIMAP, ServicePOP3, ServiceSubmission, ServiceManageSieve, ServiceLMTP, Other}
+	LoginFailReasons = []string{ReasonAuthFailed, ReasonNoAuth, ReasonTLSFailed, Other}
+	AuthFailReasons  = []string{ReasonPasswordMismatch, ReasonUnknownUser, Other}
+	Agents           = []string{AgentLDA, AgentLMTP}
+	DeliveryResults  = []string{ResultSaved, ResultFailed}
+	RelayResults     = []string{ResultOK, ResultFailed}
+	KnownBotValues   = []string{KnownBotTrue, KnownBotFalse}
+)
+
+const infoLevel = "Info: "
+
+var (
+	// nonInfoLevels are the levels Dovecot writes before a message over
+	// syslog too; an Info line has none there.
+	nonInfoLevels = [...]string{"Warning: ", "Error: ", "Fatal: ", "Panic: ", "Debug: "}
+	// deliveryMarkers are the outcomes of mail_deliver(), with their results.
+	deliveryMarkers    = [...]string{": saved mail to ", ": stored mail into mailbox ", ": save failed to ", ": rejected: "}
+	deliveryMarkResult = [...]string{ResultSaved, ResultSaved, ResultFailed, ResultFailed}
+)
+
+// prefix is the "<service>(<user>)<pid><session>: [Level: ]" head of a
+// Dovecot message.
+type prefix struct {
+	service string // "imap-login", "lda", "auth-worker"
+	head    string // everything before ": ", e.g. "lda(bob)<9301><3LpJ…>"
+	hasUser bool   // a "(…)" part followed the service
+	info    bool   // Info level: "Info: " (Dovecot's file) or no level (syslog)
+	body    string // the text after the level
+}
+
+// splitPrefix reads the head of msg. Over syslog an Info line has no
+// level and other levels carry theirs ("Warning: "); in Dovecot's own file
+// every line carries its level.
+func splitPrefix(msg string) (prefix, bool) {
+	var p prefix
+	i := 0
+	for i < len(msg) && isServiceChar(msg[i]) {
+		i++
+	}
+	if i == 0 || i >= len(msg) {
+		return p, false
+	}
+	p.service = msg[:i]
+	j := i
+	if msg[j] == '(' {
+		// The user part ends at the first ')' followed by '<' (pid and
+		// session follow) or ':' (the message follows).
+		k := j + 1
+		for {
+			e := strings.IndexByte(msg[k:], ')')
+			if e < 0 {
+				return p, false
+			}
+			k += e + 1
+			if k < len(msg) && (msg[k] == '<' || msg[k] == ':') {
+				break
+			}
+		}
+		p.hasUser = true
+		j = k
+	}
+	for j < len(msg) && msg[j] == '<' {
+		e := strings.IndexByte(msg[j:], '>')
+		if e < 0 {
+			return p, false
+		}
+		j += e + 1
+	}
+	if j+1 >= len(msg) || msg[j] != ':' || msg[j+1] != ' ' {
+		return p, false
+	}
+	p.head = msg[:j]
+	body := msg[j+2:]
+	p.info = true
+	if strings.HasPrefix(body, infoLevel) {
+		body = body[len(infoLevel):]
+	} else {
+		for _, l := range nonInfoLevels {
+			if strings.HasPrefix(body, l) {
+				body = body[len(l):]
+				p.info = false
+				break
+			}
+		}
+	}
+	p.body = body
+	return p, true
+}
+
+func isServiceChar(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'
+}
+
+// Parse reads the message part of one Dovecot line: after "dovecot: " in
+// syslog, or after the timestamp in Dovecot's own log_path file. It never
+// allocates: strings in the Event are constants or substrings of msg.
+func Parse(msg string) Event {
+	p, ok := splitPrefix(msg)
+	if !ok {
+		return Event{}
+	}
+	if !p.info {
+		if p.service == "master" && strings.HasPrefix(p.body, "Killed with signal ") {
+			return Event{Kind: Ignored}
+		}
+		return Event{}
+	}
+	switch {
+	case strings.HasSuffix(p.service, "-login") && !p.hasUser:
+		return parseLogin(p)
+	case p.service == "auth" || p.service == "auth-worker":
+		return parseAuth(p.body)
+	case (p.service == "lda" || p.service == "lmtp") && p.hasUser:
+		return parseDelivery(p)
+	case p.service == "submission" && p.hasUser:
+		switch {
+		case strings.HasPrefix(p.body, "Successfully relayed message"):
+			return Event{Kind: Relay, Result: ResultOK}
+		case strings.HasPrefix(p.body, "Failed to relay message"):
+			return Event{Kind: Relay, Result: ResultFailed}
+		case strings.HasPrefix(p.body, "Disconnected"):
+			return Event{Kind: Ignored}
+		}
+	case (p.service == "imap" || p.service == "pop3" || p.service == "managesieve") && p.hasUser:
+		if strings.HasPrefix(p.body, "Disconnected") || strings.HasPrefix(p.body, "Logged out") {
+			return Event{Kind: Ignored}
+		}
+	case p.service == "master":
+		if strings.HasPrefix(p.body, "Dovecot v") && strings.Contains(p.body, " starting up") {
+			return Event{Kind: Ignored}
+		}
+	}
+	return Event{}
+}
+
+// loginService maps "imap" of "imap-login" to its label value.
+func loginService(svc string) string {
+	switch svc {
+	case "imap":
+		return ServiceIMAP
+	case "pop3":
+		return ServicePOP3
+	case "submission":
+		return ServiceSubmission
+	case "managesieve":
+		return ServiceManageSieve
+	case "lmtp":
+		return ServiceLMTP
+	}
+	return Other
+}
+
+// parseLogin reads the lines of a login process ("imap-login: …").
+//
+//	Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9217, secured, session=<…>
+//	Disconnected: Aborted login by logging out (auth failed, 1 attempts in 2 secs): user=<dave>, method=PLAIN, rip=…
+//	Disconnected: Connection closed (no auth attempts in 0 secs): user=<>, rip=127.0.0.4, …
+//	Disconnected: Connection closed: SSL_accept() failed: error:… (no auth attempts in 0 secs): user=<>, rip=…, TLS handshaking: …
+//
+// Older versions write "Disconnected (auth failed, …)" and "Aborted login
+// (…)"; the parenthesised reason is what counts. The user name after
+// "user=<" is the client's text, so the reason is looked for only before it.
+func parseLogin(p prefix) Event {
+	service := loginService(p.service[:len(p.service)-len("-login")])
+	body := p.body
+	if strings.HasPrefix(body, "Login: ") {
+		return Event{Kind: Login, Service: service}
+	}
+	if !strings.HasPrefix(body, "Disconnected") && !strings.HasPrefix(body, "Aborted login") {
+		return Event{}
+	}
+	ev := Event{Kind: LoginFailure, Service: service, Reason: Other, RIP: loginRIP(body)}
+	head := body
+	if i := strings.Index(body, ": user=<"); i >= 0 {
+		head = body[:i]
+	} else if i := strings.Index(body, ": rip="); i >= 0 {
+		head = body[:i]
+	}
+	switch {
+	case strings.Contains(head, "SSL_accept()") || strings.Contains(head, "TLS handshak"):
+		// An SSL_accept failure also says "no auth attempts": it is a TLS failure only.
+		ev.Reason = ReasonTLSFailed
+	case strings.Contains(head, "(auth failed, "):
+		ev.Reason = ReasonAuthFailed
+	case strings.Contains(head, "(no auth attempts") || strings.Contains(head, "(disconnected before auth was ready"):
+		ev.Reason = ReasonNoAuth
+	}
+	return ev
+}
+
+// loginRIP returns the rip= field of a login line. It is the last one:
+// the user name, which comes first, may hold any text.
+func loginRIP(body string) string {
+	i := strings.LastIndex(body, ", rip=")
+	if i >= 0 {
+		i += len(", rip=")
+	} else if j := strings.Index(body, ": rip="); j >= 0 {
+		i = j + len(": rip=")
+	} else {
+		return ""
+	}
+	end := i
+	for end < len(body) && body[end] != ',' && body[end] != ' ' {
+		end++
+	}
+	return body[i:end]
+}
+
+// parseAuth reads an auth process line with auth_verbose=yes:
+//
+//	passwd-file(alice,127.0.0.2,<S1hA…>): Password mismatch
+//	passwd-file(frank): unknown user
+//	pam(alice,192.0.2.1,<…>): pam_authenticate() failed: Authentication failure (Password mismatch?)
+//
+// The user name inside the parentheses is the client's text, so the
+// message is what follows the last "): ".
+func parseAuth(body string) Event {
+	i := strings.LastIndex(body, "): ")
+	if i < 0 || strings.IndexByte(body[:i], '(') <= 0 {
+		return Event{}
+	}
+	m := body[i+3:]
+	switch {
+	case strings.HasPrefix(m, "Password mismatch"):
+		return Event{Kind: AuthFailure, Reason: ReasonPasswordMismatch}
+	case strings.HasPrefix(m, "unknown user"):
+		return Event{Kind: AuthFailure, Reason: ReasonUnknownUser}
+	case strings.HasPrefix(m, "pam_authenticate() failed: "):
+		if strings.Contains(m, "(Password mismatch?)") || strings.Contains(m, "(password mismatch?)") {
+			return Event{Kind: AuthFailure, Reason: ReasonPasswordMismatch}
+		}
+		return Event{Kind: AuthFailure, Reason: Other}
+	case strings.HasPrefix(m, "invalid password field"), strings.HasPrefix(m, "invalid credentials"):
+		return Event{Kind: AuthFailure, Reason: Other}
+	}
+	return Event{}
+}
+
+// parseDelivery reads the lines of dovecot-lda and LMTP (deliver_log_format
+// "msgid=%m: %$"):
+//
+//	lda(alice)<9226><j82h…>: msgid=<…>: saved mail to INBOX
+//	lmtp(bob@lab.test)<9576><+OnW…>: msgid=<…>: saved mail to INBOX
+//	lda(dave)<9268><KaJj…>: msgid=<…>: save failed to INBOX: Quota exceeded (mailbox for user is full)
+//	lda(dave)<9268><KaJj…>: msgid=<…>: rejected: Quota exceeded (mailbox for user is full)
+//
+// The message id is the sender's text and may hold any of the markers, so
+// the last marker of the line decides.
+func parseDelivery(p prefix) Event {
+	agent := AgentLDA
+	if p.service == "lmtp" {
+		agent = AgentLMTP
+	}
+	body := p.body
+	best, at := -1, -2
+	for k, m := range deliveryMarkers {
+		i := strings.LastIndex(body, m)
+		if i < 0 {
+			if !strings.HasPrefix(body, m[2:]) {
+				continue
+			}
+			// A deliver_log_format without "msgid=%m: " starts with the text.
+			i = -1
+		}
+		if i > at {
+			best, at = k, i
+		}
+	}
+	if best < 0 {
+		if agent == AgentLMTP && (strings.HasPrefix(body, "Connect from ") || strings.HasPrefix(body, "Disconnect from ")) {
+			return Event{Kind: Ignored}
+		}
+		return Event{}
+	}
+	return Event{Kind: Delivery, Agent: agent, Result: deliveryMarkResult[best],
+		Rejected: deliveryMarkers[best] == ": rejected: ", Session: p.head}
+}

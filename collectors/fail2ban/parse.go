@@ -1,0 +1,115 @@
+package fail2ban
+
+import "strings"
+
+// Kind is what a fail2ban line reports.
+type Kind uint8
+
+// The kinds of line Parse tells apart.
+const (
+	Unknown   Kind = iota // a "[jail] …" shape this parser does not know
+	Ignored               // a known shape that counts nothing (and fail2ban's housekeeping)
+	Match                 // "[jail] Found <ip> - <time>": a line of the jail's filter matched
+	Ban                   // "[jail] Ban <ip>"
+	Restore               // "[jail] Restore Ban <ip>": a ban re-applied from fail2ban's database at start
+	Reban                 // "[jail] Reban <ip>": an existing ban applied again (not a new ban)
+	Unban                 // "[jail] Unban <ip>"
+	Flush                 // "[jail] Flush ticket(s) with <action>": every ban of the jail removed at once
+	JailReset             // "Creating new jail 'x'" / "Jail 'x' stopped": the jail has no bans
+)
+
+// Event is one parsed line. Jail and IP are substrings of the line; the
+// collector maps Jail onto its closed set and never uses IP as a label.
+type Event struct {
+	Kind Kind
+	Jail string
+	IP   string
+}
+
+// Parse reads a fail2ban message in either envelope:
+//
+//	fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2   (fail2ban's own log file)
+//	NOTICE  [dovecot] Ban 127.0.0.2                                     (over syslog, tag fail2ban.actions)
+//
+// It never allocates.
+func Parse(msg string) Event {
+	if strings.HasPrefix(msg, "fail2ban.") {
+		// "fail2ban.<module> <padding>[<pid>]: "
+		i := strings.Index(msg, "]: ")
+		if i < 0 {
+			return Event{}
+		}
+		msg = msg[i+3:]
+	}
+	// The level: upper-case letters, padded with spaces to 7 characters.
+	i := 0
+	for i < len(msg) && msg[i] >= 'A' && msg[i] <= 'Z' {
+		i++
+	}
+	if i == 0 || i >= len(msg) || msg[i] != ' ' {
+		return Event{}
+	}
+	for i < len(msg) && msg[i] == ' ' {
+		i++
+	}
+	body := msg[i:]
+	if !strings.HasPrefix(body, "[") {
+		return parseServer(body)
+	}
+	end := strings.Index(body, "] ")
+	if end <= 1 {
+		return Event{}
+	}
+	ev := Event{Jail: body[1:end]}
+	rest := body[end+2:]
+	switch {
+	case strings.HasPrefix(rest, "Found "):
+		ev.Kind = Match
+		ev.IP = field(rest[len("Found "):])
+	case strings.HasPrefix(rest, "Ban "):
+		ev.Kind = Ban
+		ev.IP = field(rest[len("Ban "):])
+	case strings.HasPrefix(rest, "Restore Ban "):
+		ev.Kind = Restore
+		ev.IP = field(rest[len("Restore Ban "):])
+	case strings.HasPrefix(rest, "Reban "):
+		ev.Kind = Reban
+		ev.IP = strings.TrimSuffix(field(rest[len("Reban "):]), ",")
+	case strings.HasPrefix(rest, "Unban "):
+		ev.Kind = Unban
+		ev.IP = field(rest[len("Unban "):])
+	case strings.HasPrefix(rest, "Flush ticket(s) with "):
+		ev.Kind = Flush
+	case strings.HasPrefix(rest, "Increase Ban "), strings.HasPrefix(rest, "Ignore "),
+		strings.HasSuffix(rest, " already banned"):
+		ev.Kind = Ignored
+	default:
+		return Event{}
+	}
+	if ev.Kind != Flush && ev.Kind != Ignored && ev.IP == "" {
+		return Event{}
+	}
+	return ev
+}
+
+// parseServer reads the lines without a jail prefix: jails created and
+// stopped matter, the rest is housekeeping.
+func parseServer(body string) Event {
+	for _, p := range [...]struct{ before, after string }{
+		{"Creating new jail '", "'"},
+		{"Jail '", "' stopped"},
+	} {
+		if strings.HasPrefix(body, p.before) && strings.HasSuffix(body, p.after) && len(body) > len(p.before)+len(p.after) {
+			return Event{Kind: JailReset, Jail: body[len(p.before) : len(body)-len(p.after)]}
+		}
+	}
+	return Event{Kind: Ignored}
+}
+
+// field returns s up to its first space.
+func field(s string) string {
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

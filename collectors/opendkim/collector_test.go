@@ -1,0 +1,407 @@
+package opendkim_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-milter"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/cabalmail/mailtier/collectors/logline"
+	"github.com/cabalmail/mailtier/collectors/opendkim"
+	"github.com/cabalmail/mailtier/collectors/pipeline"
+)
+
+// value returns the value of the series name{labels} ("k=v,k=v") from c;
+// a histogram's value is its sample count.
+func value(t *testing.T, c prometheus.Collector, name, labels string) float64 {
+	t.Helper()
+	v, ok := lookup(t, c, name, labels)
+	if !ok {
+		t.Fatalf("no series %s{%s}", name, labels)
+	}
+	return v
+}
+
+func lookup(t *testing.T, c prometheus.Collector, name, labels string) (float64, bool) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if labelString(m) == labels {
+				switch {
+				case m.Counter != nil:
+					return m.GetCounter().GetValue(), true
+				case m.Gauge != nil:
+					return m.GetGauge().GetValue(), true
+				case m.Histogram != nil:
+					return float64(m.GetHistogram().GetSampleCount()), true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+func labelString(m *dto.Metric) string {
+	var parts []string
+	for _, lp := range m.GetLabel() {
+		parts = append(parts, lp.GetName()+"="+lp.GetValue())
+	}
+	return strings.Join(parts, ",")
+}
+
+func newCollector(t *testing.T, cfg opendkim.Config) *opendkim.Collector {
+	t.Helper()
+	c, err := opendkim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// feed hands syslog lines to c as the pipeline would and returns how many
+// it recognised.
+func feed(t *testing.T, c *opendkim.Collector, lines ...string) int {
+	t.Helper()
+	matched := 0
+	for _, l := range lines {
+		rec, ok := logline.Parse(l)
+		if !ok {
+			t.Fatalf("envelope not recognised: %q", l)
+		}
+		if rec.Program != "opendkim" {
+			continue
+		}
+		if c.Handle(&rec) {
+			matched++
+		}
+	}
+	return matched
+}
+
+// TestCorpus replays the lab's real OpenDKIM logs, in both syslog formats,
+// and checks every count against the lab driver's ground truth.
+func TestCorpus(t *testing.T) {
+	raw, err := os.ReadFile("../../testdata/corpus/ground-truth.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gt struct {
+		Counts map[string]float64 `json:"counts"`
+	}
+	if err := json.Unmarshal(raw, &gt); err != nil {
+		t.Fatal(err)
+	}
+	g := gt.Counts
+	want := []struct {
+		name, labels string
+		value        float64
+	}{
+		{"opendkim_messages_signed_total", "", g["dkim_signed"]},
+		// The key's reason comes first on a line of no queue id; the
+		// failure counts once.
+		{"opendkim_sign_failures_total", "reason=key_load", g["dkim_sign_failed"]},
+		{"opendkim_messages_not_signed_total", "reason=no_signing_table_match", g["dkim_no_signing_table_match"]},
+	}
+	zero := []struct{ name, labels string }{
+		{"opendkim_sign_failures_total", "reason=table"},
+		{"opendkim_sign_failures_total", "reason=other"},
+		{"opendkim_messages_not_signed_total", "reason=other"},
+		// Mode s: nothing was verified.
+		{"opendkim_verifications_total", "result=pass"},
+		{"opendkim_verifications_total", "result=fail"},
+		{"opendkim_verifications_total", "result=no_signature"},
+		{"opendkim_verifications_total", "result=other"},
+	}
+	for _, file := range []string{"maillog", "maillog.rfc3339"} {
+		t.Run(file, func(t *testing.T) {
+			c := newCollector(t, opendkim.Config{})
+			r := pipeline.NewRouter([]pipeline.Named{{Name: "opendkim", Collector: c}}, nil)
+			f, err := os.Open("../../testdata/corpus/" + file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := r.Input(file).ReadAll(f); err != nil {
+				t.Fatal(err)
+			}
+			r.Flush()
+			for _, w := range want {
+				if w.value == 0 {
+					t.Fatalf("ground truth has no value for %s{%s}", w.name, w.labels)
+				}
+				if got := value(t, c, w.name, w.labels); got != w.value {
+					t.Errorf("%s{%s} = %v, want %v", w.name, w.labels, got, w.value)
+				}
+			}
+			for _, z := range zero {
+				if got := value(t, c, z.name, z.labels); got != 0 {
+					t.Errorf("%s{%s} = %v, want 0", z.name, z.labels, got)
+				}
+			}
+			// Every OpenDKIM line of the corpus has a known shape: 140
+			// signed, 25 not signed, 20 × 2 key failures, start and stop.
+			if got := value(t, r, "mailtier_exporter_collector_lines_total", "collector=opendkim,result=unmatched"); got != 0 {
+				t.Errorf("unmatched opendkim lines: %v", got)
+			}
+			if got := value(t, r, "mailtier_exporter_collector_lines_total", "collector=opendkim,result=matched"); got != 207 {
+				t.Errorf("matched opendkim lines: %v, want 207", got)
+			}
+		})
+	}
+}
+
+func TestProbeLinesAreNotMail(t *testing.T) {
+	c := newCollector(t, opendkim.Config{})
+	n := feed(t, c,
+		"Nov 24 05:15:41 vm opendkim[9056]: mailtierprobe: DKIM-Signature field added (s=mail, d=lab.test)",
+		"Nov 24 05:15:41 vm opendkim[9056]: mailtierprobe: no signing table match for 'probe@other.test'",
+		"Nov 24 05:15:41 vm opendkim[9056]: can't load key from /k: No such file or directory",
+		"Nov 24 05:15:41 vm opendkim[9056]: mailtierprobe: error loading key 'brk._domainkey.broken.test'",
+		"Nov 24 05:15:41 vm opendkim[9056]: 6AO5FfLr009227: DKIM-Signature field added (s=mail, d=lab.test)",
+	)
+	if n != 5 {
+		t.Errorf("%d lines recognised, want 5", n)
+	}
+	for _, tc := range []struct {
+		name, labels string
+		want         float64
+	}{
+		{"opendkim_messages_signed_total", "", 1},
+		{"opendkim_messages_not_signed_total", "reason=no_signing_table_match", 0},
+		{"opendkim_sign_failures_total", "reason=key_load", 0},
+	} {
+		if got := value(t, c, tc.name, tc.labels); got != tc.want {
+			t.Errorf("%s{%s} = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+}
+
+func TestLint(t *testing.T) {
+	c := newCollector(t, opendkim.Config{ProbeAddress: "inet:8891@127.0.0.1", ProbeFrom: "probe@lab.test", ProbeInterval: time.Minute, ProbeTimeout: time.Second})
+	feed(t, c, "Nov 24 05:15:41 vm opendkim[9056]: 6AO5FfLr009227: DKIM-Signature field added (s=mail, d=lab.test)")
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestProbeMetricsOnlyWithAProbe(t *testing.T) {
+	c := newCollector(t, opendkim.Config{})
+	if _, ok := lookup(t, c, "opendkim_probe_success", ""); ok {
+		t.Error("opendkim_probe_success without a probe")
+	}
+	if err := c.Probe(context.Background()); err != opendkim.ErrNoProbe {
+		t.Errorf("Probe without a probe: %v", err)
+	}
+	c.Start(context.Background()) // does nothing
+	c = newCollector(t, opendkim.Config{ProbeAddress: "unix:/nonexistent", ProbeFrom: "p@lab.test", ProbeInterval: time.Minute, ProbeTimeout: time.Second})
+	if got := value(t, c, "opendkim_probe_success", ""); got != 0 {
+		t.Errorf("opendkim_probe_success before any probe = %v", got)
+	}
+	if got := value(t, c, "opendkim_probe_duration_seconds", ""); got != 0 {
+		t.Errorf("probe count before any probe = %v", got)
+	}
+}
+
+func TestProbeConfig(t *testing.T) {
+	ok := opendkim.Config{ProbeAddress: "inet:8891@127.0.0.1", ProbeFrom: "probe@lab.test", ProbeInterval: 30 * time.Second, ProbeTimeout: 5 * time.Second}
+	for _, tc := range []struct {
+		change func(*opendkim.Config)
+		err    string
+	}{
+		{func(c *opendkim.Config) { c.ProbeAddress = "8891" }, `--collector.opendkim.probe.address: milter socket "8891": want inet:PORT@HOST, inet6:PORT@HOST or unix:PATH`},
+		{func(c *opendkim.Config) { c.ProbeAddress = "inet:x@127.0.0.1" }, `--collector.opendkim.probe.address: milter socket "inet:x@127.0.0.1": bad port "x"`},
+		{func(c *opendkim.Config) { c.ProbeFrom = "probe@" }, `--collector.opendkim.probe.from must be an address in a domain OpenDKIM signs for, got "probe@"`},
+		{func(c *opendkim.Config) { c.ProbeInterval = 0 }, `--collector.opendkim.probe.interval must be positive, got 0s`},
+		{func(c *opendkim.Config) { c.ProbeTimeout = time.Minute }, `--collector.opendkim.probe.timeout must be positive and at most the interval (30s), got 1m0s`},
+	} {
+		cfg := ok
+		tc.change(&cfg)
+		_, err := opendkim.New(cfg)
+		if err == nil || err.Error() != tc.err {
+			t.Errorf("got error %v, want %s", err, tc.err)
+		}
+	}
+	if _, err := opendkim.New(ok); err != nil {
+		t.Error(err)
+	}
+	// Without a sender the collector is built, and every probe fails
+	// without asking OpenDKIM.
+	noFrom := ok
+	noFrom.ProbeFrom = ""
+	c, err := opendkim.New(noFrom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Probe(context.Background()); err != opendkim.ErrNoProbeFrom {
+		t.Errorf("probe with no sender: %v", err)
+	}
+	if got := value(t, c, "opendkim_probe_success", ""); got != 0 {
+		t.Errorf("opendkim_probe_success = %v with no sender", got)
+	}
+	// Without an address the other probe flags are not checked.
+	if _, err := opendkim.New(opendkim.Config{ProbeFrom: "junk"}); err != nil {
+		t.Error(err)
+	}
+}
+
+// signingMilter is a stand-in for OpenDKIM that signs everything: it adds
+// a DKIM-Signature at the end of each message and counts them.
+type signingMilter struct {
+	milter.NoOpMilter
+	n *atomic.Int64
+}
+
+func (m signingMilter) Headers(h textproto.MIMEHeader, mod *milter.Modifier) (milter.Response, error) {
+	return milter.RespContinue, nil
+}
+
+func (m signingMilter) Body(mod *milter.Modifier) (milter.Response, error) {
+	m.n.Add(1)
+	if err := mod.InsertHeader(1, "DKIM-Signature", "v=1; a=rsa-sha256; d=lab.test; s=mail; b=x"); err != nil {
+		return nil, err
+	}
+	return milter.RespAccept, nil
+}
+
+func startFakeMilter(t *testing.T) (spec string, count *atomic.Int64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "milter.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count = &atomic.Int64{}
+	srv := &milter.Server{
+		NewMilter: func() milter.Milter { return signingMilter{n: count} },
+		Actions:   milter.OptAddHeader | milter.OptChangeHeader,
+	}
+	done := make(chan struct{})
+	go func() {
+		srv.Serve(ln)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return "unix:" + path, count
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestProbeRunsOnItsInterval checks that the probe runs on its own
+// interval, not at scrape time.
+func TestProbeRunsOnItsInterval(t *testing.T) {
+	spec, count := startFakeMilter(t)
+	c := newCollector(t, opendkim.Config{ProbeAddress: spec, ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 5 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.Start(ctx)
+	c.Start(ctx) // a second Start starts nothing more
+	// The first probe runs at once.
+	waitFor(t, 10*time.Second, "the first probe", func() bool { return value(t, c, "opendkim_probe_duration_seconds", "") == 1 })
+	if got := value(t, c, "opendkim_probe_success", ""); got != 1 {
+		t.Fatalf("opendkim_probe_success = %v", got)
+	}
+	// Scrapes run no probe.
+	for i := 0; i < 20; i++ {
+		testutil.CollectAndCount(c)
+	}
+	if got := count.Load(); got != 1 {
+		t.Errorf("the milter saw %d messages after 20 scrapes, want 1", got)
+	}
+	if got := value(t, c, "opendkim_probe_duration_seconds", ""); got != 1 {
+		t.Errorf("probe count = %v, want 1", got)
+	}
+
+	// A short interval: probes keep coming.
+	spec2, count2 := startFakeMilter(t)
+	c2 := newCollector(t, opendkim.Config{ProbeAddress: spec2, ProbeFrom: "probe@lab.test", ProbeInterval: 20 * time.Millisecond, ProbeTimeout: 20 * time.Millisecond})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	c2.Start(ctx2)
+	defer cancel2()
+	waitFor(t, 10*time.Second, "five probes", func() bool { return count2.Load() >= 5 })
+}
+
+func TestProbeFailure(t *testing.T) {
+	spec, _ := startFakeMilter(t)
+	c := newCollector(t, opendkim.Config{ProbeAddress: spec, ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 5 * time.Second})
+	if err := c.Probe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, c, "opendkim_probe_success", ""); got != 1 {
+		t.Fatalf("opendkim_probe_success = %v", got)
+	}
+	// Nothing listens there.
+	c2 := newCollector(t, opendkim.Config{ProbeAddress: "unix:" + filepath.Join(t.TempDir(), "none.sock"), ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 5 * time.Second})
+	if err := c2.Probe(context.Background()); err == nil {
+		t.Fatal("probe of a missing socket succeeded")
+	}
+	if got := value(t, c2, "opendkim_probe_success", ""); got != 0 {
+		t.Errorf("opendkim_probe_success = %v, want 0", got)
+	}
+	if got := value(t, c2, "opendkim_probe_duration_seconds", ""); got != 0 {
+		t.Errorf("a failed probe was timed: count %v", got)
+	}
+	// A milter that never answers: the timeout ends the probe.
+	path := filepath.Join(t.TempDir(), "mute.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+		}
+	}()
+	c3 := newCollector(t, opendkim.Config{ProbeAddress: "unix:" + path, ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 200 * time.Millisecond})
+	start := time.Now()
+	if err := c3.Probe(context.Background()); err == nil {
+		t.Fatal("probe of a mute milter succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the probe took %s despite its 200ms timeout", d)
+	}
+	if got := value(t, c3, "opendkim_probe_success", ""); got != 0 {
+		t.Errorf("opendkim_probe_success = %v, want 0", got)
+	}
+}

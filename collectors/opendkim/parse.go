@@ -1,0 +1,164 @@
+package opendkim
+
+import "strings"
+
+// Kind is what an OpenDKIM line reports.
+type Kind uint8
+
+// The kinds of line Parse tells apart.
+const (
+	Unknown    Kind = iota // a shape this parser does not know
+	Ignored                // a known shape that counts nothing
+	Signed                 // "QID: DKIM-Signature field added (s=…, d=…)" (SyslogSuccess)
+	SignFailed             // a message OpenDKIM meant to sign and could not: Reason
+	NotSigned              // a message OpenDKIM decided not to sign: Reason
+	Verified               // the outcome of verifying a message: Result
+)
+
+// Event is one parsed line. Its label values are this package's
+// constants, never text from the line.
+type Event struct {
+	Kind Kind
+	// QID is the MTA's queue id the line starts with ("" when it has
+	// none), a substring of the line.
+	QID string
+	// Reason is set for SignFailed and NotSigned.
+	Reason string
+	// Result is set for Verified.
+	Result string
+}
+
+// Label values. Anything else OpenDKIM reports folds into Other.
+const (
+	Other = "other"
+
+	// opendkim_sign_failures_total{reason}
+	ReasonKeyLoad = "key_load" // "error loading key '…'": the key file is missing, unreadable or not secure
+	ReasonTable   = "table"    // "signing table references unknown key '…'", "error reading signing table"
+
+	// opendkim_messages_not_signed_total{reason}
+	ReasonNoSigningTableMatch = "no_signing_table_match" // "no signing table match for '…'" (LogWhy)
+
+	// opendkim_verifications_total{result}
+	ResultPass        = "pass"
+	ResultFail        = "fail"
+	ResultNoSignature = "no_signature"
+)
+
+// The closed label sets, in exposition order.
+var (
+	SignFailureReasons = []string{ReasonKeyLoad, ReasonTable, Other}
+	NotSignedReasons   = []string{ReasonNoSigningTableMatch, Other}
+	Results            = []string{ResultPass, ResultFail, ResultNoSignature, Other}
+)
+
+// unknownJobID is what OpenDKIM logs instead of a queue id when the MTA
+// does not pass the macro "i".
+const unknownJobID = "(unknown-jobid)"
+
+// shape maps the start of a message (after its queue id) to an event.
+type shape struct {
+	prefix string
+	ev     Event
+}
+
+// perMessage are the shapes of OpenDKIM 2.11's lines about one message,
+// each "QID: …" (opendkim/opendkim.c). Only the start of each is matched:
+// what follows holds addresses, key names and selectors, which are text
+// from the mail and never become labels.
+var perMessage = []shape{
+	{"DKIM-Signature field added (", Event{Kind: Signed}},
+
+	// The key named by the signing table could not be used. The reason
+	// comes first on a line of no queue id ("can't load key from PATH:
+	// …", "KEYNAME: key data is not secure: …"), which is not counted.
+	{"error loading key '", Event{Kind: SignFailed, Reason: ReasonKeyLoad}},
+	{"signing table references unknown key '", Event{Kind: SignFailed, Reason: ReasonTable}},
+	{"error reading signing table", Event{Kind: SignFailed, Reason: ReasonTable}},
+	{"failed to add default signing request", Event{Kind: SignFailed, Reason: Other}},
+	{"dkim_getsighdr() failed", Event{Kind: SignFailed, Reason: Other}},
+	{"DKIM-Signature header add failed", Event{Kind: SignFailed, Reason: Other}},
+
+	// Mail from a client OpenDKIM trusts, in a domain it has no key for.
+	{"no signing table match for '", Event{Kind: NotSigned, Reason: ReasonNoSigningTableMatch}},
+	{"no signing domain match for '", Event{Kind: NotSigned, Reason: Other}},
+	{"no signing subdomain match for '", Event{Kind: NotSigned, Reason: Other}},
+	{"skipping signing of mail to '", Event{Kind: NotSigned, Reason: Other}},
+	{"domain '", Event{Kind: NotSigned, Reason: Other}}, // "domain 'X' exempted, accepting" (checked below)
+	{"can't determine message sender; accepting", Event{Kind: NotSigned, Reason: Other}},
+
+	{"DKIM verification successful", Event{Kind: Verified, Result: ResultPass}},
+	{"bad signature data", Event{Kind: Verified, Result: ResultFail}},
+	{"key revoked (", Event{Kind: Verified, Result: ResultFail}},
+	{"no signature data", Event{Kind: Verified, Result: ResultNoSignature}},
+	// The key is not in DNS, or DNS failed: no verdict on the signature.
+	{"key retrieval failed", Event{Kind: Verified, Result: Other}},
+
+	// LogWhy's account of the sign-or-verify decision, logged for every
+	// message from a client OpenDKIM does not sign for (all inbound
+	// mail): not a failure to sign.
+	{"not authenticated", Event{Kind: Ignored}},
+	{"no MTA name match (", Event{Kind: Ignored}},
+	{"no macros match", Event{Kind: Ignored}},
+	{"external host ", Event{Kind: Ignored}},
+	// "s=… d=… a=… SSL <errors>": OpenSSL's error queue after verifying,
+	// logged next to the outcome (empty after a pass).
+	{"s=", Event{Kind: Ignored}},
+	{"SSL ", Event{Kind: Ignored}},
+	{"ignoring ", Event{Kind: Ignored}},
+}
+
+// Parse reads the message part of one OpenDKIM log line (after
+// "opendkim[pid]: "). It does not allocate.
+func Parse(msg string) Event {
+	qid, rest := splitQID(msg)
+	if qid == "" {
+		switch {
+		case strings.HasPrefix(msg, "OpenDKIM Filter v"),
+			strings.HasPrefix(msg, "can't load key from "),
+			strings.HasPrefix(msg, "key '"),
+			strings.HasPrefix(msg, "WARNING: symbol 'i' not available"),
+			strings.Contains(msg, "._domainkey.") && strings.Contains(msg, ": key data is not secure: "):
+			return Event{Kind: Ignored}
+		}
+		return Event{}
+	}
+	for _, s := range perMessage {
+		if strings.HasPrefix(rest, s.prefix) {
+			ev := s.ev
+			ev.QID = qid
+			if s.prefix == "domain '" && !strings.HasSuffix(rest, "' exempted, accepting") {
+				return Event{QID: qid}
+			}
+			return ev
+		}
+	}
+	// "HOST [IP] not internal" (LogWhy): the client is not in
+	// InternalHosts.
+	if strings.HasSuffix(rest, "] not internal") {
+		return Event{Kind: Ignored, QID: qid}
+	}
+	return Event{QID: qid}
+}
+
+// splitQID splits "QID: rest". OpenDKIM starts a line about a message with
+// the MTA's queue id (sendmail's 14 letters and digits, Postfix's hex or
+// long ids): any run of 8 to 20 letters and digits before ": ", or
+// "(unknown-jobid)" when the MTA passed none.
+func splitQID(msg string) (qid, rest string) {
+	if strings.HasPrefix(msg, unknownJobID+": ") {
+		return unknownJobID, msg[len(unknownJobID)+2:]
+	}
+	i := 0
+	for i < len(msg) && i <= 20 && isAlnum(msg[i]) {
+		i++
+	}
+	if i >= 8 && i <= 20 && i+1 < len(msg) && msg[i] == ':' && msg[i+1] == ' ' {
+		return msg[:i], msg[i+2:]
+	}
+	return "", msg
+}
+
+func isAlnum(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+}

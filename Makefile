@@ -40,6 +40,8 @@ demo: build
 	@echo "metrics on http://localhost$(DEMO_ADDR)/metrics (Ctrl-C stops)"
 	./bin/mailtier_exporter --web.listen-address=$(DEMO_ADDR) --tail.from-start \
 		--tail.path=testdata/corpus/maillog \
+		--tail.path=testdata/corpus/dovecot.log \
+		--tail.path=testdata/corpus/fail2ban.log \
 		--no-collector.mqueue
 
 test: deps fmt-check vet unit terraform-check mail-check
@@ -75,7 +77,7 @@ mail-check:
 # The end-to-end suite on real daemons (root: it installs Debian packages and
 # starts sendmail, Dovecot, OpenDKIM, fail2ban and rsyslog in namespaces of
 # their own, loopback only): see docs/e2e.md.
-e2e: build
+e2e:
 	e2e/run.sh
 
 # The module must build for the cluster (Graviton, arm64) and for amd64.

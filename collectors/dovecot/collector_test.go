@@ -3,6 +3,7 @@ package dovecot_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
 	"log/slog"
 	"math"
 	"os"
@@ -14,64 +15,21 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/collectors/logline"
 	"github.com/cabalmail/mailtier/collectors/pipeline"
 )
 
 func feed(t *testing.T, c *dovecot.Collector, lines ...string) {
 	t.Helper()
-	for _, l := range lines {
-		rec, ok := logline.Parse(l)
-		if !ok {
-			t.Fatalf("envelope not recognised: %q", l)
-		}
-		if !c.Handle(&rec) {
-			t.Fatalf("line not recognised: %q", l)
-		}
-	}
+	metrictest.MustFeed(t, c, lines...)
 }
 
-// gather returns every series of c as "name{k=v,k=v}" -> value; a
-// histogram gives its sample count under its name and _sum under name_sum.
+// gather returns every series of c as "name{k=v,k=v}" -> value.
 func gather(t *testing.T, c prometheus.Collector) map[string]float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			key := mf.GetName() + "{" + labelString(m) + "}"
-			switch {
-			case m.Counter != nil:
-				out[key] = m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				out[key] = m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				out[key] = float64(m.GetHistogram().GetSampleCount())
-				out[mf.GetName()+"_sum{"+labelString(m)+"}"] = m.GetHistogram().GetSampleSum()
-				for _, b := range m.GetHistogram().GetBucket() {
-					out[fmt.Sprintf("%s_bucket{le=%g}", mf.GetName(), b.GetUpperBound())] = float64(b.GetCumulativeCount())
-				}
-			}
-		}
-	}
-	return out
-}
-
-func labelString(m *dto.Metric) string {
-	var parts []string
-	for _, lp := range m.GetLabel() {
-		parts = append(parts, lp.GetName()+"="+lp.GetValue())
-	}
-	return strings.Join(parts, ",")
+	return metrictest.Gather(t, c)
 }
 
 func newCollector(t *testing.T, cfg dovecot.Config) *dovecot.Collector {

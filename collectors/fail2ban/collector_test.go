@@ -2,6 +2,7 @@ package fail2ban_test
 
 import (
 	"fmt"
+	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,36 +18,13 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
-	"github.com/cabalmail/mailtier/collectors/logline"
 	"github.com/cabalmail/mailtier/collectors/pipeline"
 )
 
 // gather returns every series of c as "name{k=v,k=v}" -> value.
 func gather(t *testing.T, c prometheus.Collector) map[string]float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var parts []string
-			for _, lp := range m.GetLabel() {
-				parts = append(parts, lp.GetName()+"="+lp.GetValue())
-			}
-			key := mf.GetName() + "{" + strings.Join(parts, ",") + "}"
-			switch {
-			case m.Counter != nil:
-				out[key] = m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				out[key] = m.GetGauge().GetValue()
-			}
-		}
-	}
-	return out
+	return metrictest.Gather(t, c)
 }
 
 func newCollector(t *testing.T, cfg fail2ban.Config) *fail2ban.Collector {
@@ -60,15 +38,7 @@ func newCollector(t *testing.T, cfg fail2ban.Config) *fail2ban.Collector {
 
 func feed(t *testing.T, c *fail2ban.Collector, lines ...string) {
 	t.Helper()
-	for _, l := range lines {
-		rec, ok := logline.Parse(l)
-		if !ok {
-			t.Fatalf("envelope not recognised: %q", l)
-		}
-		if !c.Handle(&rec) {
-			t.Fatalf("line not recognised: %q", l)
-		}
-	}
+	metrictest.MustFeed(t, c, lines...)
 }
 
 func check(t *testing.T, c prometheus.Collector, want map[string]float64) {

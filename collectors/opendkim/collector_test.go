@@ -3,11 +3,11 @@ package opendkim_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
 	"net"
 	"net/textproto"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,9 +15,7 @@ import (
 	"github.com/emersion/go-milter"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
-	"github.com/cabalmail/mailtier/collectors/logline"
 	"github.com/cabalmail/mailtier/collectors/opendkim"
 	"github.com/cabalmail/mailtier/collectors/pipeline"
 )
@@ -26,47 +24,12 @@ import (
 // a histogram's value is its sample count.
 func value(t *testing.T, c prometheus.Collector, name, labels string) float64 {
 	t.Helper()
-	v, ok := lookup(t, c, name, labels)
-	if !ok {
-		t.Fatalf("no series %s{%s}", name, labels)
-	}
-	return v
+	return metrictest.Value(t, c, name, labels)
 }
 
 func lookup(t *testing.T, c prometheus.Collector, name, labels string) (float64, bool) {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if labelString(m) == labels {
-				switch {
-				case m.Counter != nil:
-					return m.GetCounter().GetValue(), true
-				case m.Gauge != nil:
-					return m.GetGauge().GetValue(), true
-				case m.Histogram != nil:
-					return float64(m.GetHistogram().GetSampleCount()), true
-				}
-			}
-		}
-	}
-	return 0, false
-}
-
-func labelString(m *dto.Metric) string {
-	var parts []string
-	for _, lp := range m.GetLabel() {
-		parts = append(parts, lp.GetName()+"="+lp.GetValue())
-	}
-	return strings.Join(parts, ",")
+	return metrictest.Lookup(t, c, name, labels)
 }
 
 func newCollector(t *testing.T, cfg opendkim.Config) *opendkim.Collector {
@@ -82,20 +45,7 @@ func newCollector(t *testing.T, cfg opendkim.Config) *opendkim.Collector {
 // it recognised.
 func feed(t *testing.T, c *opendkim.Collector, lines ...string) int {
 	t.Helper()
-	matched := 0
-	for _, l := range lines {
-		rec, ok := logline.Parse(l)
-		if !ok {
-			t.Fatalf("envelope not recognised: %q", l)
-		}
-		if rec.Program != "opendkim" {
-			continue
-		}
-		if c.Handle(&rec) {
-			matched++
-		}
-	}
-	return matched
+	return metrictest.Feed(t, c, lines...)
 }
 
 // TestCorpus replays the lab's real OpenDKIM logs, in both syslog formats,

@@ -2,6 +2,7 @@ package process_test
 
 import (
 	"bytes"
+	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -16,39 +17,20 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/process"
 )
 
-// gather returns every sample of c as "name" -> value; absent series are
-// absent from the map.
+// gather returns every sample of c as "name" -> value (the process metrics
+// have no labels); absent series are absent from the map.
 func gather(t *testing.T, c prometheus.Collector) map[string]float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			out[mf.GetName()] = metricValue(m)
-		}
+	for k, v := range metrictest.Gather(t, c) {
+		out[strings.TrimSuffix(k, "{}")] = v
 	}
 	return out
-}
-
-func metricValue(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.GetCounter().GetValue()
-	case m.Gauge != nil:
-		return m.GetGauge().GetValue()
-	}
-	return -1
 }
 
 func newCollector(t *testing.T, procPath, names string) *process.Collector {

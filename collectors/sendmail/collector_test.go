@@ -3,16 +3,14 @@ package sendmail_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 
-	"github.com/cabalmail/mailtier/collectors/logline"
 	"github.com/cabalmail/mailtier/collectors/pipeline"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 )
@@ -24,51 +22,13 @@ func (c *clock) now() time.Time { return c.t }
 
 func feed(t *testing.T, c *sendmail.Collector, lines ...string) {
 	t.Helper()
-	for _, l := range lines {
-		rec, ok := logline.Parse(l)
-		if !ok {
-			t.Fatalf("envelope not recognised: %q", l)
-		}
-		c.Handle(&rec)
-	}
+	metrictest.Feed(t, c, lines...)
 }
 
 // value returns the value of the series name{labels} ("k=v,k=v") from c.
 func value(t *testing.T, c prometheus.Collector, name, labels string) float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if labelString(m) == labels {
-				switch {
-				case m.Counter != nil:
-					return m.GetCounter().GetValue()
-				case m.Gauge != nil:
-					return m.GetGauge().GetValue()
-				case m.Histogram != nil:
-					return float64(m.GetHistogram().GetSampleCount())
-				}
-			}
-		}
-	}
-	t.Fatalf("no series %s{%s}", name, labels)
-	return 0
-}
-
-func labelString(m *dto.Metric) string {
-	var parts []string
-	for _, lp := range m.GetLabel() {
-		parts = append(parts, lp.GetName()+"="+lp.GetValue())
-	}
-	return strings.Join(parts, ",")
+	return metrictest.Value(t, c, name, labels)
 }
 
 const (

@@ -1,0 +1,116 @@
+// Package metrictest is what the collectors' tests share: handing log
+// lines to a collector as the pipeline would, and reading its series back.
+package metrictest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/logline"
+)
+
+// Feed parses each line's envelope and hands the lines of c's programs to
+// c, returning how many c recognised. A line without an envelope fails the
+// test.
+func Feed(t testing.TB, c collectors.LogCollector, lines ...string) int {
+	t.Helper()
+	matched := 0
+	for _, l := range lines {
+		rec, ok := logline.Parse(l)
+		if !ok {
+			t.Fatalf("envelope not recognised: %q", l)
+		}
+		if !slices.Contains(c.Programs(), rec.Program) {
+			continue
+		}
+		if c.Handle(&rec) {
+			matched++
+		}
+	}
+	return matched
+}
+
+// MustFeed is Feed for lines that must all be c's and all recognised.
+func MustFeed(t testing.TB, c collectors.LogCollector, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if Feed(t, c, l) != 1 {
+			t.Fatalf("line not recognised: %q", l)
+		}
+	}
+}
+
+// Labels renders a series' labels as "k=v,k=v", in the registry's order
+// (sorted by name).
+func Labels(m *dto.Metric) string {
+	var parts []string
+	for _, lp := range m.GetLabel() {
+		parts = append(parts, lp.GetName()+"="+lp.GetValue())
+	}
+	return strings.Join(parts, ",")
+}
+
+// Gather returns every series of c as "name{k=v,k=v}" -> value, gathered
+// through a pedantic registry (which checks descriptions and label
+// consistency). A histogram gives its sample count under its name, its
+// sum under name_sum{…} and each bucket under name_bucket{…,le=X}.
+func Gather(t testing.TB, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		name := mf.GetName()
+		for _, m := range mf.GetMetric() {
+			labels := Labels(m)
+			switch {
+			case m.Counter != nil:
+				out[name+"{"+labels+"}"] = m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				out[name+"{"+labels+"}"] = m.GetGauge().GetValue()
+			case m.Untyped != nil:
+				out[name+"{"+labels+"}"] = m.GetUntyped().GetValue()
+			case m.Histogram != nil:
+				h := m.GetHistogram()
+				out[name+"{"+labels+"}"] = float64(h.GetSampleCount())
+				out[name+"_sum{"+labels+"}"] = h.GetSampleSum()
+				sep := ""
+				if labels != "" {
+					sep = ","
+				}
+				for _, b := range h.GetBucket() {
+					out[fmt.Sprintf("%s_bucket{%s%sle=%g}", name, labels, sep, b.GetUpperBound())] = float64(b.GetCumulativeCount())
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Lookup returns the value of the series name{labels} ("k=v,k=v"); a
+// histogram's value is its sample count.
+func Lookup(t testing.TB, c prometheus.Collector, name, labels string) (float64, bool) {
+	t.Helper()
+	v, ok := Gather(t, c)[name+"{"+labels+"}"]
+	return v, ok
+}
+
+// Value is Lookup for a series that must exist.
+func Value(t testing.TB, c prometheus.Collector, name, labels string) float64 {
+	t.Helper()
+	v, ok := Lookup(t, c, name, labels)
+	if !ok {
+		t.Fatalf("no series %s{%s}", name, labels)
+	}
+	return v
+}

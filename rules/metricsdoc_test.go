@@ -2,10 +2,10 @@ package rules_test
 
 import (
 	"fmt"
+	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -28,156 +28,6 @@ var foreignNames = map[string]bool{"up": true}
 // scrapeLabels are attached by the scrape config, not by the exporter.
 var scrapeLabels = map[string]bool{"instance": true, "job": true, "tier": true, "task": true}
 
-var metricTypes = map[string]bool{
-	"counter": true, "gauge": true, "histogram": true, "summary": true,
-	"info": true, "untyped": true, "stateset": true, "gaugehistogram": true,
-}
-
-// docMetric is one metric row of docs/metrics.md.
-type docMetric struct {
-	Type   string
-	Labels []string
-}
-
-// metricsDoc is what parseMetricsDoc reads from docs/metrics.md.
-type metricsDoc struct {
-	Metrics map[string]docMetric
-	// Values maps a label name to the closed set of values its label
-	// tables list for every metric that has it.
-	Values map[string][]string
-	// MetricValues maps a metric and a label name to the closed set listed
-	// for that metric alone, as in "| `reason` (`sendmail_rejects_total`) |".
-	MetricValues map[[2]string][]string
-}
-
-// values returns the closed set of values a metric's label takes, and
-// false when the document lists none (an open label such as a path).
-func (d metricsDoc) values(metric, label string) ([]string, bool) {
-	if v, ok := d.MetricValues[[2]string{metric, label}]; ok {
-		return v, true
-	}
-	v, ok := d.Values[label]
-	return v, ok
-}
-
-var (
-	backtickRE  = regexp.MustCompile("`([^`]+)`")
-	identRE     = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	separatorRE = regexp.MustCompile(`^:?-+:?$`)
-	// labelCellRE is the first cell of a label row: the label, and
-	// optionally the metrics the row is about.
-	labelCellRE = regexp.MustCompile("^`([a-zA-Z_][a-zA-Z0-9_]*)`(?:\\s*\\(((?:\\s*`[a-zA-Z_:][a-zA-Z0-9_:]*`\\s*,?)+)\\))?$")
-	parenRE     = regexp.MustCompile(`\([^)]*\)`)
-)
-
-// parseMetricsDoc reads the Markdown tables of docs/metrics.md. A metric
-// row has the metric name in backticks in its first cell, its type in the
-// second and its labels, in backticks, in the third:
-//
-//	| `sendmail_deliveries_total` | counter | `mailer`, `status` | meaning |
-//
-// A label row has a label name in backticks first, optionally followed by
-// the metrics it is about in parentheses, and its values, in backticks, in
-// the second cell:
-//
-//	| `mailer` | `local`, `esmtp`, … |
-//	| `reason` (`sendmail_rejects_total`) | `relaying_denied`, … |
-//
-// The values form a closed set only when the cell starts with one; a cell
-// such as "each `--tail.path` as given" describes an open label.
-// Parenthesised remarks in a values cell are not values.
-func parseMetricsDoc(text string) (metricsDoc, error) {
-	doc := metricsDoc{Metrics: map[string]docMetric{}, Values: map[string][]string{}, MetricValues: map[[2]string][]string{}}
-	for n, line := range strings.Split(text, "\n") {
-		cells := tableCells(line)
-		if len(cells) < 2 || separatorRE.MatchString(cells[0]) {
-			continue
-		}
-		typ := strings.ToLower(strings.Trim(cells[1], "` "))
-		if !metricTypes[typ] {
-			lm := labelCellRE.FindStringSubmatch(cells[0])
-			if lm == nil || !strings.HasPrefix(cells[1], "`") {
-				continue
-			}
-			var values []string
-			for _, v := range backtickRE.FindAllStringSubmatch(parenRE.ReplaceAllString(cells[1], ""), -1) {
-				values = append(values, v[1])
-			}
-			if lm[2] == "" {
-				doc.Values[lm[1]] = append(doc.Values[lm[1]], values...)
-				continue
-			}
-			for _, metric := range backtickRE.FindAllStringSubmatch(lm[2], -1) {
-				key := [2]string{metric[1], lm[1]}
-				doc.MetricValues[key] = append(doc.MetricValues[key], values...)
-			}
-			continue
-		}
-		m := backtickRE.FindAllStringSubmatch(cells[0], -1)
-		if len(m) != 1 || strings.TrimSpace(backtickRE.ReplaceAllString(cells[0], "")) != "" {
-			continue
-		}
-		name := m[0][1]
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = name[:i]
-		}
-		if !identRE.MatchString(name) {
-			continue
-		}
-		if len(cells) < 3 {
-			return doc, fmt.Errorf("line %d: metric %s has no labels column", n+1, name)
-		}
-		if _, dup := doc.Metrics[name]; dup {
-			return doc, fmt.Errorf("line %d: metric %s is listed twice", n+1, name)
-		}
-		var labels []string
-		for _, l := range backtickRE.FindAllStringSubmatch(cells[2], -1) {
-			if !identRE.MatchString(l[1]) {
-				return doc, fmt.Errorf("line %d: %s: %q is not a label name", n+1, name, l[1])
-			}
-			labels = append(labels, l[1])
-		}
-		doc.Metrics[name] = docMetric{Type: typ, Labels: labels}
-	}
-	if len(doc.Metrics) == 0 {
-		return doc, fmt.Errorf("no metric rows found")
-	}
-	return doc, nil
-}
-
-// lookup finds the documented metric a selected series belongs to: the
-// metric itself, a histogram's or summary's _bucket, _sum or _count
-// series, or a counter documented without its _total suffix. extra holds
-// the labels the suffix adds (le for buckets).
-func (d metricsDoc) lookup(name string) (base string, m docMetric, extra []string, ok bool) {
-	if m, ok := d.Metrics[name]; ok {
-		return name, m, nil, true
-	}
-	for _, s := range []struct {
-		suffix string
-		types  []string
-		extra  []string
-	}{
-		{"_bucket", []string{"histogram", "gaugehistogram"}, []string{"le"}},
-		{"_sum", []string{"histogram", "summary", "gaugehistogram"}, nil},
-		{"_count", []string{"histogram", "summary", "gaugehistogram"}, nil},
-		{"_total", []string{"counter"}, nil},
-	} {
-		if !strings.HasSuffix(name, s.suffix) {
-			continue
-		}
-		b := strings.TrimSuffix(name, s.suffix)
-		if m, ok := d.Metrics[b]; ok {
-			for _, typ := range s.types {
-				if m.Type == typ {
-					return b, m, s.extra, true
-				}
-			}
-		}
-	}
-	return "", docMetric{}, nil, false
-}
-
 func hasPrefix(name string, prefixes []string) bool {
 	for _, p := range prefixes {
 		if strings.HasPrefix(name, p) {
@@ -189,7 +39,7 @@ func hasPrefix(name string, prefixes []string) bool {
 
 // contractProblems lists what the rules select that docs/metrics.md does
 // not list, and the metrics and labels of ours the rules use.
-func contractProblems(rs ruleSet, doc metricsDoc) (problems []string, used map[string]map[string]bool) {
+func contractProblems(rs ruleSet, doc metricsdoc.Doc) (problems []string, used map[string]map[string]bool) {
 	records := rs.records()
 	used = map[string]map[string]bool{}
 
@@ -227,7 +77,7 @@ func contractProblems(rs ruleSet, doc metricsDoc) (problems []string, used map[s
 					labels[l] = true
 				}
 			case hasPrefix(sel.Metric, ourPrefixes):
-				if _, m, extra, ok := doc.lookup(sel.Metric); ok {
+				if _, m, extra, ok := doc.Lookup(sel.Metric); ok {
 					for _, l := range append(append([]string{}, m.Labels...), extra...) {
 						labels[l] = true
 					}
@@ -274,7 +124,7 @@ func contractProblems(rs ruleSet, doc metricsDoc) (problems []string, used map[s
 			for _, m := range sel.Matchers {
 				used[metric][m.Name] = true
 			}
-			base, dm, extra, ok := doc.lookup(metric)
+			base, dm, extra, ok := doc.Lookup(metric)
 			if !ok {
 				problems = append(problems, fmt.Sprintf("%s: metric %s is not in docs/metrics.md", name, metric))
 				continue
@@ -291,7 +141,7 @@ func contractProblems(rs ruleSet, doc metricsDoc) (problems []string, used map[s
 					problems = append(problems, fmt.Sprintf("%s: %s has no label %q in docs/metrics.md (documented: %v)", name, base, m.Name, dm.Labels))
 					continue
 				}
-				values, listed := doc.values(base, m.Name)
+				values, listed := doc.ClosedValues(base, m.Name)
 				if !listed {
 					continue
 				}
@@ -355,7 +205,7 @@ func sourceMetrics(expr string, records map[string]loadedRule, seen map[string]b
 // recordedMatcherProblems checks the matchers on a recorded series against
 // the metrics of ours the recording rule reads: each label must be one of
 // theirs, and each value one they can take.
-func recordedMatcherProblems(name string, sel selector, rec loadedRule, records map[string]loadedRule, doc metricsDoc) []string {
+func recordedMatcherProblems(name string, sel selector, rec loadedRule, records map[string]loadedRule, doc metricsdoc.Doc) []string {
 	var problems []string
 	sources, replaced := sourceMetrics(rec.Expr, records, map[string]bool{rec.Record: true})
 	if len(sources) == 0 {
@@ -369,12 +219,12 @@ func recordedMatcherProblems(name string, sel selector, rec loadedRule, records 
 		closed := true
 		var values []string
 		for _, src := range sources {
-			base, dm, extra, ok := doc.lookup(src)
+			base, dm, extra, ok := doc.Lookup(src)
 			if !ok || !contains(append(append([]string{}, dm.Labels...), extra...), m.Name) {
 				continue
 			}
 			carried = true
-			v, listed := doc.values(base, m.Name)
+			v, listed := doc.ClosedValues(base, m.Name)
 			closed = closed && listed
 			values = append(values, v...)
 		}
@@ -410,10 +260,10 @@ func TestRulesUseDocumentedMetrics(t *testing.T) {
 	path := filepath.Join(repoRoot(t), "docs", "metrics.md")
 	data, err := os.ReadFile(path)
 	if err != nil {
-		_, used := contractProblems(rs, metricsDoc{Metrics: map[string]docMetric{}})
+		_, used := contractProblems(rs, metricsdoc.Doc{Metrics: map[string]metricsdoc.Metric{}})
 		t.Fatalf("the rules need docs/metrics.md to list their metrics: %v\nneeded:\n%s", err, formatUsed(used))
 	}
-	doc, err := parseMetricsDoc(string(data))
+	doc, err := metricsdoc.Parse(string(data))
 	if err != nil {
 		t.Fatalf("docs/metrics.md: %v", err)
 	}
@@ -439,94 +289,15 @@ func formatUsed(used map[string]map[string]bool) string {
 	return strings.Join(lines, "\n")
 }
 
-func TestParseMetricsDoc(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "metrics.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := parseMetricsDoc(string(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantMetrics := map[string]docMetric{
-		"sendmail_deliveries_total":       {Type: "counter", Labels: []string{"mailer", "status"}},
-		"sendmail_delivery_delay_seconds": {Type: "histogram", Labels: []string{"mailer", "status"}},
-		"sendmail_queue_messages":         {Type: "gauge", Labels: []string{"queue"}},
-		"sendmail_dsns_total":             {Type: "counter", Labels: nil},
-		"sendmail_rejects_total":          {Type: "counter", Labels: []string{"stage", "reason"}},
-		"sendmail_deferrals_total":        {Type: "counter", Labels: []string{"mailer", "reason"}},
-		"dovecot_logins":                  {Type: "counter", Labels: []string{"service"}},
-	}
-	if !reflect.DeepEqual(doc.Metrics, wantMetrics) {
-		t.Errorf("metrics:\n got %+v\nwant %+v", doc.Metrics, wantMetrics)
-	}
-	wantValues := map[string][]string{
-		"mailer":  {"local", "esmtp", "file", "other"},
-		"status":  {"sent", "deferred", "bounced", "other"},
-		"service": {"imap", "submission", "other"},
-	}
-	if !reflect.DeepEqual(doc.Values, wantValues) {
-		t.Errorf("values:\n got %v\nwant %v", doc.Values, wantValues)
-	}
-	wantMetricValues := map[[2]string][]string{
-		{"sendmail_rejects_total", "reason"}:   {"relaying_denied", "pregreet", "other"},
-		{"sendmail_deferrals_total", "reason"}: {"rate_limited", "other"},
-		{"sendmail_auth_total", "result"}:      {"ok", "failed"},
-		{"sendmail_starttls_total", "result"}:  {"ok", "failed"},
-	}
-	if !reflect.DeepEqual(doc.MetricValues, wantMetricValues) {
-		t.Errorf("per-metric values:\n got %v\nwant %v", doc.MetricValues, wantMetricValues)
-	}
-	for _, tc := range []struct {
-		metric, label string
-		want          []string
-		closed        bool
-	}{
-		{"sendmail_rejects_total", "reason", []string{"relaying_denied", "pregreet", "other"}, true},
-		{"sendmail_deliveries_total", "status", []string{"sent", "deferred", "bounced", "other"}, true},
-		{"sendmail_queue_messages", "queue", nil, false},
-	} {
-		got, closed := doc.values(tc.metric, tc.label)
-		if closed != tc.closed || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("values(%s, %s) = %v, %v; want %v, %v", tc.metric, tc.label, got, closed, tc.want, tc.closed)
-		}
-	}
-
-	for _, tc := range []struct {
-		series, base string
-		extra        []string
-		ok           bool
-	}{
-		{"sendmail_deliveries_total", "sendmail_deliveries_total", nil, true},
-		{"sendmail_delivery_delay_seconds_bucket", "sendmail_delivery_delay_seconds", []string{"le"}, true},
-		{"sendmail_delivery_delay_seconds_count", "sendmail_delivery_delay_seconds", nil, true},
-		{"sendmail_queue_messages_bucket", "", nil, false},
-		{"dovecot_logins_total", "dovecot_logins", nil, true},
-		{"sendmail_queue_messages_total", "", nil, false},
-		{"sendmail_unknown", "", nil, false},
-	} {
-		base, _, extra, ok := doc.lookup(tc.series)
-		if base != tc.base || ok != tc.ok || !reflect.DeepEqual(extra, tc.extra) {
-			t.Errorf("lookup(%s) = %q, %v, %v; want %q, %v, %v", tc.series, base, extra, ok, tc.base, tc.extra, tc.ok)
-		}
-	}
-
-	if _, err := parseMetricsDoc("| `a_total` | counter | `x`, `y` |\n| `a_total` | counter | |\n"); err == nil {
-		t.Error("a metric listed twice parsed without error")
-	}
-	if _, err := parseMetricsDoc("# no tables\n"); err == nil {
-		t.Error("a document without metric rows parsed without error")
-	}
-}
-
 // TestContractProblems feeds the check rules that break the contract in
 // each way it knows, against the sample document.
 func TestContractProblems(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "metrics.md"))
+	// The sample document of docs/metricsdoc, whose own test pins its parse.
+	data, err := os.ReadFile(filepath.Join("..", "docs", "metricsdoc", "testdata", "metrics.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := parseMetricsDoc(string(data))
+	doc, err := metricsdoc.Parse(string(data))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -15,32 +14,21 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/cabalmail/mailtier/collectors/process"
+	"github.com/cabalmail/mailtier/docs/metricsdoc"
 )
 
-// documented reads docs/metrics.md: every metric row's name and label names.
+// documented reads docs/metrics.md: every metric's label names, sorted.
 func documented(t *testing.T) map[string][]string {
 	t.Helper()
-	raw, err := os.ReadFile("../../docs/metrics.md")
+	doc, err := metricsdoc.Load("../../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("^\\| `([a-z_:][a-z0-9_:]*)` \\| (counter|gauge|histogram) \\|([^|]*)\\|")
-	label := regexp.MustCompile("`([a-z_][a-z0-9_]*)`")
 	out := map[string][]string{}
-	for _, l := range strings.Split(string(raw), "\n") {
-		m := row.FindStringSubmatch(l)
-		if m == nil {
-			continue
-		}
-		var labels []string
-		for _, lm := range label.FindAllStringSubmatch(m[3], -1) {
-			labels = append(labels, lm[1])
-		}
+	for name, m := range doc.Metrics {
+		labels := slices.Clone(m.Labels)
 		sort.Strings(labels)
-		if _, dup := out[m[1]]; dup {
-			t.Errorf("docs/metrics.md lists %s twice", m[1])
-		}
-		out[m[1]] = labels
+		out[name] = labels
 	}
 	return out
 }

@@ -1,0 +1,479 @@
+package dashboards_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cabalmail/mailtier/dashboards/panelcheck"
+)
+
+// liveOnly lists the panels whose metrics only live daemons produce, with
+// the reason: a replay of the corpus cannot give them data. Everything
+// else must return data in TestPanelsReturnDataFromReplay; these must be
+// valid and, in the replay, empty (so that a panel the replay can fill
+// never hides here). The end-to-end suite, which runs the daemons, checks
+// them with `go run ./dashboards/cmd/checkpanels`.
+var liveOnly = map[string]string{
+	"mailtier-imap/IMAP command time":                  "dovecot_imap_command_duration_seconds comes from Dovecot's stats listener (--collector.dovecot.stats-url), not from its log",
+	"mailtier-overview/imap: IMAP command p95":         "dovecot_imap_command_duration_seconds comes from Dovecot's stats listener (--collector.dovecot.stats-url), not from its log",
+	"mailtier-smtp-out/DKIM signing time":              "opendkim_probe_duration_seconds is measured by the milter probe against a running OpenDKIM (--collector.opendkim.probe.address)",
+	"mailtier-overview/smtp-out: DKIM signing p95":     "opendkim_probe_duration_seconds is measured by the milter probe against a running OpenDKIM (--collector.opendkim.probe.address)",
+	"mailtier-smtp-out/DKIM signing probe":             "opendkim_probe_success is set by the milter probe against a running OpenDKIM (--collector.opendkim.probe.address)",
+	"mailtier-imap/Open file descriptors vs limit":     "<daemon>_process_open_fds and _max_fds are read from /proc of the running daemons (--collector.process)",
+	"mailtier-smtp-in/Open file descriptors vs limit":  "<daemon>_process_open_fds and _max_fds are read from /proc of the running daemons (--collector.process)",
+	"mailtier-smtp-out/Open file descriptors vs limit": "<daemon>_process_open_fds and _max_fds are read from /proc of the running daemons (--collector.process)",
+	"mailtier-overview/imap: file descriptors used":    "<daemon>_process_open_fds and _max_fds are read from /proc of the running daemons (--collector.process)",
+}
+
+// replayTier is one mail tier in the replay: the collectors its sidecar
+// runs (as terraform/modules/mailtier_sidecar enables them, the process
+// collector left out) and the corpus logs it follows.
+type replayTier struct {
+	name       string
+	collectors []string
+	logs       []string
+}
+
+var replayTiers = []replayTier{
+	{"imap", []string{"sendmail", "mqueue", "dovecot", "fail2ban"}, []string{"maillog", "fail2ban.log"}},
+	{"smtp-in", []string{"sendmail", "mqueue", "opendkim", "fail2ban"}, []string{"maillog", "fail2ban.log"}},
+	{"smtp-out", []string{"sendmail", "mqueue", "dovecot", "opendkim"}, []string{"maillog"}},
+}
+
+var allCollectors = []string{"sendmail", "mqueue", "dovecot", "opendkim", "fail2ban", "process"}
+
+// replayChunks is how many parts the corpus is appended in: each is seen
+// by its own scrape, so every counter and histogram moves across several
+// samples of the rate window.
+const replayChunks = 8
+
+// TestPanelsReturnDataFromReplay runs Debian's Prometheus, scraping every
+// second three mailtier_exporter processes (one per tier, tier label set
+// by the scrape config as in production) while the lab corpus
+// (testdata/corpus: real sendmail, Dovecot, OpenDKIM and fail2ban logs) is
+// appended to the logs they follow and messages arrive in their queues,
+// with the project's rules loaded. Then every query of every dashboard
+// runs through the HTTP API, $__rate_interval as 1m: each must return
+// data, except the live-only panels above.
+func TestPanelsReturnDataFromReplay(t *testing.T) {
+	prometheus := needBinary(t, "prometheus", "prometheus")
+	promtool := needBinary(t, "promtool", "prometheus")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is not on PATH: %v", err)
+	}
+	root := repoRoot(t)
+	dir := t.TempDir()
+	start := time.Now()
+
+	exporter := filepath.Join(dir, "mailtier_exporter")
+	build := exec.Command(goBin, "build", "-o", exporter, "./exporters/mailtier_exporter")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the exporter: %v\n%s", err, out)
+	}
+
+	corpus := map[string][]string{}
+	for _, name := range []string{"maillog", "fail2ban.log"} {
+		b, err := os.ReadFile(filepath.Join(root, "testdata", "corpus", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(b), "\n")
+		if lines[len(lines)-1] == "" {
+			lines = lines[:len(lines)-1]
+		} else {
+			lines[len(lines)-1] += "\n"
+		}
+		corpus[name] = lines
+	}
+	// The lab's brute-force client: its login failures are a known bot's.
+	bots := filepath.Join(dir, "known-bots")
+	writeFile(t, bots, "127.0.0.2/32\n")
+
+	help, _ := exec.Command(exporter, "--help").CombinedOutput()
+	var targets []string
+	for _, tier := range replayTiers {
+		tdir := filepath.Join(dir, tier.name)
+		queue := filepath.Join(tdir, "mqueue")
+		if err := os.MkdirAll(queue, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// Two messages waiting since before the replay.
+		for i, age := range []time.Duration{40 * time.Minute, 10 * time.Minute} {
+			queueMessage(t, queue, fmt.Sprintf("6AO5Fa%02d%06d", i, 1), time.Now().Add(-age))
+		}
+		port := freePort(t)
+		args := []string{
+			"--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
+			"--log.level=warn",
+			"--tail.from-start",
+			"--collector.mqueue.path=" + queue,
+		}
+		for _, l := range tier.logs {
+			p := filepath.Join(tdir, l)
+			writeFile(t, p, "")
+			args = append(args, "--tail.path="+p)
+		}
+		for _, c := range allCollectors {
+			if !bytes.Contains(help, []byte("--[no-]collector."+c+" ")) {
+				t.Errorf("mailtier_exporter has no %s collector: its panels cannot have data", c)
+				continue
+			}
+			if slices.Contains(tier.collectors, c) {
+				args = append(args, "--collector."+c)
+			} else {
+				args = append(args, "--no-collector."+c)
+			}
+		}
+		if slices.Contains(tier.collectors, "dovecot") {
+			args = append(args, "--collector.dovecot.known-bot-networks="+bots)
+		}
+		startProcess(t, tier.name+" exporter", exporter, args...)
+		targets = append(targets, fmt.Sprintf("      - targets: ['127.0.0.1:%d']\n        labels:\n          tier: %s\n", port, tier.name))
+	}
+
+	// The rules of rules/, when promtool accepts them, as production loads
+	// them: the overview's alert panels read their ALERTS.
+	ruleGlobs := []string{filepath.Join(root, "rules", "*.rules.yml"), filepath.Join(root, "rules", "*.alerts.yml")}
+	var ruleFiles []string
+	for _, g := range ruleGlobs {
+		m, _ := filepath.Glob(g)
+		ruleFiles = append(ruleFiles, m...)
+	}
+	rulesOK := false
+	if out, err := exec.Command(promtool, append([]string{"check", "rules"}, ruleFiles...)...).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules rejects rules/, so they are not loaded and the alert panels stay empty: %v\n%s", err, out)
+	} else {
+		rulesOK = true
+	}
+	config := "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+	if rulesOK {
+		config += "rule_files:\n"
+		for _, g := range ruleGlobs {
+			config += "  - " + strconv.Quote(g) + "\n"
+		}
+	}
+	config += "scrape_configs:\n  - job_name: mailtier\n    static_configs:\n" + strings.Join(targets, "")
+	configFile := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, configFile, config)
+	if out, err := exec.Command(promtool, "check", "config", configFile).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
+	}
+	promPort := freePort(t)
+	promURL := "http://127.0.0.1:" + strconv.Itoa(promPort)
+	startProcess(t, "prometheus", prometheus,
+		"--config.file="+configFile,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address=127.0.0.1:"+strconv.Itoa(promPort),
+		"--log.level=warn",
+	)
+	api := promAPI{t: t, url: promURL}
+
+	// Every exporter scraped once before any mail: the counters' zero is
+	// their first sample.
+	waitFor(t, 30*time.Second, "Prometheus scrapes the three exporters", func() (bool, string) {
+		up := api.byTier(`up{job="mailtier"}`)
+		return len(up) == len(replayTiers) && !slices.Contains(mapValues(up), 0), fmt.Sprint(up)
+	})
+
+	// The replay: append the corpus in parts, a message arrives in each
+	// queue with each part, and each part is scraped before the next.
+	want := map[string]float64{}
+	for i := 0; i < replayChunks; i++ {
+		for _, tier := range replayTiers {
+			for _, l := range tier.logs {
+				lines := corpus[l]
+				from, to := len(lines)*i/replayChunks, len(lines)*(i+1)/replayChunks
+				appendFile(t, filepath.Join(dir, tier.name, l), strings.Join(lines[from:to], ""))
+				want[tier.name] += float64(to - from)
+			}
+			queueMessage(t, filepath.Join(dir, tier.name, "mqueue"), fmt.Sprintf("6AO5Fb%02d%06d", i, 2), time.Now())
+		}
+		waitFor(t, 20*time.Second, fmt.Sprintf("part %d of the corpus is read and scraped", i+1), func() (bool, string) {
+			got := api.byTier(`sum by (tier) (mailtier_exporter_lines_read_total{job="mailtier"})`)
+			for tier, n := range want {
+				if got[tier] != n {
+					return false, fmt.Sprintf("lines read %v, want %v", got, want)
+				}
+			}
+			return true, ""
+		})
+	}
+	if rulesOK {
+		waitFor(t, 20*time.Second, "the rules fire an alert on the replayed traffic", func() (bool, string) {
+			n := api.byTier(`count by (tier) (ALERTS{alertstate="firing"})`)
+			return len(n) > 0, "no alert firing"
+		})
+	}
+	t.Logf("replay done in %v", time.Since(start).Round(100*time.Millisecond))
+
+	qs, err := panelcheck.Load(os.DirFS("."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As a panel does: a range query over the replay, one point a second.
+	client := panelcheck.Client{URL: promURL, HTTP: &http.Client{Timeout: 10 * time.Second}, Range: time.Since(start), Step: time.Second}
+	results := client.Run(context.Background(), qs, map[string]string{"__rate_interval": "1m", "instance": ".*"})
+	matched := map[string]bool{}
+	var zero []string
+	passed := 0
+	for _, r := range results {
+		if reason, ok := liveOnly[r.Key()]; ok {
+			matched[r.Key()] = true
+			switch {
+			case r.Err != nil:
+				t.Errorf("%s (live only: %s): %v", r.Query, reason, r.Err)
+			case r.Finite > 0:
+				t.Errorf("%s is listed as live only (%s), but the replay gives it data: remove it from liveOnly", r.Query, reason)
+			}
+			continue
+		}
+		if !r.OK() {
+			t.Errorf("%s\n\tquery: %s", r.Line(), r.Expanded)
+			continue
+		}
+		passed++
+		if r.Zero {
+			zero = append(zero, r.Query.String())
+		}
+	}
+	for k := range liveOnly {
+		if !matched[k] {
+			t.Errorf("liveOnly lists %q, which is no panel", k)
+		}
+	}
+	checkCommand(t, goBin, root, dir, promURL, time.Since(start))
+	t.Logf("%d queries returned data, %d live-only panels are empty as expected, in %v", passed, len(liveOnly), time.Since(start).Round(100*time.Millisecond))
+	if len(zero) > 0 {
+		t.Logf("returned data, all zero in the replay (the corpus has no such event):\n\t%s", strings.Join(zero, "\n\t"))
+	}
+}
+
+var reportLineRE = regexp.MustCompile(`^(PASS|FAIL) (\S+) ("(?:[^"\\]|\\.)*")`)
+
+// checkCommand runs checkpanels, the end-to-end suite's entry point, on the
+// replay's Prometheus: it must exit 1, reporting as failed exactly the
+// live-only panels.
+func checkCommand(t *testing.T, goBin, root, dir, promURL string, window time.Duration) {
+	t.Helper()
+	bin := filepath.Join(dir, "checkpanels")
+	build := exec.Command(goBin, "build", "-o", bin, "./dashboards/cmd/checkpanels")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building checkpanels: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--prometheus="+promURL, "--range="+window.Round(time.Second).String(), "--var", "instance=.*")
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("checkpanels: %v, want exit status 1 (the live-only panels fail)\n%s", err, out)
+	}
+	if testing.Verbose() {
+		t.Logf("checkpanels --prometheus=%s:\n%s", promURL, out)
+	}
+	failed := map[string]bool{}
+	lines := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		m := reportLineRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		lines++
+		panel, err := strconv.Unquote(m[3])
+		if err != nil {
+			t.Errorf("checkpanels line %q: %v", line, err)
+			continue
+		}
+		key := m[2] + "/" + panel
+		if m[1] == "FAIL" {
+			failed[key] = true
+			if _, ok := liveOnly[key]; !ok {
+				t.Errorf("checkpanels: %s", line)
+			}
+		}
+	}
+	if lines == 0 {
+		t.Errorf("checkpanels printed no PASS or FAIL line:\n%s", out)
+	}
+	for k := range liveOnly {
+		if !failed[k] {
+			t.Errorf("checkpanels did not report the live-only panel %s as failed", k)
+		}
+	}
+}
+
+// promAPI queries the test's Prometheus.
+type promAPI struct {
+	t   *testing.T
+	url string
+}
+
+// byTier runs an instant query and returns each series' value by its tier
+// label; a failed query returns nothing (the callers poll).
+func (p promAPI) byTier(q string) map[string]float64 {
+	resp, err := http.PostForm(p.url+"/api/v1/query", url.Values{"query": {q}})
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  []any             `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, r := range body.Data.Result {
+		if len(r.Value) != 2 {
+			continue
+		}
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err == nil {
+			out[r.Metric["tier"]] = v
+		}
+	}
+	return out
+}
+
+func mapValues(m map[string]float64) []float64 {
+	var out []float64
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds, failing the test with cond's last
+// word at the deadline.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for: %s; last: %s", limit, what, last)
+		}
+		<-tick.C
+	}
+}
+
+// startProcess starts a program for the test and stops it at the end
+// (SIGTERM, then SIGKILL), showing its output when the test failed.
+func startProcess(t *testing.T, name, path string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() && out.Len() > 0 {
+			t.Logf("%s output:\n%s", name, out.String())
+		}
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+// freePort returns a loopback TCP port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendFile(t *testing.T, path, content string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// queueMessage puts a message in a sendmail queue directory as sendmail
+// does: a qf control file and a df body, received at the given time.
+func queueMessage(t *testing.T, queue, id string, received time.Time) {
+	t.Helper()
+	qf := filepath.Join(queue, "qf"+id)
+	df := filepath.Join(queue, "df"+id)
+	writeFile(t, qf, fmt.Sprintf("V8\nT%d\nK0\nN0\nP30000\nMDeferred: Connection refused by imap.cabal.internal\nFb\nS<sender@example.com>\nrRFC822; rcpt@example.com\nRPFD:<rcpt@example.com>\nH?P?Return-Path: <sender@example.com>\n.\n", received.Unix()))
+	writeFile(t, df, "Subject: queued\n\nA message waiting in the queue.\n")
+	if err := os.Chtimes(df, received, received); err != nil {
+		t.Fatal(err)
+	}
+}

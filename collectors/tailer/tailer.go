@@ -112,8 +112,8 @@ func SetPollInterval(d time.Duration) {
 func pollInterval() time.Duration { return watch.POLL_DURATION }
 
 // Follow follows cfg.Path until ctx is done. It waits for a file that does
-// not exist yet. It returns nil when ctx ends, or an error that stops
-// following (the path cannot be opened for another reason than absence).
+// not exist yet, or cannot be opened yet. It returns nil when ctx ends, or
+// an error that stops following (reading an open file failed).
 func Follow(ctx context.Context, cfg Config, h Handler) error {
 	if cfg.RotateWait <= 0 {
 		cfg.RotateWait = 5 * time.Second
@@ -130,7 +130,7 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 		first = !done
 	}
 	for {
-		f, existed, err := waitOpen(ctx, cfg.Path, h)
+		f, existed, err := waitOpen(ctx, cfg, h)
 		if err != nil {
 			return err
 		}
@@ -163,7 +163,21 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 func resume(ctx context.Context, cfg Config, h Handler) (bool, error) {
 	pos := *cfg.Resume
 	log := cfg.Logger.With("path", cfg.Path)
-	if f, err := os.Open(cfg.Path); err == nil {
+	f, err := os.Open(cfg.Path)
+	for warned := false; err != nil && !errors.Is(err, os.ErrNotExist); warned = true {
+		// There, but not readable yet: wait rather than take it for a
+		// rotation, which would read the same file again from its start.
+		if !warned {
+			log.Warn("cannot open the file; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case <-time.After(pollInterval()):
+		}
+		f, err = os.Open(cfg.Path)
+	}
+	if err == nil {
 		if same, _ := isSameFile(f, pos); same {
 			log.Info("resuming at the saved position", "offset", pos.Offset)
 			h.Opened(pos.Offset)
@@ -246,22 +260,43 @@ func hashHead(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// waitOpen opens path, waiting for it to exist. existed reports whether it
-// was there at the first try.
-func waitOpen(ctx context.Context, path string, h Handler) (f *os.File, existed bool, err error) {
+// waitOpen opens path, waiting until it can. A missing file is waited
+// for quietly; any other failure (a file created before its owner or mode
+// is set, as rsyslog and logrotate do; a directory in its place) is
+// logged once per distinct error and retried, since giving up would stop
+// the input for good. existed reports whether a file was there at the
+// first try, readable or not.
+func waitOpen(ctx context.Context, cfg Config, h Handler) (f *os.File, existed bool, err error) {
 	existed = true
+	first := true
+	lastErr := ""
 	for {
-		f, err := os.Open(path)
+		f, err := os.Open(cfg.Path)
 		if err == nil {
-			return f, existed, nil
+			fi, serr := f.Stat()
+			switch {
+			case serr != nil:
+				err = serr
+				f.Close()
+			case !fi.Mode().IsRegular():
+				err = fmt.Errorf("%s is not a regular file", cfg.Path)
+				f.Close()
+			default:
+				return f, existed, nil
+			}
 		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, false, err
-		}
-		if existed {
+		if first {
 			h.Missing()
 		}
-		existed = false
+		if errors.Is(err, os.ErrNotExist) {
+			if first {
+				existed = false
+			}
+		} else if err.Error() != lastErr {
+			cfg.Logger.Warn("cannot open the file; retrying", "path", cfg.Path, "err", err)
+			lastErr = err.Error()
+		}
+		first = false
 		select {
 		case <-ctx.Done():
 			return nil, false, nil

@@ -358,3 +358,40 @@ func TestResumeGone(t *testing.T) {
 	// Nothing of the saved file is left: the file at the path is new.
 	waitLines(t, rec, []string{"one"})
 }
+
+// TestUnopenableThenReadable: a path that cannot be opened yet, for
+// another reason than absence, is retried until it can. (Tests run as
+// root, for whom permissions do not fail; a symbolic link loop and a
+// directory fail for everyone.)
+func TestUnopenableThenReadable(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		block func(path string) error
+	}{
+		{"symlink loop", func(path string) error { return os.Symlink(filepath.Base(path), path) }},
+		{"directory", func(path string) error { return os.Mkdir(path, 0o755) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "maillog")
+			if err := tc.block(path); err != nil {
+				t.Fatal(err)
+			}
+			rec := start(t, Config{Path: path})
+			eventually(t, "missing", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.missing == 1 })
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			// Create it aside and rename it in, so it appears whole.
+			if err := os.WriteFile(path+".new", []byte("first\nsecond\n"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(path+".new", path); err != nil {
+				t.Fatal(err)
+			}
+			// It existed, unreadable, at start: reading starts at its end.
+			eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+			appendTo(t, path, "third\n")
+			waitLines(t, rec, []string{"third"})
+		})
+	}
+}

@@ -1,18 +1,14 @@
 package dovecot_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
-	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -196,40 +192,11 @@ func TestLint(t *testing.T) {
 	}
 }
 
-// groundTruth is the lab driver's own account of what it did.
-func groundTruth(t *testing.T) map[string]float64 {
-	t.Helper()
-	raw, err := os.ReadFile("../../testdata/corpus/ground-truth.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gt struct {
-		Counts map[string]float64 `json:"counts"`
-	}
-	if err := json.Unmarshal(raw, &gt); err != nil {
-		t.Fatal(err)
-	}
-	return gt.Counts
-}
-
-// replay feeds files through the pipeline, as --once does, and returns
-// the router.
+// replay feeds corpus files through the pipeline, as --once does, and
+// returns the router.
 func replay(t *testing.T, c *dovecot.Collector, files ...string) *pipeline.Router {
 	t.Helper()
-	r := pipeline.NewRouter([]pipeline.Named{{Name: "dovecot", Collector: c}}, nil)
-	for _, file := range files {
-		f, err := os.Open("../../testdata/corpus/" + file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = r.Input(file).ReadAll(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	r.Flush()
-	return r
+	return metrictest.Replay(t, "dovecot", c, files...)
 }
 
 // TestCorpus replays the real Dovecot 2.3.19 logs of the lab (syslog in
@@ -237,7 +204,7 @@ func replay(t *testing.T, c *dovecot.Collector, files ...string) *pipeline.Route
 // count against the lab driver's ground truth. 127.0.0.2 and 127.0.0.6 are
 // the lab's brute forcers; they are the known-bot networks here.
 func TestCorpus(t *testing.T) {
-	g := groundTruth(t)
+	g := metrictest.GroundTruth(t)
 	bots := filepath.Join(t.TempDir(), "bots.txt")
 	if err := os.WriteFile(bots, []byte("127.0.0.2\n127.0.0.6/32\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -345,12 +312,7 @@ func TestRegistrationFlags(t *testing.T) {
 		{[]string{"--collector.dovecot.known-bot-networks=" + bad}, "known-bot networks " + bad + `: line 1: "192.0.2.0/33": prefix length "33" is not a number from 0 to 32`},
 		{[]string{"--collector.dovecot.stats-url=localhost:9900"}, `--collector.dovecot.stats-url "localhost:9900" is not an http:// or https:// URL`},
 	} {
-		app := kingpin.New("test", "")
-		build := dovecot.Registration.Flags(app)
-		if _, err := app.Parse(tc.args); err != nil {
-			t.Fatalf("%v: %v", tc.args, err)
-		}
-		c, err := build(collectors.Env{Logger: slog.New(slog.DiscardHandler), Now: time.Now})
+		c, err := metrictest.Build(t, dovecot.Registration, tc.args...)
 		if tc.err != "" {
 			if err == nil || err.Error() != tc.err {
 				t.Errorf("%v: got %v, want %s", tc.args, err, tc.err)

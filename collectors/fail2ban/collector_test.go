@@ -3,16 +3,13 @@ package fail2ban_test
 import (
 	"fmt"
 	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -318,12 +315,7 @@ func TestRegistrationFlags(t *testing.T) {
 		{[]string{"--collector.fail2ban.jails=sshd,other"}, nil, `--collector.fail2ban.jails: "other" is the label of unlisted jails, not a jail name`},
 		{[]string{"--collector.fail2ban.log-path=" + dir}, nil, "--collector.fail2ban.log-path " + dir + ": read " + dir + ": is a directory"},
 	} {
-		app := kingpin.New("test", "")
-		build := fail2ban.Registration.Flags(app)
-		if _, err := app.Parse(tc.args); err != nil {
-			t.Fatalf("%v: %v", tc.args, err)
-		}
-		c, err := build(collectors.Env{Logger: slog.New(slog.DiscardHandler), Now: time.Now})
+		c, err := metrictest.Build(t, fail2ban.Registration, tc.args...)
 		if tc.err != "" {
 			if err == nil || err.Error() != tc.err {
 				t.Errorf("%v: got %v, want %s", tc.args, err, tc.err)

@@ -2,11 +2,9 @@ package opendkim_test
 
 import (
 	"context"
-	"encoding/json"
 	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
 	"net"
 	"net/textproto"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -17,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cabalmail/mailtier/collectors/opendkim"
-	"github.com/cabalmail/mailtier/collectors/pipeline"
 )
 
 // value returns the value of the series name{labels} ("k=v,k=v") from c;
@@ -51,17 +48,7 @@ func feed(t *testing.T, c *opendkim.Collector, lines ...string) int {
 // TestCorpus replays the lab's real OpenDKIM logs, in both syslog formats,
 // and checks every count against the lab driver's ground truth.
 func TestCorpus(t *testing.T) {
-	raw, err := os.ReadFile("../../testdata/corpus/ground-truth.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gt struct {
-		Counts map[string]float64 `json:"counts"`
-	}
-	if err := json.Unmarshal(raw, &gt); err != nil {
-		t.Fatal(err)
-	}
-	g := gt.Counts
+	g := metrictest.GroundTruth(t)
 	want := []struct {
 		name, labels string
 		value        float64
@@ -85,16 +72,7 @@ func TestCorpus(t *testing.T) {
 	for _, file := range []string{"maillog", "maillog.rfc3339"} {
 		t.Run(file, func(t *testing.T) {
 			c := newCollector(t, opendkim.Config{})
-			r := pipeline.NewRouter([]pipeline.Named{{Name: "opendkim", Collector: c}}, nil)
-			f, err := os.Open("../../testdata/corpus/" + file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			if err := r.Input(file).ReadAll(f); err != nil {
-				t.Fatal(err)
-			}
-			r.Flush()
+			r := metrictest.Replay(t, "opendkim", c, file)
 			for _, w := range want {
 				if w.value == 0 {
 					t.Fatalf("ground truth has no value for %s{%s}", w.name, w.labels)

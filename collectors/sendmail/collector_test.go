@@ -1,17 +1,14 @@
 package sendmail_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/cabalmail/mailtier/collectors/pipeline"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 )
 
@@ -164,23 +161,10 @@ func TestLint(t *testing.T) {
 	}
 }
 
-// groundTruth is the lab driver's own account of what it did.
-type groundTruth struct {
-	Counts map[string]float64 `json:"counts"`
-}
-
 // TestCorpus replays real sendmail 8.17 logs, in both syslog formats, and
 // checks every count against the lab driver's ground truth.
 func TestCorpus(t *testing.T) {
-	raw, err := os.ReadFile("../../testdata/corpus/ground-truth.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gt groundTruth
-	if err := json.Unmarshal(raw, &gt); err != nil {
-		t.Fatal(err)
-	}
-	g := gt.Counts
+	g := metrictest.GroundTruth(t)
 	want := []struct {
 		name, labels string
 		value        float64
@@ -215,16 +199,7 @@ func TestCorpus(t *testing.T) {
 	for _, file := range []string{"maillog", "maillog.rfc3339"} {
 		t.Run(file, func(t *testing.T) {
 			c := sendmail.New(sendmail.Config{DecisionDelay: 2 * time.Second})
-			r := pipeline.NewRouter([]pipeline.Named{{Name: "sendmail", Collector: c}}, nil)
-			f, err := os.Open("../../testdata/corpus/" + file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			if err := r.Input(file).ReadAll(f); err != nil {
-				t.Fatal(err)
-			}
-			r.Flush()
+			r := metrictest.Replay(t, "sendmail", c, file)
 			for _, w := range want {
 				if w.value == 0 {
 					t.Fatalf("ground truth has no value for %s{%s}", w.name, w.labels)

@@ -1,18 +1,26 @@
 // Package metrictest is what the collectors' tests share: handing log
-// lines to a collector as the pipeline would, and reading its series back.
+// lines to a collector as the pipeline would (one by one, or replaying the
+// lab's corpus), building a collector from its flags, and reading its
+// series back.
 package metrictest
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/logline"
+	"github.com/cabalmail/mailtier/collectors/pipeline"
 )
 
 // Feed parses each line's envelope and hands the lines of c's programs to
@@ -113,4 +121,60 @@ func Value(t testing.TB, c prometheus.Collector, name, labels string) float64 {
 		t.Fatalf("no series %s{%s}", name, labels)
 	}
 	return v
+}
+
+// Corpus is the path of the lab's captured logs from a collector
+// package's directory.
+const Corpus = "../../testdata/corpus/"
+
+// GroundTruth returns the lab driver's own account of what it did
+// (ground-truth.json's counts): the values the corpus must give.
+func GroundTruth(t testing.TB) map[string]float64 {
+	t.Helper()
+	raw, err := os.ReadFile(Corpus + "ground-truth.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gt struct {
+		Counts map[string]float64 `json:"counts"`
+	}
+	if err := json.Unmarshal(raw, &gt); err != nil {
+		t.Fatal(err)
+	}
+	return gt.Counts
+}
+
+// Replay feeds corpus files, in order, through the pipeline to c (named
+// name), as --once does, flushes, and returns the router with its
+// self-metrics.
+func Replay(t testing.TB, name string, c collectors.LogCollector, files ...string) *pipeline.Router {
+	t.Helper()
+	r := pipeline.NewRouter([]pipeline.Named{{Name: name, Collector: c}}, nil)
+	for _, file := range files {
+		f, err := os.Open(Corpus + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Input(file).ReadAll(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Flush()
+	return r
+}
+
+// Build parses args as the exporter's flags for reg alone and builds the
+// collector, returning the builder's error. A flag that does not parse
+// fails the test.
+func Build(t testing.TB, reg collectors.Registration, args ...string) (prometheus.Collector, error) {
+	t.Helper()
+	app := kingpin.New("test", "")
+	app.Terminate(nil)
+	build := reg.Flags(app)
+	if _, err := app.Parse(args); err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return build(collectors.Env{Logger: slog.New(slog.DiscardHandler), Now: time.Now})
 }

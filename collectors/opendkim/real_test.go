@@ -10,6 +10,7 @@ package opendkim_test
 import (
 	"context"
 	"fmt"
+	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -203,33 +204,18 @@ func TestRealOpenDKIMSigning(t *testing.T) {
 			if n := countLines(lines, ": "+probe.QueueID+": DKIM-Signature field added (s=mail, d=lab.test)"); n != probes+1 {
 				t.Errorf("OpenDKIM logged %d probe signatures, want %d", n, probes+1)
 			}
-			ours := 0
-			for _, l := range lines {
-				if strings.Contains(l, " opendkim[") {
-					ours++
-				}
-			}
-			if got := feed(t, c, lines...); got != ours {
-				t.Errorf("%d of %d OpenDKIM lines recognised:\n%s", got, ours, strings.Join(lines, "\n"))
-			}
-			for _, w := range []struct {
-				name, labels string
-				want         float64
-			}{
+			feedAll(t, c, lines)
+			metrictest.Expect(t, c,
 				// The probe's own signatures are not mail.
-				{"opendkim_messages_signed_total", "", 4},
-				{"opendkim_sign_failures_total", "reason=key_load", 1},
-				{"opendkim_sign_failures_total", "reason=table", 1},
-				{"opendkim_sign_failures_total", "reason=other", 0},
-				{"opendkim_messages_not_signed_total", "reason=no_signing_table_match", 2},
-				{"opendkim_messages_not_signed_total", "reason=other", 0},
-				{"opendkim_verifications_total", "result=pass", 0},
-				{"opendkim_verifications_total", "result=no_signature", 0},
-			} {
-				if got := value(t, c, w.name, w.labels); got != w.want {
-					t.Errorf("%s{%s} = %v, want %v", w.name, w.labels, got, w.want)
-				}
-			}
+				metrictest.Want{Name: "opendkim_messages_signed_total", Value: 4},
+				metrictest.Want{Name: "opendkim_sign_failures_total", Labels: "reason=key_load", Value: 1},
+				metrictest.Want{Name: "opendkim_sign_failures_total", Labels: "reason=table", Value: 1},
+				metrictest.Want{Name: "opendkim_sign_failures_total", Labels: "reason=other"},
+				metrictest.Want{Name: "opendkim_messages_not_signed_total", Labels: "reason=no_signing_table_match", Value: 2},
+				metrictest.Want{Name: "opendkim_messages_not_signed_total", Labels: "reason=other"},
+				metrictest.Want{Name: "opendkim_verifications_total", Labels: "result=pass"},
+				metrictest.Want{Name: "opendkim_verifications_total", Labels: "result=no_signature"},
+			)
 
 			// OpenDKIM stopped: the next probe fails.
 			s.od.Stop(t)
@@ -359,6 +345,32 @@ ResolverConfiguration   %s
 	})
 
 	c := newCollector(t, opendkim.Config{})
+	feedAll(t, c, lines)
+	metrictest.Expect(t, c,
+		metrictest.Want{Name: "opendkim_verifications_total", Labels: "result=pass", Value: 3},
+		// Two changed bodies, a changed Subject, a revoked key.
+		metrictest.Want{Name: "opendkim_verifications_total", Labels: "result=fail", Value: 4},
+		metrictest.Want{Name: "opendkim_verifications_total", Labels: "result=no_signature", Value: 2},
+		// The key is not in DNS.
+		metrictest.Want{Name: "opendkim_verifications_total", Labels: "result=other", Value: 1},
+		// Inbound mail is verified, not signed: LogWhy's "not internal"
+		// lines are not failures to sign.
+		metrictest.Want{Name: "opendkim_messages_signed_total"},
+		metrictest.Want{Name: "opendkim_messages_not_signed_total", Labels: "reason=no_signing_table_match"},
+		metrictest.Want{Name: "opendkim_messages_not_signed_total", Labels: "reason=other"},
+		metrictest.Want{Name: "opendkim_sign_failures_total", Labels: "reason=key_load"},
+	)
+	if t.Failed() {
+		t.Logf("verifier's syslog:\n%s", strings.Join(lines, "\n"))
+		dns, _ := os.ReadFile(filepath.Join(v.Dir, "dnsmasq.log"))
+		t.Logf("dnsmasq:\n%s", dns)
+	}
+}
+
+// feedAll hands the captured syslog lines to c and checks that it
+// recognises every OpenDKIM line among them.
+func feedAll(t *testing.T, c *opendkim.Collector, lines []string) {
+	t.Helper()
 	ours := 0
 	for _, l := range lines {
 		if strings.Contains(l, " opendkim[") {
@@ -367,31 +379,5 @@ ResolverConfiguration   %s
 	}
 	if got := feed(t, c, lines...); got != ours {
 		t.Errorf("%d of %d OpenDKIM lines recognised:\n%s", got, ours, strings.Join(lines, "\n"))
-	}
-	for _, w := range []struct {
-		name, labels string
-		want         float64
-	}{
-		{"opendkim_verifications_total", "result=pass", 3},
-		// Two changed bodies, a changed Subject, a revoked key.
-		{"opendkim_verifications_total", "result=fail", 4},
-		{"opendkim_verifications_total", "result=no_signature", 2},
-		// The key is not in DNS.
-		{"opendkim_verifications_total", "result=other", 1},
-		// Inbound mail is verified, not signed: LogWhy's "not internal"
-		// lines are not failures to sign.
-		{"opendkim_messages_signed_total", "", 0},
-		{"opendkim_messages_not_signed_total", "reason=no_signing_table_match", 0},
-		{"opendkim_messages_not_signed_total", "reason=other", 0},
-		{"opendkim_sign_failures_total", "reason=key_load", 0},
-	} {
-		if got := value(t, c, w.name, w.labels); got != w.want {
-			t.Errorf("%s{%s} = %v, want %v", w.name, w.labels, got, w.want)
-		}
-	}
-	if t.Failed() {
-		t.Logf("verifier's syslog:\n%s", strings.Join(lines, "\n"))
-		dns, _ := os.ReadFile(filepath.Join(v.Dir, "dnsmasq.log"))
-		t.Logf("dnsmasq:\n%s", dns)
 	}
 }

@@ -178,3 +178,21 @@ func Build(t testing.TB, reg collectors.Registration, args ...string) (prometheu
 	}
 	return build(collectors.Env{Logger: slog.New(slog.DiscardHandler), Now: time.Now})
 }
+
+// Want is one series and the value it must have.
+type Want struct {
+	Name, Labels string
+	Value        float64
+}
+
+// Expect checks every wanted series of c, reporting each that differs.
+func Expect(t testing.TB, c prometheus.Collector, wants ...Want) {
+	t.Helper()
+	got := Gather(t, c)
+	for _, w := range wants {
+		v, ok := got[w.Name+"{"+w.Labels+"}"]
+		if !ok || v != w.Value {
+			t.Errorf("%s{%s} = %v (present %v), want %v", w.Name, w.Labels, v, ok, w.Value)
+		}
+	}
+}

@@ -76,6 +76,12 @@ func start(t *testing.T, cfg Config) *recorder {
 	return rec
 }
 
+// waitOpened waits for the first (and only) file to be opened.
+func waitOpened(t *testing.T, rec *recorder) {
+	t.Helper()
+	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+}
+
 func waitLines(t *testing.T, rec *recorder, want []string) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("%d lines", len(want)), func() bool {
@@ -106,7 +112,7 @@ func TestStartsAtEnd(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	appendTo(t, path, "old 1\nold 2\n")
 	rec := start(t, Config{Path: path})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 	appendTo(t, path, "new 1\n")
 	waitLines(t, rec, []string{"new 1"})
 	_, opened, _ := rec.snapshot()
@@ -140,7 +146,7 @@ func TestPartialLastLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	appendTo(t, path, "")
 	rec := start(t, Config{Path: path})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 	appendTo(t, path, "whole\nhalf a li")
 	waitLines(t, rec, []string{"whole"})
 	appendTo(t, path, "ne\n")
@@ -154,7 +160,7 @@ func TestRenameRotationWithLateWrites(t *testing.T) {
 	path := filepath.Join(dir, "maillog")
 	appendTo(t, path, "")
 	rec := start(t, Config{Path: path, RotateWait: time.Second})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 
 	old, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -188,7 +194,7 @@ func TestRotationByRemoval(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	appendTo(t, path, "")
 	rec := start(t, Config{Path: path, RotateWait: 100 * time.Millisecond})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 	old, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +214,7 @@ func TestCopyTruncate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	appendTo(t, path, "")
 	rec := start(t, Config{Path: path})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 	appendTo(t, path, "a long first line\nanother long line\n")
 	waitLines(t, rec, []string{"a long first line", "another long line"})
 	// logrotate copytruncate: copy, then truncate in place; the writer
@@ -232,7 +238,7 @@ func TestLongLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	appendTo(t, path, "")
 	rec := start(t, Config{Path: path})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 	long := strings.Repeat("x", 256<<10)
 	appendTo(t, path, long+"\nshort\n")
 	waitLines(t, rec, []string{long, "short"})
@@ -254,7 +260,7 @@ func TestReplacedInPlaceSameSize(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	appendTo(t, path, "")
 	rec := start(t, Config{Path: path})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 	appendTo(t, path, "old line 1\nold line 2\n")
 	waitLines(t, rec, []string{"old line 1", "old line 2"})
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
@@ -297,7 +303,7 @@ func TestResumeSameFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	appendTo(t, path, "")
 	rec, stop := follow(t, Config{Path: path})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 	appendTo(t, path, "one\ntwo\n")
 	waitLines(t, rec, []string{"one", "two"})
 	stop()
@@ -317,7 +323,7 @@ func TestResumeRotatedWhileStopped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	appendTo(t, path, "")
 	rec, stop := follow(t, Config{Path: path})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 	appendTo(t, path, "one\n")
 	waitLines(t, rec, []string{"one"})
 	stop()
@@ -336,7 +342,7 @@ func TestResumeTruncatedWhileStopped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	appendTo(t, path, "")
 	rec, stop := follow(t, Config{Path: path})
-	eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+	waitOpened(t, rec)
 	appendTo(t, path, "one\ntwo\n")
 	waitLines(t, rec, []string{"one", "two"})
 	stop()
@@ -389,7 +395,7 @@ func TestUnopenableThenReadable(t *testing.T) {
 				t.Fatal(err)
 			}
 			// It existed, unreadable, at start: reading starts at its end.
-			eventually(t, "open", func() bool { _, o, _ := rec.snapshot(); return len(o) == 1 })
+			waitOpened(t, rec)
 			appendTo(t, path, "third\n")
 			waitLines(t, rec, []string{"third"})
 		})

@@ -164,17 +164,23 @@ func inboundUnknownUser(i int) action {
 	}, func(x *expected) { rejected(x, "rcpt", "user_unknown") }}
 }
 
+// relayRefused asks, from the client address ip, to relay to rcpt, which
+// the MTA must refuse with 550.
+func relayRefused(ip, helo, from, rcpt string) error {
+	c := dial(ip, portMTA)
+	c.expect(220, "greeting")
+	c.cmd("EHLO "+helo, 250)
+	c.cmd("MAIL FROM:<"+from+">", 250)
+	c.cmd("RCPT TO:<"+rcpt+">", 550)
+	c.cmd("QUIT", 221)
+	return c.close()
+}
+
 // inboundRelayDenied asks a client with a name (relay.spam.test) to relay:
 // a line fail2ban's sendmail-reject filter does not match.
 func inboundRelayDenied(i int) action {
 	return action{"inbound, relaying denied", func() error {
-		c := dial("127.0.0.23", portMTA)
-		c.expect(220, "greeting")
-		c.cmd("EHLO relay.spam.test", 250)
-		c.cmd("MAIL FROM:<bulk@spam.test>", 250)
-		c.cmd(fmt.Sprintf("RCPT TO:<victim%d@elsewhere.test>", i), 550)
-		c.cmd("QUIT", 221)
-		return c.close()
+		return relayRefused("127.0.0.23", "relay.spam.test", "bulk@spam.test", fmt.Sprintf("victim%d@elsewhere.test", i))
 	}, func(x *expected) { rejected(x, "rcpt", "relaying_denied") }}
 }
 
@@ -182,13 +188,7 @@ func inboundRelayDenied(i int) action {
 // sendmail-reject filter matches "Relaying denied. IP name lookup failed".
 func relayProbe(i int) action {
 	return action{"relay probe (fail2ban)", func() error {
-		c := dial("127.0.0.5", portMTA)
-		c.expect(220, "greeting")
-		c.cmd("EHLO probe.remote.test", 250)
-		c.cmd("MAIL FROM:<probe@remote.test>", 250)
-		c.cmd(fmt.Sprintf("RCPT TO:<x%d@elsewhere.test>", i), 550)
-		c.cmd("QUIT", 221)
-		return c.close()
+		return relayRefused("127.0.0.5", "probe.remote.test", "probe@remote.test", fmt.Sprintf("x%d@elsewhere.test", i))
 	}, func(x *expected) {
 		rejected(x, "rcpt", "relaying_denied")
 		x.add(1, "fail2ban_matches_total", "jail", "sendmail-reject")

@@ -17,7 +17,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors/logline"
+	"github.com/cabalmail/mailtier/internal/logline"
 )
 
 // LogCollector turns the log lines of the programs it claims into metrics.

@@ -2,7 +2,7 @@ package dovecot_test
 
 import (
 	"fmt"
-	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/internal/pipeline"
 )
 
 func feed(t *testing.T, c *dovecot.Collector, lines ...string) {

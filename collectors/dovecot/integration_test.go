@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/internal/pipeline"
 )
 
 // The Dovecot of Debian 12 (2.3.19) that the integration test runs.

@@ -29,7 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/logline"
+	"github.com/cabalmail/mailtier/internal/logline"
 )
 
 // DefaultJails are the jail names that are label values unless

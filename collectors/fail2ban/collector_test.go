@@ -2,7 +2,7 @@ package fail2ban_test
 
 import (
 	"fmt"
-	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,7 +15,7 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
-	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/internal/pipeline"
 )
 
 // gather returns every series of c as "name{k=v,k=v}" -> value.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
-	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/internal/pipeline"
 )
 
 // Debian 12's fail2ban 1.0.2.

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cabalmail/mailtier/collectors/logline"
+	"github.com/cabalmail/mailtier/internal/logline"
 )
 
 func TestParse(t *testing.T) {

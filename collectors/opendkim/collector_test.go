@@ -2,7 +2,7 @@ package opendkim_test
 
 import (
 	"context"
-	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"net"
 	"net/textproto"
 	"path/filepath"

@@ -10,7 +10,7 @@ package opendkim_test
 import (
 	"context"
 	"fmt"
-	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"os"
 	"path/filepath"
 	"regexp"

@@ -2,7 +2,7 @@ package process_test
 
 import (
 	"bytes"
-	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"log/slog"
 	"os"
 	"os/exec"

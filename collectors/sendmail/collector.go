@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/logline"
+	"github.com/cabalmail/mailtier/internal/logline"
 )
 
 // Registration puts the collector behind --collector.sendmail.

@@ -2,7 +2,7 @@ package sendmail_test
 
 import (
 	"fmt"
-	"github.com/cabalmail/mailtier/collectors/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"testing"
 	"time"
 

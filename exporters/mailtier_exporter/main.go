@@ -36,10 +36,10 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/pipeline"
-	"github.com/cabalmail/mailtier/collectors/positions"
+	"github.com/cabalmail/mailtier/internal/pipeline"
+	"github.com/cabalmail/mailtier/internal/positions"
 	"github.com/cabalmail/mailtier/collectors/registry"
-	"github.com/cabalmail/mailtier/collectors/tailer"
+	"github.com/cabalmail/mailtier/internal/tailer"
 )
 
 const name = "mailtier_exporter"

@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/cabalmail/mailtier/collectors/logline"
-	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/internal/logline"
+	"github.com/cabalmail/mailtier/internal/pipeline"
 )
 
 // recorder is a log collector that keeps the messages it is handed and

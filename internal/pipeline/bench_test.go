@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cabalmail/mailtier/collectors/pipeline"
+	"github.com/cabalmail/mailtier/internal/pipeline"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 )
 

@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cabalmail/mailtier/collectors/tailer"
+	"github.com/cabalmail/mailtier/internal/tailer"
 )
 
 // version is the file format's version.

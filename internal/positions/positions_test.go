@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cabalmail/mailtier/collectors/tailer"
+	"github.com/cabalmail/mailtier/internal/tailer"
 )
 
 func TestRoundTrip(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/logline"
-	"github.com/cabalmail/mailtier/collectors/tailer"
+	"github.com/cabalmail/mailtier/internal/logline"
+	"github.com/cabalmail/mailtier/internal/tailer"
 )
 
 // MaxLineBytes is the longest line handed to collectors. Syslog daemons

@@ -1,0 +1,112 @@
+// Package testenv is what the suite's tests share about the machine they
+// run on: the one switch between the fast tier and the integration tier,
+// the repository's root, free loopback ports and waiting for a condition.
+//
+// Tests come in two tiers. The fast tier is plain `go test ./...`: it needs
+// neither root nor Debian packages nor running daemons, and passes as any
+// user. The integration tier runs real daemons, Debian's programs
+// (promtool, Alertmanager, Dovecot, …) or needs root; `make test` and CI
+// run it by setting MAILTIER_INTEGRATION=1. A test of that tier starts with
+// Integration (or Binary, or Root). Without the variable it is skipped,
+// with a message naming the command that runs it; with the variable, a
+// missing prerequisite fails the test, never skips it.
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// EnvVar turns the integration tier on when set to 1.
+const EnvVar = "MAILTIER_INTEGRATION"
+
+// IntegrationEnabled reports whether the integration tier runs.
+func IntegrationEnabled() bool { return os.Getenv(EnvVar) == "1" }
+
+// Integration marks t as a test of the integration tier: skipped unless
+// MAILTIER_INTEGRATION=1 (make test sets it).
+func Integration(t testing.TB) {
+	t.Helper()
+	if !IntegrationEnabled() {
+		t.Skipf("integration tier: runs under `make test` (%s=1)", EnvVar)
+	}
+}
+
+// Binary marks t as an integration test and returns the path of the
+// program name, failing (never skipping) when it is not installed, with
+// the Debian package that ships it.
+func Binary(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	Integration(t)
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not installed: apt-get install %s (make deps does it)", name, debianPackage)
+	}
+	return p
+}
+
+// Root marks t as an integration test that needs root, and fails when the
+// test does not run as root.
+func Root(t testing.TB) {
+	t.Helper()
+	Integration(t)
+	if os.Geteuid() != 0 {
+		t.Fatalf("this test needs root (uid %d): run make test as root", os.Geteuid())
+	}
+}
+
+// RepoRoot returns the repository's root: the nearest directory above the
+// test's working directory that holds go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr returns "127.0.0.1:PORT" for a free port.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+}
+
+// WaitUntil polls cond until it holds, failing t with what after timeout.
+// It is for real processes the test does not control (daemons writing
+// their logs); code under the test's control is driven, not waited for.
+func WaitUntil(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -27,8 +27,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/internal/logline"
 	"github.com/cabalmail/mailtier/collectors/opendkim/probe"
+	"github.com/cabalmail/mailtier/internal/logline"
 )
 
 // Registration puts the collector behind --collector.opendkim.

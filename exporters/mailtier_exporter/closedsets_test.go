@@ -6,9 +6,9 @@ import (
 	"github.com/cabalmail/mailtier/collectors/dovecot"
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
 	"github.com/cabalmail/mailtier/collectors/opendkim"
-	"github.com/cabalmail/mailtier/internal/pipeline"
 	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
+	"github.com/cabalmail/mailtier/internal/pipeline"
 )
 
 // closedSets lists, per collector, every value each label may take. The

@@ -36,9 +36,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/internal/pipeline"
 	"github.com/cabalmail/mailtier/internal/positions"
-	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/internal/tailer"
 )
 

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cabalmail/mailtier/internal/pipeline"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
+	"github.com/cabalmail/mailtier/internal/pipeline"
 )
 
 // BenchmarkRoute measures the whole per-line path: envelope, routing,

@@ -29,10 +29,15 @@ var Registration = collectors.Registration{
 			Default("sm-mta", "sendmail", "sm-msp-queue").Strings()
 		delay := app.Flag("collector.sendmail.decision-delay", "How long a message's from= line waits for a refusal (size, milter) before the message counts as received.").
 			Default("2s").Duration()
+		rlDSNs := app.Flag("collector.sendmail.rate-limit-dsn", "Enhanced status code (prefix) of a deferral that means a remote is rate limiting this server; repeatable. Other 4.7.x deferrals count as policy.").
+			Default(DefaultRateLimits.DSNs...).Strings()
+		rlTexts := app.Flag("collector.sendmail.rate-limit-text", "Text in a deferral's reply (ASCII case ignored) that means a remote is rate limiting this server; repeatable.").
+			Default(DefaultRateLimits.Texts...).Strings()
 		maxSize := app.Flag("collector.sendmail.max-message-size", "sendmail's MaxMessageSize in bytes; a sender line with no recipients and a larger declared SIZE counts as refused for size. 0: any such line with no other refusal counts.").
 			Default("0").Int64()
 		return func(env collectors.Env) (prometheus.Collector, error) {
-			return New(Config{Programs: *programs, DecisionDelay: *delay, MaxMessageSize: *maxSize, Now: env.Now}), nil
+			return New(Config{Programs: *programs, DecisionDelay: *delay, MaxMessageSize: *maxSize, Now: env.Now,
+				RateLimits: &RateLimits{DSNs: *rlDSNs, Texts: *rlTexts}}), nil
 		}
 	},
 }
@@ -44,6 +49,9 @@ type Config struct {
 	MaxMessageSize int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RateLimits decides which deferrals are rate_limited; nil means
+	// DefaultRateLimits.
+	RateLimits *RateLimits
 	// MaxHeld bounds the messages awaiting a decision; past it the oldest
 	// is decided at once. 0 means 10000.
 	MaxHeld int
@@ -70,6 +78,7 @@ type Collector struct {
 	starttls     *prometheus.CounterVec
 	dsns         prometheus.Counter
 	auth         *prometheus.CounterVec
+	badDelays    prometheus.Counter
 	held         prometheus.GaugeFunc
 	metrics      []prometheus.Collector
 	mu           sync.Mutex
@@ -85,6 +94,9 @@ func New(cfg Config) *Collector {
 	}
 	if cfg.MaxHeld <= 0 {
 		cfg.MaxHeld = 10000
+	}
+	if cfg.RateLimits == nil {
+		cfg.RateLimits = &DefaultRateLimits
 	}
 	if len(cfg.Programs) == 0 {
 		cfg.Programs = []string{"sm-mta", "sendmail", "sm-msp-queue"}
@@ -137,6 +149,10 @@ func New(cfg Config) *Collector {
 			Name: "sendmail_auth_total",
 			Help: "SMTP AUTH outcomes logged by sendmail, by result.",
 		}, []string{"result"}),
+		badDelays: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailtier_exporter_sendmail_delays_rejected_total",
+			Help: "delay= and xdelay= values left out of the delay histograms: malformed, or longer than a year (a forged or corrupt line). Their delivery still counts.",
+		}),
 		pending:      newHeldQueue(),
 		aborted:      newQIDSet(4096),
 		refusedEarly: newQIDSet(4096),
@@ -175,7 +191,7 @@ func New(cfg Config) *Collector {
 		c.auth.WithLabelValues(r)
 	}
 	c.metrics = []prometheus.Collector{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
-		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.held}
+		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.badDelays, c.held}
 	return c
 }
 
@@ -217,14 +233,17 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case To:
 		if ev.Mailer != "" {
 			c.deliveries.WithLabelValues(ev.Mailer, ev.Status).Inc()
-			c.delay.WithLabelValues(ev.Mailer, ev.Status).Observe(ev.Delay)
+			if ev.HasDelay {
+				c.delay.WithLabelValues(ev.Mailer, ev.Status).Observe(ev.Delay)
+			}
 			if ev.HasXDelay {
 				c.xdelay.WithLabelValues(ev.Mailer, ev.Status).Observe(ev.XDelay)
 			}
 			if ev.Status == StatusDeferred {
-				c.deferrals.WithLabelValues(ev.Mailer, ev.DeferReason).Inc()
+				c.deferrals.WithLabelValues(ev.Mailer, c.cfg.RateLimits.DeferReason(ev.DSN, ev.Stat)).Inc()
 			}
 		}
+		c.badDelays.Add(float64(ev.BadDelays))
 	case Reject:
 		c.rejects.WithLabelValues(ev.Stage, ev.Reason).Inc()
 		if ev.QID != "" && !ev.Refusal {

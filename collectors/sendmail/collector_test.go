@@ -218,3 +218,25 @@ func TestCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestForgedDelaysRejected: a forged delay= or xdelay= must not drive a
+// histogram's sum negative (or anywhere absurd); it is left out and
+// counted, and the delivery still counts.
+func TestForgedDelaysRejected(t *testing.T) {
+	c := sendmail.New(sendmail.Config{})
+	feed(t, c,
+		"Nov 24 05:15:41 vm sm-mta[2]: 6AO5FflG009238: to=<alice@lab.test>, delay=999999999999999999+00:00:00, xdelay=9223372036854775807:00:00, mailer=local, pri=30417, dsn=2.0.0, stat=Sent",
+		"Nov 24 05:15:41 vm sm-mta[2]: 6AO5FflG009239: to=<alice@lab.test>, delay=00:00:03, xdelay=00:00:01, mailer=local, pri=30417, dsn=2.0.0, stat=Sent")
+	g := metrictest.Gather(t, c)
+	for name, want := range map[string]float64{
+		`sendmail_deliveries_total{mailer=local,status=sent}`:            2,
+		`sendmail_delivery_delay_seconds{mailer=local,status=sent}`:      1,
+		`sendmail_delivery_delay_seconds_sum{mailer=local,status=sent}`:  3,
+		`sendmail_delivery_xdelay_seconds_sum{mailer=local,status=sent}`: 1,
+		`mailtier_exporter_sendmail_delays_rejected_total{}`:             2,
+	} {
+		if got, ok := g[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+}

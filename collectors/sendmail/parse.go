@@ -2,6 +2,7 @@ package sendmail
 
 import (
 	"strings"
+	"time"
 )
 
 // Kind is what a sendmail line reports.
@@ -37,12 +38,23 @@ type Event struct {
 
 	// To lines. Mailer is "" when the line names no mailer: the echo of a
 	// message refused at the end of DATA, not a delivery.
-	Mailer      string
-	Status      string
+	Mailer string
+	Status string
+	// Delay and XDelay are delay= and xdelay= in seconds, when the line
+	// has them (HasDelay, HasXDelay) and they are within MaxDelay.
+	// BadDelays counts those that were out of range or malformed: they are
+	// left out, the line still counts.
 	Delay       float64
 	XDelay      float64
+	HasDelay    bool
 	HasXDelay   bool
+	BadDelays   int
 	DeferReason string
+	// DSN and Stat are the dsn= and stat= of a To line, substrings of the
+	// line (stat= is the remote's reply text): what a deferral's reason is
+	// decided from.
+	DSN  string
+	Stat string
 
 	// Reject and Lost lines.
 	Stage  string
@@ -85,6 +97,7 @@ const (
 	DeferConnectionTimeout = "connection_timeout"
 	DeferHostUnknown       = "host_unknown"
 	DeferRateLimited       = "rate_limited"
+	DeferPolicy            = "policy"
 	DeferRemoteTempfail    = "remote_tempfail"
 
 	RoleServer = "server"
@@ -103,7 +116,7 @@ var (
 	Statuses     = []string{StatusSent, StatusDeferred, StatusBounced, Other}
 	Stages       = []string{StageConnect, StageHelo, StageMail, StageRcpt, StageData, Other}
 	Reasons      = []string{ReasonRelayingDenied, ReasonUserUnknown, ReasonAccessDenied, ReasonTooLarge, ReasonPregreet, ReasonVrfy, ReasonMilter, Other}
-	DeferReasons = []string{DeferConnectionRefused, DeferConnectionTimeout, DeferHostUnknown, DeferRateLimited, DeferRemoteTempfail, Other}
+	DeferReasons = []string{DeferConnectionRefused, DeferConnectionTimeout, DeferHostUnknown, DeferRateLimited, DeferPolicy, DeferRemoteTempfail, Other}
 )
 
 // Parse reads the message part of one sendmail log line (after
@@ -139,13 +152,12 @@ func Parse(msg string) Event {
 	case strings.HasPrefix(rest, "rejecting commands from ") && strings.Contains(rest, " due to pre-greeting traffic"):
 		ev.Kind, ev.Stage, ev.Reason = Reject, StageConnect, ReasonPregreet
 		return ev
-	case strings.HasSuffix(rest, " [rejected]") && (strings.Contains(rest, "]: VRFY ") || strings.Contains(rest, "]: EXPN ")):
+	case strings.HasSuffix(rest, " [rejected]") && isVrfyRefusal(rest):
 		// "[IP]: VRFY user [rejected]" (PrivacyOptions novrfy / noexpn)
 		ev.Kind, ev.Stage, ev.Reason = Reject, Other, ReasonVrfy
 		return ev
-	case strings.HasPrefix(rest, "<") && strings.HasSuffix(rest, ">... User unknown"):
-		ev.Kind, ev.Stage, ev.Reason = Reject, StageRcpt, ReasonUserUnknown
-		return ev
+	case qid != "" && strings.HasPrefix(rest, "<"):
+		return parseRecipientRefusal(ev, rest)
 	case strings.Contains(rest, " did not issue MAIL/EXPN/VRFY/ETRN during connection to "):
 		ev.Kind = NoMail
 		return ev
@@ -161,12 +173,58 @@ func Parse(msg string) Event {
 		ev.Kind = Ignored
 		return ev
 	}
-	// "QID: NEWQID: DSN: reason"
+	// "QID: NEWQID: DSN: reason" and its siblings (savemail.c's
+	// returntosender): every one is a notification sendmail generated.
 	if qid != "" {
-		if q2, r2 := splitQID(rest); q2 != "" && strings.HasPrefix(r2, "DSN: ") {
-			ev.Kind = DSN
-			return ev
+		if q2, r2 := splitQID(rest); q2 != "" {
+			for _, kind := range notifyKinds {
+				if strings.HasPrefix(r2, kind) {
+					ev.Kind = DSN
+					return ev
+				}
+			}
 		}
+	}
+	return ev
+}
+
+// notifyKinds are the kinds of notification savemail.c logs as
+// "QID: NEWQID: <kind>: <reason>": a bounce (DSN), a delay warning (sender
+// notify), a copy to the postmaster, and an answer to the sender.
+var notifyKinds = [...]string{"DSN: ", "sender notify: ", "postmaster notify: ", "return to sender: "}
+
+// isVrfyRefusal recognises srvrsmtp.c's "CLIENT: CMD ARGS [rejected]" for
+// VRFY and EXPN, CLIENT being "[IP]", "HOST [IP]" or "HOST [IP] (may be
+// forged)". The command is the client's own text, in any case.
+func isVrfyRefusal(rest string) bool {
+	i := strings.IndexByte(rest, ']')
+	if i < 0 || strings.Contains(rest[:i], ": ") {
+		return false
+	}
+	cmd := rest[i+1:]
+	cmd = strings.TrimPrefix(cmd, " (may be forged)")
+	if !strings.HasPrefix(cmd, ": ") || len(cmd) < 7 {
+		return false
+	}
+	verb := cmd[2:6]
+	return (strings.EqualFold(verb, "VRFY") || strings.EqualFold(verb, "EXPN")) && (cmd[6] == ' ' || len(cmd) == 6)
+}
+
+// parseRecipientRefusal reads "QID: <addr>... TEXT": sendmail's account
+// of a recipient it refused at RCPT, after the address failed to resolve
+// (an unknown local user, a virtusertable error: entry). TEXT is sendmail's
+// ("User unknown") or the site's own ("No such user here"), so only
+// sendmail's own wording names the reason; any other text is a refusal
+// at RCPT for reason other.
+func parseRecipientRefusal(ev Event, rest string) Event {
+	tail, ok := skipAddresses(rest)
+	if !ok || !strings.HasPrefix(tail, "... ") || len(tail) == len("... ") {
+		return ev
+	}
+	text := tail[len("... "):]
+	ev.Kind, ev.Stage, ev.Reason = Reject, StageRcpt, Other
+	if strings.HasPrefix(text, "User unknown") {
+		ev.Reason = ReasonUserUnknown
 	}
 	return ev
 }
@@ -199,49 +257,47 @@ func isAlnum(c byte) bool {
 // parseFrom reads "from=<a>, size=N, class=N, nrcpts=N, [msgid=<…>, ]… daemon=NAME, relay=…".
 // The sender address is attacker-controlled (a quoted local part may
 // spell ", nrcpts=9"), so it is skipped as an address before any field
-// is read.
+// is read. The fields after it are read by name: a value this parser does
+// not expect (a negative class= for bulk or junk precedence, a field of a
+// later sendmail) is passed over, never a reason to drop the line. The
+// line is a sender line when it has size= or nrcpts=.
 func parseFrom(ev Event, rest string) Event {
-	ev.Kind = From
 	ev.Daemon = DaemonLocal
 	tail, ok := skipAddresses(rest[len("from="):])
-	if !ok || !strings.HasPrefix(tail, ", size=") {
-		ev.Kind = Unknown
+	if !ok {
 		return ev
 	}
-	tail = tail[len(", size="):]
-	size, n := atoi(tail)
-	if n == 0 || !strings.HasPrefix(tail[n:], ", class=") {
-		ev.Kind = Unknown
-		return ev
-	}
-	ev.Size = size
-	tail = tail[n+len(", class="):]
-	_, n = atoi(tail)
-	tail = tail[n:]
-	if !strings.HasPrefix(tail, ", nrcpts=") {
-		ev.Kind = Unknown
-		return ev
-	}
-	tail = tail[len(", nrcpts="):]
-	nr, n := atoi(tail)
-	if n == 0 {
-		ev.Kind = Unknown
-		return ev
-	}
-	ev.Nrcpts = int(nr)
-	tail = tail[n:]
-	if strings.HasPrefix(tail, ", msgid=") {
-		// The Message-ID is the sender's too; skip it as an address.
-		if t, ok := skipAddresses(tail[len(", msgid="):]); ok {
-			tail = t
+	known := false
+	for strings.HasPrefix(tail, ", ") {
+		kv := tail[2:]
+		if strings.HasPrefix(kv, "msgid=") {
+			// The Message-ID is the sender's too; skip it as an address.
+			if t, ok := skipAddresses(kv[len("msgid="):]); ok {
+				tail = t
+				continue
+			}
+		}
+		end := strings.Index(kv, ", ")
+		if end < 0 {
+			end = len(kv)
+		}
+		field := kv[:end]
+		tail = kv[end:]
+		switch {
+		case strings.HasPrefix(field, "size="):
+			if v, n := atoi(field[len("size="):]); n > 0 {
+				ev.Size, known = v, true
+			}
+		case strings.HasPrefix(field, "nrcpts="):
+			if v, n := atoi(field[len("nrcpts="):]); n > 0 {
+				ev.Nrcpts, known = int(v), true
+			}
+		case strings.HasPrefix(field, "daemon="):
+			ev.Daemon = daemonLabel(field[len("daemon="):])
 		}
 	}
-	if j := strings.Index(tail, ", daemon="); j >= 0 {
-		v := tail[j+len(", daemon="):]
-		if k := strings.IndexByte(v, ','); k >= 0 {
-			v = v[:k]
-		}
-		ev.Daemon = daemonLabel(v)
+	if known {
+		ev.Kind = From
 	}
 	return ev
 }
@@ -297,10 +353,12 @@ func daemonLabel(v string) string {
 }
 
 // parseTo reads "to=<a>,<b>, [ctladdr=<c> (u/g), ]delay=D, [xdelay=D, ]
-// [mailer=M, ]pri=N, [relay=R, ][dsn=X.Y.Z, ]stat=TEXT". The addresses
-// are attacker-controlled and skipped as addresses first.
+// [mailer=M, ]pri=N, [relay=R, ][dsn=X.Y.Z, ]stat=TEXT" (deliver.c's
+// logdelivery). The addresses are attacker-controlled and skipped as
+// addresses first; the fields after them are read by name up to stat=,
+// which is last and free text (a remote's reply). The line is a delivery
+// line when it has delay= or stat=.
 func parseTo(ev Event, rest string) Event {
-	ev.Kind = To
 	tail, ok := skipAddresses(rest[len("to="):])
 	if ok && strings.HasPrefix(tail, ", ctladdr=") {
 		tail, ok = skipAddresses(tail[len(", ctladdr="):])
@@ -310,51 +368,49 @@ func parseTo(ev Event, rest string) Event {
 			}
 		}
 	}
-	if !ok || !strings.HasPrefix(tail, ", delay=") {
-		ev.Kind = Unknown
+	if !ok {
 		return ev
 	}
-	d, n := parseDuration(tail[len(", delay="):])
-	if n == 0 {
-		ev.Kind = Unknown
+	known := false
+	for strings.HasPrefix(tail, ", ") {
+		kv := tail[2:]
+		if strings.HasPrefix(kv, "stat=") {
+			ev.Stat, known = kv[len("stat="):], true
+			break
+		}
+		end := strings.Index(kv, ", ")
+		if end < 0 {
+			end = len(kv)
+		}
+		field := kv[:end]
+		tail = kv[end:]
+		switch {
+		case strings.HasPrefix(field, "delay="):
+			known = true
+			if d, ok := parseDelay(field[len("delay="):]); ok {
+				ev.Delay, ev.HasDelay = d, true
+			} else {
+				ev.BadDelays++
+			}
+		case strings.HasPrefix(field, "xdelay="):
+			if d, ok := parseDelay(field[len("xdelay="):]); ok {
+				ev.XDelay, ev.HasXDelay = d, true
+			} else {
+				ev.BadDelays++
+			}
+		case strings.HasPrefix(field, "mailer="):
+			ev.Mailer = mailerLabel(field[len("mailer="):])
+		case strings.HasPrefix(field, "dsn="):
+			ev.DSN = field[len("dsn="):]
+		}
+	}
+	if !known {
 		return ev
 	}
-	ev.Delay = d
-	tail = tail[len(", delay=")+n:]
-	if strings.HasPrefix(tail, ", xdelay=") {
-		d, n := parseDuration(tail[len(", xdelay="):])
-		if n > 0 {
-			ev.XDelay, ev.HasXDelay = d, true
-			tail = tail[len(", xdelay=")+n:]
-		}
-	}
-	if strings.HasPrefix(tail, ", mailer=") {
-		v := tail[len(", mailer="):]
-		k := strings.IndexByte(v, ',')
-		if k < 0 {
-			k = len(v)
-		}
-		ev.Mailer = mailerLabel(v[:k])
-		tail = v[k:]
-	}
-	// stat= is last and free text (a remote's reply); the fields before it
-	// are sendmail's own, so the first ", stat=" is the real one unless a
-	// relay host name holds it, which DNS names cannot.
-	stat := ""
-	if i := strings.Index(tail, ", stat="); i >= 0 {
-		stat = tail[i+len(", stat="):]
-		tail = tail[:i]
-	}
+	ev.Kind = To
 	dsnClass := byte(0)
-	dsn := ""
-	if i := strings.Index(tail, ", dsn="); i >= 0 {
-		dsn = tail[i+len(", dsn="):]
-		if k := strings.IndexByte(dsn, ','); k >= 0 {
-			dsn = dsn[:k]
-		}
-		if len(dsn) >= 5 && dsn[1] == '.' && (dsn[0] == '2' || dsn[0] == '4' || dsn[0] == '5') {
-			dsnClass = dsn[0]
-		}
+	if d := ev.DSN; len(d) >= 5 && d[1] == '.' && (d[0] == '2' || d[0] == '4' || d[0] == '5') {
+		dsnClass = d[0]
 	}
 	switch {
 	case dsnClass == '2':
@@ -363,17 +419,27 @@ func parseTo(ev Event, rest string) Event {
 		ev.Status = StatusDeferred
 	case dsnClass == '5':
 		ev.Status = StatusBounced
-	case strings.HasPrefix(stat, "Sent"):
+	case strings.HasPrefix(ev.Stat, "Sent"):
 		ev.Status = StatusSent
-	case strings.HasPrefix(stat, "Deferred"):
+	case strings.HasPrefix(ev.Stat, "Deferred"):
 		ev.Status = StatusDeferred
 	default:
 		ev.Status = Other
 	}
 	if ev.Status == StatusDeferred {
-		ev.DeferReason = deferReason(dsn, stat)
+		ev.DeferReason = DefaultRateLimits.DeferReason(ev.DSN, ev.Stat)
 	}
 	return ev
+}
+
+// parseDelay reads a whole delay= or xdelay= value; false when it is not
+// sendmail's "[D+]HH:MM:SS" or lies beyond MaxDelay.
+func parseDelay(v string) (float64, bool) {
+	d, n := parseDuration(v)
+	if n == 0 || n != len(v) || d > MaxDelay.Seconds() {
+		return 0, false
+	}
+	return d, true
 }
 
 func mailerLabel(v string) string {
@@ -391,16 +457,41 @@ func mailerLabel(v string) string {
 	return Other
 }
 
-// deferReason classifies a deferral. Rate limiting is what the remote's
-// enhanced status code 4.7.x says (RFC 3463 "security or policy status",
-// which large providers use for throttling), or what its text says.
-func deferReason(dsn, stat string) string {
+// RateLimits says which deferrals are a remote throttling this server:
+// the operator's choice, since no standard code says it. A deferral is
+// rate_limited when its enhanced status code starts with one of DSNs or
+// its reply contains one of Texts (ASCII case ignored).
+type RateLimits struct {
+	DSNs  []string
+	Texts []string
+}
+
+// DefaultRateLimits are the flags' defaults: Gmail's 4.7.28 and the
+// wordings large providers and sendmail's own ratecontrol use.
+var DefaultRateLimits = RateLimits{
+	DSNs:  []string{"4.7.28"},
+	Texts: []string{"rate limit", "ratelimit", "rate-limit", "too many", "throttl", "unusual rate", "unexpected volume"},
+}
+
+// DeferReason classifies a deferral from its DSN code and reply text.
+// rate_limited is what the operator's RateLimits say; any other 4.7.x
+// (RFC 3463 "security or policy status": a client host or sender refused
+// by policy, greylisting, a blocklist) is policy; then the transport's
+// failures; then any other 4xx reply of the remote.
+func (rl RateLimits) DeferReason(dsn, stat string) string {
+	for _, d := range rl.DSNs {
+		if d != "" && strings.HasPrefix(dsn, d) {
+			return DeferRateLimited
+		}
+	}
+	for _, t := range rl.Texts {
+		if t != "" && containsFold(stat, t) {
+			return DeferRateLimited
+		}
+	}
 	switch {
 	case strings.HasPrefix(dsn, "4.7."):
-		return DeferRateLimited
-	case containsFold(stat, "rate limit"), containsFold(stat, "too many"), containsFold(stat, "throttl"),
-		containsFold(stat, "unusual rate"):
-		return DeferRateLimited
+		return DeferPolicy
 	case strings.Contains(stat, "Connection refused"):
 		return DeferConnectionRefused
 	case strings.Contains(stat, "timed out"), strings.Contains(stat, "Connection reset"):
@@ -571,8 +662,16 @@ func atoi(s string) (int64, int) {
 	return v, i
 }
 
-// parseDuration reads sendmail's "[D+]HH:MM:SS" and returns seconds and
-// the bytes used, or 0 bytes when s does not start with one.
+// MaxDelay is the longest delay= or xdelay= believed: a year. sendmail
+// returns a message after Timeout.queuereturn (five days by default); a
+// longer value is a forged or corrupt line, and left out of the
+// histograms rather than let one line skew their sums.
+const MaxDelay = 365 * 24 * time.Hour
+
+// parseDuration reads sendmail's "[D+]HH:MM:SS" (pintvl in util.c) and
+// returns seconds and the bytes used, or 0 bytes when s does not start
+// with one. Minutes and seconds are two digits below 60; days and hours
+// may be of any length, and saturate rather than overflow.
 func parseDuration(s string) (float64, int) {
 	days, n := atoi(s)
 	off := 0
@@ -587,14 +686,15 @@ func parseDuration(s string) (float64, int) {
 	}
 	off += n1 + 1
 	m, n2 := atoi(s[off:])
-	if n2 != 2 || off+n2 >= len(s) || s[off+n2] != ':' {
+	if n2 != 2 || m > 59 || off+n2 >= len(s) || s[off+n2] != ':' {
 		return 0, 0
 	}
 	off += n2 + 1
 	sec, n3 := atoi(s[off:])
-	if n3 != 2 {
+	if n3 != 2 || sec > 59 {
 		return 0, 0
 	}
 	off += n3
-	return float64(days*86400 + h*3600 + m*60 + sec), off
+	// In float64: days and hours as large as atoi allows cannot overflow.
+	return float64(days)*86400 + float64(h)*3600 + float64(m*60+sec), off
 }

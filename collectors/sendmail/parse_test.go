@@ -22,33 +22,33 @@ func TestParse(t *testing.T) {
 		{"6AO5FoGo009555: from=<\", size=1, class=0, nrcpts=9, daemon=MSA, \"@x>, size=10, class=0, nrcpts=1, proto=ESMTP, daemon=evil-name, relay=x",
 			Event{Kind: From, QID: "6AO5FoGo009555", Daemon: Other, Nrcpts: 1, Size: 10}},
 		{"6AO5Ff2e009206: to=<alice@lab.test>, delay=00:00:00, xdelay=00:00:00, mailer=local, pri=30417, dsn=2.0.0, stat=Sent",
-			Event{Kind: To, QID: "6AO5Ff2e009206", Mailer: "local", Status: StatusSent, HasXDelay: true}},
+			Event{Kind: To, QID: "6AO5Ff2e009206", HasDelay: true, Mailer: "local", Status: StatusSent, HasXDelay: true}},
 		{"6AO5GAtN010625: to=<user917@down.test>, delay=00:02:16, xdelay=00:00:00, mailer=relay, pri=120209, relay=[127.0.0.1], dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.1]",
-			Event{Kind: To, QID: "6AO5GAtN010625", Mailer: "relay", Status: StatusDeferred, Delay: 136, HasXDelay: true, DeferReason: DeferConnectionRefused}},
+			Event{Kind: To, QID: "6AO5GAtN010625", HasDelay: true, Mailer: "relay", Status: StatusDeferred, Delay: 136, HasXDelay: true, DeferReason: DeferConnectionRefused}},
 		{"6AO5FgQk009265: to=<dave@lab.test>, delay=00:00:00, xdelay=00:00:00, mailer=local, pri=30422, dsn=5.0.0, stat=Insufficient permission",
-			Event{Kind: To, QID: "6AO5FgQk009265", Mailer: "local", Status: StatusBounced, HasXDelay: true}},
+			Event{Kind: To, QID: "6AO5FgQk009265", HasDelay: true, Mailer: "local", Status: StatusBounced, HasXDelay: true}},
 		{"6AO5FfPF009223: to=<orders@partner.test>, ctladdr=<carol@lab.test> (994/993), delay=2+01:02:03, xdelay=00:00:07, mailer=esmtp, pri=30426, relay=[127.0.0.1] [127.0.0.1], dsn=2.0.0, stat=Sent (2.0.0 Ok: queued as sink1)",
-			Event{Kind: To, QID: "6AO5FfPF009223", Mailer: "esmtp", Status: StatusSent, Delay: 2*86400 + 3723, XDelay: 7, HasXDelay: true}},
+			Event{Kind: To, QID: "6AO5FfPF009223", HasDelay: true, Mailer: "esmtp", Status: StatusSent, Delay: 2*86400 + 3723, XDelay: 7, HasXDelay: true}},
 		{"7AO5FfPF009223: to=<a@gmail.test>, delay=00:10:00, xdelay=00:00:01, mailer=esmtp, pri=1, relay=mx.gmail.test. [192.0.2.1], dsn=4.7.28, stat=Deferred: 421-4.7.28 Our system has detected an unusual rate of unsolicited mail",
-			Event{Kind: To, QID: "7AO5FfPF009223", Mailer: "esmtp", Status: StatusDeferred, Delay: 600, XDelay: 1, HasXDelay: true, DeferReason: DeferRateLimited}},
+			Event{Kind: To, QID: "7AO5FfPF009223", HasDelay: true, Mailer: "esmtp", Status: StatusDeferred, Delay: 600, XDelay: 1, HasXDelay: true, DeferReason: DeferRateLimited}},
 		{"7AO5FfPF009224: to=<a@x.test>, delay=00:00:05, xdelay=00:00:05, mailer=esmtp, pri=1, relay=x.test. [192.0.2.1], dsn=4.0.0, stat=Deferred: Connection timed out with x.test.",
-			Event{Kind: To, QID: "7AO5FfPF009224", Mailer: "esmtp", Status: StatusDeferred, Delay: 5, XDelay: 5, HasXDelay: true, DeferReason: DeferConnectionTimeout}},
+			Event{Kind: To, QID: "7AO5FfPF009224", HasDelay: true, Mailer: "esmtp", Status: StatusDeferred, Delay: 5, XDelay: 5, HasXDelay: true, DeferReason: DeferConnectionTimeout}},
 		{"7AO5FfPF009225: to=<a@nx.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=nx.test., dsn=4.4.3, stat=Host unknown (Name server: nx.test.: host name lookup failure)",
-			Event{Kind: To, QID: "7AO5FfPF009225", Mailer: "esmtp", Status: StatusDeferred, HasXDelay: true, DeferReason: DeferHostUnknown}},
+			Event{Kind: To, QID: "7AO5FfPF009225", HasDelay: true, Mailer: "esmtp", Status: StatusDeferred, HasXDelay: true, DeferReason: DeferHostUnknown}},
 		{"7AO5FfPF009226: to=<a@x.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=1, relay=x.test. [192.0.2.1], dsn=4.3.0, stat=Deferred: 451 4.3.0 Temporary lookup failure",
-			Event{Kind: To, QID: "7AO5FfPF009226", Mailer: "esmtp", Status: StatusDeferred, HasXDelay: true, DeferReason: DeferRemoteTempfail}},
+			Event{Kind: To, QID: "7AO5FfPF009226", HasDelay: true, Mailer: "esmtp", Status: StatusDeferred, HasXDelay: true, DeferReason: DeferRemoteTempfail}},
 		{"7AO5FfPF009227: to=|/usr/bin/procmail, delay=00:00:00, xdelay=00:00:00, mailer=prog, pri=1, dsn=2.0.0, stat=Sent",
-			Event{Kind: To, QID: "7AO5FfPF009227", Mailer: "prog", Status: StatusSent, HasXDelay: true}},
+			Event{Kind: To, QID: "7AO5FfPF009227", HasDelay: true, Mailer: "prog", Status: StatusSent, HasXDelay: true}},
 		{"7AO5FfPF009228: to=/var/mail/x, delay=00:00:00, xdelay=00:00:00, mailer=*file*, pri=1, dsn=2.0.0, stat=Sent",
-			Event{Kind: To, QID: "7AO5FfPF009228", Mailer: "file", Status: StatusSent, HasXDelay: true}},
+			Event{Kind: To, QID: "7AO5FfPF009228", HasDelay: true, Mailer: "file", Status: StatusSent, HasXDelay: true}},
 		{"7AO5FfPF009229: to=<a@x.test>, delay=00:00:00, mailer=cyrusv2, pri=1, stat=queued",
-			Event{Kind: To, QID: "7AO5FfPF009229", Mailer: Other, Status: Other}},
+			Event{Kind: To, QID: "7AO5FfPF009229", HasDelay: true, Mailer: Other, Status: Other}},
 		// The echo of a message refused at the end of DATA names no mailer.
 		{"6AO5Fgn9009275: to=<erin@lab.test>, delay=00:00:00, pri=178357, stat=Message exceeds maximum fixed size (100000)",
-			Event{Kind: To, QID: "6AO5Fgn9009275", Status: Other}},
+			Event{Kind: To, QID: "6AO5Fgn9009275", HasDelay: true, Status: Other}},
 		// A hostile recipient that spells fields inside its address.
 		{"7AO5FfPF009230: to=<\", delay=99:99:99, mailer=relay, \"@x>, delay=00:00:03, xdelay=00:00:01, mailer=local, pri=1, dsn=2.0.0, stat=Sent",
-			Event{Kind: To, QID: "7AO5FfPF009230", Mailer: "local", Status: StatusSent, Delay: 3, XDelay: 1, HasXDelay: true}},
+			Event{Kind: To, QID: "7AO5FfPF009230", HasDelay: true, Mailer: "local", Status: StatusSent, Delay: 3, XDelay: 1, HasXDelay: true}},
 		{"6AO5FgLc009280: ruleset=check_rcpt, arg1=<victim167@elsewhere.test>, relay=relay.spam.test [127.0.0.23], reject=550 5.7.1 <victim167@elsewhere.test>... Relaying denied",
 			Event{Kind: Reject, QID: "6AO5FgLc009280", Stage: StageRcpt, Reason: ReasonRelayingDenied}},
 		{"6AO5FfrX009190: ruleset=check_rcpt, arg1=<x243@elsewhere.test>, relay=[127.0.0.5], reject=550 5.7.1 <x243@elsewhere.test>... Relaying denied. IP name lookup failed [127.0.0.5]",
@@ -107,13 +107,63 @@ func TestParse(t *testing.T) {
 		{"NOQUEUE: connect from [192.0.2.1]", Event{Kind: Ignored}},
 		{"6AO5FfLr009227: something sendmail says that is new", Event{Kind: Unknown, QID: "6AO5FfLr009227"}},
 		{"", Event{}},
-		{"6AO5FfLr009227: to=<a@b>, stat=Sent", Event{QID: "6AO5FfLr009227"}},
+		// One field missing or unexpected never discards the line.
+		{"6AO5FfLr009227: to=<a@b>, stat=Sent", Event{Kind: To, QID: "6AO5FfLr009227", Status: StatusSent}},
+		{"i3PMa7Xo076734: from=<olimaul@cpan.org>, size=3314, class=-60, nrcpts=1, msgid=<2004@pause.perl.org>, proto=SMTP, daemon=MTA, relay=x1.develooper.com [63.251.223.170]",
+			Event{Kind: From, QID: "i3PMa7Xo076734", Daemon: "MTA", Nrcpts: 1, Size: 3314}},
+		{"64653CTR048104: from=root, size=12362438, class=-60, nrcpts=1, msgid=<2026@x>, relay=root@localhost",
+			Event{Kind: From, QID: "64653CTR048104", Daemon: DaemonLocal, Nrcpts: 1, Size: 12362438}},
+		{"7AO5FfPF009231: to=<a@x.test>, delay=999999999999999999+00:00:00, xdelay=9223372036854775807:00:00, mailer=esmtp, pri=1, dsn=2.0.0, stat=Sent",
+			Event{Kind: To, QID: "7AO5FfPF009231", Mailer: "esmtp", Status: StatusSent, BadDelays: 2}},
+		{"7AO5FfPF009232: to=<a@x.test>, delay=00:99:00, xdelay=00:00:01x, mailer=esmtp, pri=1, dsn=2.0.0, stat=Sent",
+			Event{Kind: To, QID: "7AO5FfPF009232", Mailer: "esmtp", Status: StatusSent, BadDelays: 2}},
+		{"s1D0GoSs025815: [217.193.142.180]: expn info [rejected]",
+			Event{Kind: Reject, QID: "s1D0GoSs025815", Stage: Other, Reason: ReasonVrfy}},
+		{"s1MD2hsd004030: rrcs-24-73-201-194.se.biz.rr.com [24.73.201.194] (may be forged): Vrfy root [rejected]",
+			Event{Kind: Reject, QID: "s1MD2hsd004030", Stage: Other, Reason: ReasonVrfy}},
+		{"s1MD2hsd004031: [24.73.201.194]: HELP vrfy [rejected]", Event{QID: "s1MD2hsd004031"}},
+		{"rA37ZTSC026250: <arhipov@domain.com>... No such user here",
+			Event{Kind: Reject, QID: "rA37ZTSC026250", Stage: StageRcpt, Reason: Other}},
+		{"55HIbcGI002794: <baduser@yourhost.com>... User unknown",
+			Event{Kind: Reject, QID: "55HIbcGI002794", Stage: StageRcpt, Reason: ReasonUserUnknown}},
+		{"mAO2tx04010773: mB26PuEl004811: sender notify: Cannot send message for 5 days",
+			Event{Kind: DSN, QID: "mAO2tx04010773"}},
+		{"mAO2tx04010773: mB26PuEl004812: postmaster notify: User unknown",
+			Event{Kind: DSN, QID: "mAO2tx04010773"}},
 		{"6AO5FfLr009227: from=<a@b>, size=x", Event{QID: "6AO5FfLr009227", Daemon: DaemonLocal}},
 	} {
 		got := Parse(tc.msg)
+		got.DSN, got.Stat = "", "" // substrings of the line, checked in TestDeferReason
 		if got != tc.want {
 			t.Errorf("Parse(%q)\n got %+v\nwant %+v", tc.msg, got, tc.want)
 		}
+	}
+}
+
+func TestDeferReason(t *testing.T) {
+	for _, tc := range []struct{ dsn, stat, want string }{
+		{"4.7.28", "Deferred: 421-4.7.28 Our system has detected an unusual rate of unsolicited mail", DeferRateLimited},
+		{"4.7.0", "Deferred: 421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints", DeferRateLimited},
+		{"4.7.650", "Deferred: 451 4.7.650 The mail server [192.0.2.1] has been temporarily Rate Limited due to IP reputation.", DeferRateLimited},
+		{"4.3.2", "Deferred: 421 4.3.2 Connection rate limit exceeded.", DeferRateLimited},
+		// A refusal by policy is not rate limiting.
+		{"4.7.1", "Deferred: 450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.1]", DeferPolicy},
+		{"4.7.1", "Deferred: 451 4.7.1 Please try again later", DeferPolicy},
+		{"4.4.1", "Deferred: Connection refused by mx.example.", DeferConnectionRefused},
+		{"4.0.0", "Deferred: Connection timed out with example.com.", DeferConnectionTimeout},
+		{"4.3.0", "Deferred: 451 4.3.0 Temporary lookup failure", DeferRemoteTempfail},
+	} {
+		if got := DefaultRateLimits.DeferReason(tc.dsn, tc.stat); got != tc.want {
+			t.Errorf("DeferReason(%q, %q) = %q, want %q", tc.dsn, tc.stat, got, tc.want)
+		}
+	}
+	// The operator's choice: a site that counts 4.7.1 as rate limiting.
+	rl := RateLimits{DSNs: []string{"4.7.1"}}
+	if got := rl.DeferReason("4.7.1", "Deferred: 450 4.7.1 Client host rejected"); got != DeferRateLimited {
+		t.Errorf("with --collector.sendmail.rate-limit-dsn=4.7.1: %q, want rate_limited", got)
+	}
+	if got := rl.DeferReason("4.7.0", "Deferred: 421 4.7.0 too many connections"); got != DeferPolicy {
+		t.Errorf("without the default texts: %q, want policy", got)
 	}
 }
 
@@ -128,6 +178,8 @@ func TestParseDuration(t *testing.T) {
 		{"1+00:00:01", 86401, 10},
 		{"123:00:00", 123 * 3600, 9},
 		{"00:0:00", 0, 0},
+		{"00:60:00", 0, 0},
+		{"00:00:60", 0, 0},
 		{"x", 0, 0},
 		{"1+", 0, 0},
 		{"", 0, 0},
@@ -135,6 +187,20 @@ func TestParseDuration(t *testing.T) {
 		secs, n := parseDuration(tc.in)
 		if secs != tc.secs || n != tc.n {
 			t.Errorf("parseDuration(%q) = %v, %d; want %v, %d", tc.in, secs, n, tc.secs, tc.n)
+		}
+	}
+}
+
+// TestParseDurationHuge: days and hours past int64 saturate, positive,
+// beyond MaxDelay; they never wrap negative.
+func TestParseDurationHuge(t *testing.T) {
+	for _, in := range []string{"999999999999999999+00:00:00", "9223372036854775807:00:00", "99999999999999999999999+99999999999999999999:00:00"} {
+		secs, n := parseDuration(in)
+		if n != len(in) || !(secs > MaxDelay.Seconds()) {
+			t.Errorf("parseDuration(%q) = %v, %d; want over %v, %d", in, secs, n, MaxDelay.Seconds(), len(in))
+		}
+		if _, ok := parseDelay(in); ok {
+			t.Errorf("parseDelay(%q) accepted", in)
 		}
 	}
 }

@@ -57,11 +57,19 @@ type held struct {
 
 // heldQueue keeps held messages in arrival order, so the oldest can be
 // decided first, and by queue id, so a later line can decide its own.
+// Decided messages stay in order until they reach its head or until they
+// outnumber the undecided ones, when order is compacted: its length stays
+// within twice the number of held messages (plus a little slack), however
+// long the server is never idle.
 type heldQueue struct {
 	byQID map[string]*held
 	order []*held
 	head  int
 }
+
+// compactSlack is how many decided entries order may hold beyond the
+// undecided ones before it is compacted.
+const compactSlack = 64
 
 func newHeldQueue() *heldQueue {
 	return &heldQueue{byQID: make(map[string]*held)}
@@ -73,7 +81,22 @@ func (q *heldQueue) push(qid, daemon string, at time.Time) {
 	}
 	h := &held{qid: strings.Clone(qid), daemon: daemon, at: at}
 	q.byQID[h.qid] = h
+	if len(q.order) > 2*len(q.byQID)+compactSlack {
+		q.compact()
+	}
 	q.order = append(q.order, h)
+}
+
+// compact drops the decided entries of order into a new slice, so the old
+// backing array (and what it pinned) can be freed.
+func (q *heldQueue) compact() {
+	live := make([]*held, 0, 2*len(q.byQID)+compactSlack)
+	for _, h := range q.order[q.head:] {
+		if !h.done {
+			live = append(live, h)
+		}
+	}
+	q.order, q.head = live, 0
 }
 
 // take removes and returns the held message of qid, if any.

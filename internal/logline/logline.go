@@ -6,7 +6,11 @@
 //	traditional syslog  Nov 24 05:15:41 host sm-mta[9221]: message
 //	rsyslog RFC 3339    2026-11-24T05:15:41.123456+00:00 host sm-mta[9221]: message
 //	Dovecot log_path    2026-11-24 05:15:41 imap-login: Info: message
+//	                    Dec 02 09:22:22 auth-worker(u,ip)<230299>: request [1]: Info: message (2.4)
 //	fail2ban's own      2026-11-24 05:15:41,965 fail2ban.filter [9143]: INFO [jail] message
+//
+// rsyslog's "message repeated N times: [ msg ]" (RepeatedMsgReduction)
+// is read as msg, with Repeats N: the line stands for N lines.
 //
 // Parse does no allocation: the fields of a Record are substrings of the
 // line. It knows nothing of files or of what any daemon's message means.
@@ -56,7 +60,16 @@ type Record struct {
 	// shape Dovecot's syslog lines have; for fail2ban's file it is the line
 	// after the timestamp ("fail2ban.filter [9143]: INFO [jail] Found ...").
 	Message string
+	// Repeats is how many lines the record stands for: 1, or N for
+	// rsyslog's "message repeated N times: [ … ]", at most MaxRepeats.
+	Repeats int
 }
+
+// MaxRepeats bounds Repeats. rsyslog flushes a repeated message at the
+// latest when another one arrives or its mark interval passes; a larger
+// count is a forged line, and handing it on whole would let one line
+// stall the reader.
+const MaxRepeats = 10000
 
 var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 
@@ -132,7 +145,7 @@ func parseAfterStamp(line string, stampEnd int, f Format) (Record, bool) {
 		return Record{}, false
 	}
 	host := rest[:sp]
-	if f == Syslog && host[len(host)-1] == ':' && hasLevel(rest[sp+1:]) {
+	if f == Syslog && isDovecotHead(rest) {
 		return parseDovecotFile(line, stampEnd)
 	}
 	r := Record{Format: f, Timestamp: line[:stampEnd], Host: host}
@@ -165,8 +178,39 @@ func parseAfterStamp(line string, stampEnd int, f Format) (Record, bool) {
 	if i < len(tag) && tag[i] == ' ' {
 		i++
 	}
-	r.Message = tag[i:]
+	r.Message, r.Repeats = repeated(tag[i:])
 	return r, true
+}
+
+// repeated reads rsyslog's "message repeated N times: [ msg]" (its text
+// in rsyslog's msg.c is "message repeated %d times: [%.800s]"; msg keeps
+// its leading space). It returns the message and how many lines it
+// stands for.
+func repeated(msg string) (string, int) {
+	const head = "message repeated "
+	if len(msg) < len(head) || msg[:len(head)] != head || msg[len(msg)-1] != ']' {
+		return msg, 1
+	}
+	i := len(head)
+	n := 0
+	for i < len(msg) && isDigit(msg[i]) {
+		if n <= MaxRepeats {
+			n = n*10 + int(msg[i]-'0')
+		}
+		i++
+	}
+	const mid = " times: ["
+	if i == len(head) || n == 0 || len(msg)-i < len(mid)+1 || msg[i:i+len(mid)] != mid {
+		return msg, 1
+	}
+	inner := msg[i+len(mid) : len(msg)-1]
+	if inner != "" && inner[0] == ' ' {
+		inner = inner[1:]
+	}
+	if n > MaxRepeats {
+		n = MaxRepeats
+	}
+	return inner, n
 }
 
 var levels = [...]string{"Info: ", "Warning: ", "Error: ", "Fatal: ", "Panic: ", "Debug: "}
@@ -181,19 +225,77 @@ func hasLevel(s string) bool {
 }
 
 // parseDovecotFile reads "<service...>: <Level>: message" after the stamp.
-// The service token may hold spaces only inside its "(user)" part, which
-// is attacker-controlled, so the level is what confirms the shape.
 func parseDovecotFile(line string, stampEnd int) (Record, bool) {
 	rest := line[stampEnd+1:]
-	for i := 0; i+1 < len(rest); i++ {
-		if rest[i] == ':' && rest[i+1] == ' ' {
-			if i == 0 || !hasLevel(rest[i+2:]) {
-				return Record{}, false
+	if !isDovecotHead(rest) {
+		return Record{}, false
+	}
+	return Record{Format: Dovecot, Timestamp: line[:stampEnd], Program: "dovecot", Message: rest, Repeats: 1}, true
+}
+
+// isDovecotHead reports whether s starts as a line of Dovecot's own file
+// does: a log prefix, "service", "service(…)" and any "<…>" parts (pid,
+// session), then ": ", then a level. Dovecot 2.4 puts appended event
+// prefixes such as "request [N]: " before the level
+// ("auth-worker(u,ip)<230299>: request [1]: Info: sql: unknown user").
+// The "(…)" part holds the user name, attacker-controlled and possibly
+// with spaces, so the level is what confirms the shape.
+func isDovecotHead(s string) bool {
+	i := 0
+	for i < len(s) && isServiceChar(s[i]) {
+		i++
+	}
+	if i == 0 || i >= len(s) {
+		return false
+	}
+	if s[i] == '(' {
+		// The user part ends at the first ')' followed by '<' or ':'.
+		for {
+			e := strings.IndexByte(s[i:], ')')
+			if e < 0 {
+				return false
 			}
-			return Record{Format: Dovecot, Timestamp: line[:stampEnd], Program: "dovecot", Message: rest}, true
+			i += e + 1
+			if i >= len(s) || s[i] == '<' || s[i] == ':' {
+				break
+			}
 		}
 	}
-	return Record{}, false
+	for i < len(s) && s[i] == '<' {
+		e := strings.IndexByte(s[i:], '>')
+		if e < 0 {
+			return false
+		}
+		i += e + 1
+	}
+	if i+1 >= len(s) || s[i] != ':' || s[i+1] != ' ' {
+		return false
+	}
+	rest := s[i+2:]
+	if n := requestPrefix(rest); n > 0 {
+		rest = rest[n:]
+	}
+	return hasLevel(rest)
+}
+
+// requestPrefix returns the length of a leading "request [N]: ", or 0.
+func requestPrefix(s string) int {
+	const head = "request ["
+	if len(s) < len(head) || s[:len(head)] != head {
+		return 0
+	}
+	i := len(head)
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	if i == len(head) || i+2 >= len(s) || s[i] != ']' || s[i+1] != ':' || s[i+2] != ' ' {
+		return 0
+	}
+	return i + 3
+}
+
+func isServiceChar(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c == '-' || c == '_'
 }
 
 // parseFail2ban reads "YYYY-MM-DD hh:mm:ss,mmm fail2ban.module [pid]: LEVEL msg".
@@ -205,5 +307,5 @@ func parseFail2ban(line string) (Record, bool) {
 	if len(rest) < 9 || rest[:9] != "fail2ban." {
 		return Record{}, false
 	}
-	return Record{Format: Fail2ban, Timestamp: line[:23], Program: "fail2ban", Message: rest}, true
+	return Record{Format: Fail2ban, Timestamp: line[:23], Program: "fail2ban", Message: rest, Repeats: 1}, true
 }

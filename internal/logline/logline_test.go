@@ -13,44 +13,71 @@ func TestParse(t *testing.T) {
 	}{
 		{
 			"Nov 24 05:15:41 vm sm-mta[9221]: 6AO5Ff2e009206: to=<alice@lab.test>, stat=Sent",
-			Record{Syslog, "Nov 24 05:15:41", "vm", "sm-mta", "9221", "6AO5Ff2e009206: to=<alice@lab.test>, stat=Sent"},
+			Record{Syslog, "Nov 24 05:15:41", "vm", "sm-mta", "9221", "6AO5Ff2e009206: to=<alice@lab.test>, stat=Sent", 1},
 		},
 		{
 			"Nov  4 05:15:41 vm dovecot: imap-login: Login: user=<alice>",
-			Record{Syslog, "Nov  4 05:15:41", "vm", "dovecot", "", "imap-login: Login: user=<alice>"},
+			Record{Syslog, "Nov  4 05:15:41", "vm", "dovecot", "", "imap-login: Login: user=<alice>", 1},
 		},
 		{
 			"2026-11-24T05:15:41.797020+00:00 vm sm-mta[9075]: starting daemon (8.17.1.9): SMTP",
-			Record{RFC3339, "2026-11-24T05:15:41.797020+00:00", "vm", "sm-mta", "9075", "starting daemon (8.17.1.9): SMTP"},
+			Record{RFC3339, "2026-11-24T05:15:41.797020+00:00", "vm", "sm-mta", "9075", "starting daemon (8.17.1.9): SMTP", 1},
 		},
 		{
 			"2026-11-24T05:15:41Z mail.example.org opendkim[12]: QID: DKIM-Signature field added (s=mail, d=lab.test)",
-			Record{RFC3339, "2026-11-24T05:15:41Z", "mail.example.org", "opendkim", "12", "QID: DKIM-Signature field added (s=mail, d=lab.test)"},
+			Record{RFC3339, "2026-11-24T05:15:41Z", "mail.example.org", "opendkim", "12", "QID: DKIM-Signature field added (s=mail, d=lab.test)", 1},
 		},
 		{
 			"2026-11-24 05:15:41 imap-login: Info: Login: user=<dave>, method=PLAIN",
-			Record{Dovecot, "2026-11-24 05:15:41", "", "dovecot", "", "imap-login: Info: Login: user=<dave>, method=PLAIN"},
+			Record{Dovecot, "2026-11-24 05:15:41", "", "dovecot", "", "imap-login: Info: Login: user=<dave>, method=PLAIN", 1},
 		},
 		{
 			"2026-11-24 05:15:43 lda(bob)<9301><3LpJEX8dBWtVJAAA5f9tHg>: Info: msgid=<flda-0002@remote.test>: saved mail to INBOX",
-			Record{Dovecot, "2026-11-24 05:15:43", "", "dovecot", "", "lda(bob)<9301><3LpJEX8dBWtVJAAA5f9tHg>: Info: msgid=<flda-0002@remote.test>: saved mail to INBOX"},
+			Record{Dovecot, "2026-11-24 05:15:43", "", "dovecot", "", "lda(bob)<9301><3LpJEX8dBWtVJAAA5f9tHg>: Info: msgid=<flda-0002@remote.test>: saved mail to INBOX", 1},
 		},
 		{
 			// Dovecot's default log_timestamp looks like syslog's stamp.
 			"Nov 24 05:15:41 master: Warning: Killed with signal 15",
-			Record{Dovecot, "Nov 24 05:15:41", "", "dovecot", "", "master: Warning: Killed with signal 15"},
+			Record{Dovecot, "Nov 24 05:15:41", "", "dovecot", "", "master: Warning: Killed with signal 15", 1},
 		},
 		{
 			"2026-11-24 05:15:50,173 fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2",
-			Record{Fail2ban, "2026-11-24 05:15:50,173", "", "fail2ban", "", "fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2"},
+			Record{Fail2ban, "2026-11-24 05:15:50,173", "", "fail2ban", "", "fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2", 1},
 		},
 		{
 			"Nov 24 05:15:41 vm kernel: [ 1.0] something",
-			Record{Syslog, "Nov 24 05:15:41", "vm", "kernel", "", "[ 1.0] something"},
+			Record{Syslog, "Nov 24 05:15:41", "vm", "kernel", "", "[ 1.0] something", 1},
+		},
+		{
+			// Dovecot 2.4's own file: an event prefix before the level.
+			"Dec 02 09:22:22 auth-worker(testuser@zeroxzed.ru,213.209.157.207)<230299>: request [1]: Info: sql: unknown user",
+			Record{Dovecot, "Dec 02 09:22:22", "", "dovecot", "", "auth-worker(testuser@zeroxzed.ru,213.209.157.207)<230299>: request [1]: Info: sql: unknown user", 1},
+		},
+		{
+			"2026-11-24 05:15:41 auth(info@example.com,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>: Info: sql: Password mismatch",
+			Record{Dovecot, "2026-11-24 05:15:41", "", "dovecot", "", "auth(info@example.com,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>: Info: sql: Password mismatch", 1},
+		},
+		{
+			// A user name with spaces in Dovecot's file.
+			"Nov 24 05:15:41 imap(a b c)<1><s>: Info: Disconnected: Logged out",
+			Record{Dovecot, "Nov 24 05:15:41", "", "dovecot", "", "imap(a b c)<1><s>: Info: Disconnected: Logged out", 1},
+		},
+		{
+			// rsyslog's RepeatedMsgReduction: one line standing for three.
+			"Nov 24 05:15:41 vm dovecot: message repeated 3 times: [ imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=192.0.2.1]",
+			Record{Syslog, "Nov 24 05:15:41", "vm", "dovecot", "", "imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=192.0.2.1", 3},
+		},
+		{
+			"2026-11-24T05:15:41.1+00:00 vm sm-mta[1]: message repeated 99999999999999999999 times: [ x]",
+			Record{RFC3339, "2026-11-24T05:15:41.1+00:00", "vm", "sm-mta", "1", "x", MaxRepeats},
+		},
+		{
+			"Nov 24 05:15:41 vm sm-mta[1]: message repeated 0 times: [ x]",
+			Record{Syslog, "Nov 24 05:15:41", "vm", "sm-mta", "1", "message repeated 0 times: [ x]", 1},
 		},
 		{
 			"Nov 24 05:15:41 vm sm-mta[9221]:",
-			Record{Syslog, "Nov 24 05:15:41", "vm", "sm-mta", "9221", ""},
+			Record{Syslog, "Nov 24 05:15:41", "vm", "sm-mta", "9221", "", 1},
 		},
 	} {
 		got, ok := Parse(tc.line)
@@ -78,6 +105,8 @@ func TestParseRejects(t *testing.T) {
 		"Nov 24 5:15:41 vm sm-mta[1]: msg",
 		"2026-11-24T05:15:41 vm",
 		"2026-11-24 05:15:41 no level here",
+		"2026-11-24 05:15:41 auth-worker(1): request [x]: Info: y",
+		"2026-11-24 05:15:41 auth-worker(1)<2: Info: y",
 		"2026-11-24 05:15:41,96 fail2ban.filter [1]: INFO x",
 		"2026-11-24 05:15:41,965 notfail2ban [1]: INFO x",
 		"\x00\x00\x00\xff\xfe",
@@ -96,6 +125,8 @@ func FuzzParse(f *testing.F) {
 	f.Add("2026-11-24T05:15:41.797020+00:00 vm dovecot: imap-login: Login:")
 	f.Add("2026-11-24 05:15:41 imap(a b)<1><s>: Info: x")
 	f.Add("2026-11-24 05:15:50,173 fail2ban.actions [9143]: NOTICE [j] Ban 1.2.3.4")
+	f.Add("Dec 02 09:22:22 auth-worker(u,192.0.2.1)<230299>: request [1]: Info: sql: unknown user")
+	f.Add("Nov 24 05:15:41 vm dovecot: message repeated 3 times: [ imap-login: Login: user=<a>]")
 	f.Fuzz(func(t *testing.T, line string) {
 		r, ok := Parse(line)
 		if !ok {
@@ -110,6 +141,9 @@ func FuzzParse(f *testing.F) {
 			if !strings.Contains(line, field) {
 				t.Fatalf("field %q not in line %q", field, line)
 			}
+		}
+		if r.Repeats < 1 || r.Repeats > MaxRepeats {
+			t.Fatalf("repeats %d for %q", r.Repeats, line)
 		}
 		if r.Program == "" {
 			t.Fatalf("empty program for %q", line)

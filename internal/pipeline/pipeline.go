@@ -206,11 +206,15 @@ func (in *Input) handle(line string, n int) {
 		in.unclaimed.Inc()
 		return
 	}
-	for _, rt := range routes {
-		if rt.c.Handle(&rec) {
-			rt.matched.Inc()
-		} else {
-			rt.unmatched.Inc()
+	// rsyslog's "message repeated N times: [ … ]" stands for N lines
+	// (logline bounds N): each collector is handed it N times.
+	for n := 0; n < max(rec.Repeats, 1); n++ {
+		for _, rt := range routes {
+			if rt.c.Handle(&rec) {
+				rt.matched.Inc()
+			} else {
+				rt.unmatched.Inc()
+			}
 		}
 	}
 }

@@ -85,8 +85,11 @@ var (
 	// syslog too; an Info line has none there.
 	nonInfoLevels = [...]string{"Warning: ", "Error: ", "Fatal: ", "Panic: ", "Debug: "}
 	// deliveryMarkers are the outcomes of mail_deliver(), with their results.
-	deliveryMarkers    = [...]string{": saved mail to ", ": stored mail into mailbox ", ": save failed to ", ": rejected: "}
-	deliveryMarkResult = [...]string{ResultSaved, ResultSaved, ResultFailed, ResultFailed}
+	// Pigeonhole's Sieve logs "stored mail into mailbox 'X'" and "failed
+	// to store into mailbox 'X': reason" (sieve-actions.c); a quota
+	// failure at Info level, any other at Error.
+	deliveryMarkers    = [...]string{": saved mail to ", ": stored mail into mailbox ", ": save failed to ", ": failed to store into mailbox ", ": rejected: "}
+	deliveryMarkResult = [...]string{ResultSaved, ResultSaved, ResultFailed, ResultFailed, ResultFailed}
 )
 
 // prefix is the "<service>(<user>)<pid><session>: [Level: ]" head of a
@@ -96,6 +99,7 @@ type prefix struct {
 	head    string // everything before ": ", e.g. "lda(bob)<9301><3LpJ…>"
 	hasUser bool   // a "(…)" part followed the service
 	info    bool   // Info level: "Info: " (Dovecot's file) or no level (syslog)
+	error   bool   // Error level
 	body    string // the text after the level
 }
 
@@ -141,7 +145,7 @@ func splitPrefix(msg string) (prefix, bool) {
 		return p, false
 	}
 	p.head = msg[:j]
-	body := msg[j+2:]
+	body := skipRequest(msg[j+2:])
 	p.info = true
 	if strings.HasPrefix(body, infoLevel) {
 		body = body[len(infoLevel):]
@@ -150,12 +154,31 @@ func splitPrefix(msg string) (prefix, bool) {
 			if strings.HasPrefix(body, l) {
 				body = body[len(l):]
 				p.info = false
+				p.error = l == "Error: "
 				break
 			}
 		}
 	}
-	p.body = body
+	p.body = skipRequest(body)
 	return p, true
+}
+
+// skipRequest skips the "request [N]: " event prefix Dovecot 2.4 appends
+// to the lines of an auth request, before or after the level:
+// "auth-worker(u,ip)<230299>: request [1]: Info: sql: unknown user".
+func skipRequest(s string) string {
+	const head = "request ["
+	if !strings.HasPrefix(s, head) {
+		return s
+	}
+	i := len(head)
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == len(head) || !strings.HasPrefix(s[i:], "]: ") {
+		return s
+	}
+	return s[i+3:]
 }
 
 func isServiceChar(c byte) bool {
@@ -171,8 +194,14 @@ func Parse(msg string) Event {
 		return Event{}
 	}
 	if !p.info {
-		if p.service == "master" && strings.HasPrefix(p.body, "Killed with signal ") {
+		switch {
+		case p.service == "master" && strings.HasPrefix(p.body, "Killed with signal "):
 			return Event{Kind: Ignored}
+		case p.error && (p.service == "lda" || p.service == "lmtp") && p.hasUser:
+			// A Sieve store that failed for a reason other than quota.
+			if ev := parseDelivery(p); ev.Kind == Delivery && ev.Result == ResultFailed {
+				return ev
+			}
 		}
 		return Event{}
 	}
@@ -180,7 +209,7 @@ func Parse(msg string) Event {
 	case strings.HasSuffix(p.service, "-login") && !p.hasUser:
 		return parseLogin(p)
 	case p.service == "auth" || p.service == "auth-worker":
-		return parseAuth(p.body)
+		return parseAuth(p)
 	case (p.service == "lda" || p.service == "lmtp") && p.hasUser:
 		return parseDelivery(p)
 	case p.service == "submission" && p.hasUser:
@@ -224,39 +253,113 @@ func loginService(svc string) string {
 // parseLogin reads the lines of a login process ("imap-login: …").
 //
 //	Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9217, secured, session=<…>
+//	Logged in: user=<alice>, …                                                       (2.4)
 //	Disconnected: Aborted login by logging out (auth failed, 1 attempts in 2 secs): user=<dave>, method=PLAIN, rip=…
 //	Disconnected: Connection closed (no auth attempts in 0 secs): user=<>, rip=127.0.0.4, …
 //	Disconnected: Connection closed: SSL_accept() failed: error:… (no auth attempts in 0 secs): user=<>, rip=…, TLS handshaking: …
+//	Login aborted: Connection closed (auth failed, 3 attempts in 16 secs) (auth_failed): user=<test>, …  (2.4)
+//	Client has quit the connection (auth failed, 1 attempts in 2 secs): user=<u>, …  (submission-login, 2.3 before 2.3.11)
 //
 // Older versions write "Disconnected (auth failed, …)" and "Aborted login
-// (…)"; the parenthesised reason is what counts. The user name after
-// "user=<" is the client's text, so the reason is looked for only before it.
+// (…)"; the parenthesised reason is what counts, and Dovecot 2.4's fixed
+// reason tag when there is one (login-common's
+// client_get_extra_disconnect_reason). The user name after "user=<" is the
+// client's text, so the reason is looked for only before it.
 func parseLogin(p prefix) Event {
 	service := loginService(p.service[:len(p.service)-len("-login")])
 	body := p.body
-	if strings.HasPrefix(body, "Login: ") {
+	if strings.HasPrefix(body, "Login: ") || strings.HasPrefix(body, "Logged in: ") {
 		return Event{Kind: Login, Service: service}
 	}
-	if !strings.HasPrefix(body, "Disconnected") && !strings.HasPrefix(body, "Aborted login") {
-		return Event{}
+	head, fields := body, ""
+	if i := strings.Index(body, ": user=<"); i >= 0 {
+		head, fields = body[:i], body[i:]
+	} else if i := strings.Index(body, ": rip="); i >= 0 {
+		head, fields = body[:i], body[i:]
 	}
 	ev := Event{Kind: LoginFailure, Service: service, Reason: Other, RIP: loginRIP(body)}
-	head := body
-	if i := strings.Index(body, ": user=<"); i >= 0 {
-		head = body[:i]
-	} else if i := strings.Index(body, ": rip="); i >= 0 {
-		head = body[:i]
-	}
 	switch {
-	case strings.Contains(head, "SSL_accept()") || strings.Contains(head, "TLS handshak"):
-		// An SSL_accept failure also says "no auth attempts": it is a TLS failure only.
-		ev.Reason = ReasonTLSFailed
-	case strings.Contains(head, "(auth failed, "):
-		ev.Reason = ReasonAuthFailed
-	case strings.Contains(head, "(no auth attempts") || strings.Contains(head, "(disconnected before auth was ready"):
-		ev.Reason = ReasonNoAuth
+	case strings.HasPrefix(body, "Login aborted"):
+		// 2.4: the last parenthesised word is a fixed tag.
+		if tag, ok := lastParen(head); ok {
+			ev.Reason = loginAbortReason(tag)
+			return ev
+		}
+	case strings.HasPrefix(body, "Disconnected"), strings.HasPrefix(body, "Aborted login"):
+	default:
+		// Another opening (submission-login's "Client has quit the
+		// connection", "Remote closed connection", …) is a session end
+		// only with one of the reasons Dovecot appends to one.
+		if fields == "" {
+			return Event{}
+		}
+		if r := humanReason(head, fields); r != Other {
+			ev.Reason = r
+			return ev
+		}
+		return Event{}
 	}
+	ev.Reason = humanReason(head, fields)
 	return ev
+}
+
+// humanReason reads the reason Dovecot 2.2 and 2.3 append to the end of a
+// login session in words.
+func humanReason(head, fields string) string {
+	switch {
+	case strings.Contains(head, "SSL_accept()") || strings.Contains(head, "TLS handshak") ||
+		strings.Contains(head, "(disconnected during TLS handshake"):
+		// An SSL_accept failure also says "no auth attempts": it is a TLS failure only.
+		return ReasonTLSFailed
+	case strings.Contains(head, "(auth failed, "):
+		return ReasonAuthFailed
+	case strings.Contains(head, "(no auth attempts") || strings.Contains(head, "(disconnected before auth was ready"):
+		// Older layouts say the handshake failed only in the fields
+		// ("…, TLS handshaking: SSL_accept() failed: …"). With no auth
+		// attempt there is no user name, so the fields hold no client text
+		// before it.
+		if strings.Contains(fields, ", TLS handshaking") {
+			return ReasonTLSFailed
+		}
+		return ReasonNoAuth
+	}
+	return Other
+}
+
+// lastParen returns the word in the last "(…)" that ends head, when it is
+// a tag of lower-case letters and '_'.
+func lastParen(head string) (string, bool) {
+	if !strings.HasSuffix(head, ")") {
+		return "", false
+	}
+	i := strings.LastIndexByte(head, '(')
+	if i < 0 {
+		return "", false
+	}
+	tag := head[i+1 : len(head)-1]
+	if tag == "" {
+		return "", false
+	}
+	for k := 0; k < len(tag); k++ {
+		if c := tag[k]; (c < 'a' || c > 'z') && c != '_' {
+			return "", false
+		}
+	}
+	return tag, true
+}
+
+// loginAbortReason maps Dovecot 2.4's reason tags of "Login aborted" to
+// the label: what 2.3's words for the same end map to.
+func loginAbortReason(tag string) string {
+	switch tag {
+	case "auth_failed":
+		return ReasonAuthFailed
+	case "no_auth_attempts", "auth_process_not_ready":
+		return ReasonNoAuth
+	case "tls_handshake_not_finished":
+		return ReasonTLSFailed
+	}
+	return Other
 }
 
 // loginRIP returns the rip= field of a login line. It is the last one:
@@ -279,18 +382,51 @@ func loginRIP(body string) string {
 
 // parseAuth reads an auth process line with auth_verbose=yes:
 //
-//	passwd-file(alice,127.0.0.2,<S1hA…>): Password mismatch
+//	passwd-file(alice,127.0.0.2,<S1hA…>): Password mismatch                 (2.3)
 //	passwd-file(frank): unknown user
 //	pam(alice,192.0.2.1,<…>): pam_authenticate() failed: Authentication failure (Password mismatch?)
+//	auth(info@example.com,192.0.2.110,sasl:login)<…>: sql: Password mismatch  (2.4: the user is in the prefix)
+//	auth-worker(u,192.0.2.1)<230299>: request [1]: sql: unknown user          (2.4)
 //
-// The user name inside the parentheses is the client's text, so the
-// message is what follows the last "): ".
-func parseAuth(body string) Event {
+// The user name inside the parentheses is the client's text, so in 2.3's
+// layout the message is what follows the last "): ". In 2.4's the user is
+// in the line's prefix and the message follows the passdb's name.
+func parseAuth(p prefix) Event {
+	body := p.body
+	if p.hasUser && !pidOnly(p.head) {
+		// 2.4: "<passdb name>: message".
+		i := 0
+		for i < len(body) && (isServiceChar(body[i]) || body[i] == '.') {
+			i++
+		}
+		if i > 0 && strings.HasPrefix(body[i:], ": ") {
+			return authOutcome(body[i+2:])
+		}
+	}
 	i := strings.LastIndex(body, "): ")
 	if i < 0 || strings.IndexByte(body[:i], '(') <= 0 {
 		return Event{}
 	}
-	m := body[i+3:]
+	return authOutcome(body[i+3:])
+}
+
+// pidOnly reports whether head is "auth-worker(1234)": 2.3's auth worker,
+// whose parentheses hold its pid, not a user.
+func pidOnly(head string) bool {
+	i := strings.IndexByte(head, '(')
+	if i < 0 || !strings.HasSuffix(head, ")") || i+2 > len(head)-1 {
+		return false
+	}
+	for _, c := range head[i+1 : len(head)-1] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// authOutcome classifies the auth process's message about one lookup.
+func authOutcome(m string) Event {
 	switch {
 	case strings.HasPrefix(m, "Password mismatch"):
 		return Event{Kind: AuthFailure, Reason: ReasonPasswordMismatch}

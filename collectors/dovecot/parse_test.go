@@ -148,6 +148,46 @@ func TestParse(t *testing.T) {
 		{"Nov 24 05:15:41 vm dovecot: auth: no parenthesis: Password mismatch", Event{}},
 		{"Nov 24 05:15:41 vm dovecot: lda(unterminated: saved mail to INBOX", Event{}},
 		{"Nov 24 05:15:41 vm dovecot: lda(bob)<1><unterminated: saved mail to INBOX", Event{}},
+		// Shapes of other installations and of Dovecot 2.4.
+		{"Jan 29 09:38:46 pop3-login: Info: Disconnected (no auth attempts in 10 secs): user=<>, rip=176.61.137.100, TLS handshaking: SSL_accept() failed: error:140760FC:SSL routines:SSL23_GET_CLIENT_HELLO:unknown protocol",
+			Event{Kind: LoginFailure, Service: ServicePOP3, Reason: ReasonTLSFailed, RIP: "176.61.137.100"}},
+		{"Jun 13 20:20:21 platypus dovecot: imap-login: Disconnected (no auth attempts): rip=180.189.168.166, lip=113.212.99.194, TLS handshaking: Disconnected",
+			Event{Kind: LoginFailure, Service: ServiceIMAP, Reason: ReasonTLSFailed, RIP: "180.189.168.166"}},
+		{"Jun 13 20:48:11 platypus dovecot: pop3-login: Disconnected (no auth attempts): rip=121.44.24.254, lip=113.212.99.194, TLS: Disconnected",
+			Event{Kind: LoginFailure, Service: ServicePOP3, Reason: ReasonNoAuth, RIP: "121.44.24.254"}},
+		{"Aug 29 03:17:18 server dovecot: submission-login: Client has quit the connection (auth failed, 1 attempts in 2 secs): user=<user1>, method=LOGIN, rip=192.0.2.133, lip=0.0.0.0",
+			Event{Kind: LoginFailure, Service: ServiceSubmission, Reason: ReasonAuthFailed, RIP: "192.0.2.133"}},
+		{"Aug 29 03:53:52 server dovecot: submission-login: Remote closed connection (auth failed, 1 attempts in 2 secs): user=<user4>, method=PLAIN, rip=192.0.2.169, lip=0.0.0.0",
+			Event{Kind: LoginFailure, Service: ServiceSubmission, Reason: ReasonAuthFailed, RIP: "192.0.2.169"}},
+		{"Jun 12 19:07:29 hostname dovecot[241]: imap-login: Login aborted: Connection closed (auth failed, 3 attempts in 16 secs) (auth_failed): user=<test>, method=PLAIN, rip=192.0.2.241, lip=203.0.113.104, TLS, session=<9ZHq02g3J8S60fan>",
+			Event{Kind: LoginFailure, Service: ServiceIMAP, Reason: ReasonAuthFailed, RIP: "192.0.2.241"}},
+		{"Aug 22 12:09:41 server dovecot: imap-login: Login aborted: Connection closed: SSL_accept() failed: error:0A0000C1:SSL routines::no shared cipher (disconnected during TLS handshake) (tls_handshake_not_finished): user=<>, rip=192.0.2.7, lip=192.0.2.1, TLS handshaking: SSL_accept() failed: error:0A0000C1:SSL routines::no shared cipher, session=<Q23ybvY8RLSkXGoP>",
+			Event{Kind: LoginFailure, Service: ServiceIMAP, Reason: ReasonTLSFailed, RIP: "192.0.2.7"}},
+		{"Aug 22 12:09:41 server dovecot: imap-login: Login aborted: Connection closed: read(size=653) failed: Connection reset by peer (no auth attempts in 1 secs) (no_auth_attempts): user=<>, rip=192.0.2.6, lip=192.0.2.1, TLS: read(size=653) failed: Connection reset by peer, session=<qMLsbvY8PLSkXGoP>",
+			Event{Kind: LoginFailure, Service: ServiceIMAP, Reason: ReasonNoAuth, RIP: "192.0.2.6"}},
+		// The user name is the client's: a forged tag in it changes nothing.
+		{"Aug 22 12:09:41 server dovecot: imap-login: Login aborted: Connection closed (auth failed, 1 attempts in 1 secs) (auth_failed): user=<x (tls_handshake_not_finished)>, rip=192.0.2.6, lip=192.0.2.1",
+			Event{Kind: LoginFailure, Service: ServiceIMAP, Reason: ReasonAuthFailed, RIP: "192.0.2.6"}},
+		{"Aug 22 12:09:42 server dovecot: imap-login: Logged in: user=<alice@x.ro>, method=PLAIN, rip=192.0.2.6, lip=192.0.2.1, mpid=1, TLS, session=<x>",
+			Event{Kind: Login, Service: ServiceIMAP}},
+		{"Aug 30 00:10:57 auth(info@example.com,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>: Info: sql: Password mismatch (given password: XxxxXXxx123)",
+			Event{Kind: AuthFailure, Reason: ReasonPasswordMismatch}},
+		{"Dec 02 09:22:22 auth-worker(testuser@zeroxzed.ru,213.209.157.207)<230299>: request [1]: Info: sql: unknown user",
+			Event{Kind: AuthFailure, Reason: ReasonUnknownUser}},
+		{"Jun 12 20:02:12 kvm456 dovecot[996]: auth-worker(jose.basanta,138.255.206.154)<1489164><8oNSumM3A8mK/86a>: request [393]: unix_user: pam_authenticate() failed: Authentication failure (Password mismatch?)",
+			Event{Kind: AuthFailure, Reason: ReasonPasswordMismatch}},
+		{"Jan 29 05:32:50 mail dovecot: auth-worker(304): pam(username,1.2.3.4): pam_authenticate() failed: Authentication failure (password mismatch?)",
+			Event{Kind: AuthFailure, Reason: ReasonPasswordMismatch}},
+		{"Jun 15 11:28:21 hostname dovecot: auth-worker(5787): conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: pam(webapps,192.0.2.7): unknown user",
+			Event{Kind: AuthFailure, Reason: ReasonUnknownUser}},
+		{"May 11 11:35:36 mail dovecot: lmtp(quotauser@otherdomain.tld)<1522><2E+aO4c4uV7yBQAAUIhAew>: sieve: msgid=<20200511113535.889CA28724D@mail.my-domain.com>: failed to store into mailbox 'INBOX': Quota exceeded (mailbox for user is full)",
+			Event{Kind: Delivery, Agent: AgentLMTP, Result: ResultFailed, Session: "lmtp(quotauser@otherdomain.tld)<1522><2E+aO4c4uV7yBQAAUIhAew>"}},
+		{"May 11 11:35:36 mail dovecot: lmtp(u)<1><s>: Error: sieve: msgid=<m>: failed to store into mailbox 'INBOX': Internal error occurred.",
+			Event{Kind: Delivery, Agent: AgentLMTP, Result: ResultFailed, Session: "lmtp(u)<1><s>"}},
+		{"May 11 11:35:36 mail dovecot: lmtp(u)<1><s>: sieve: msgid=<m>: stored mail into mailbox 'Junk'",
+			Event{Kind: Delivery, Agent: AgentLMTP, Result: ResultSaved, Session: "lmtp(u)<1><s>"}},
+		{"May 11 11:35:36 mail dovecot: lmtp(u)<1><s>: Error: some other error", Event{}},
+		{"Jul 26 11:11:21 hostname dovecot: imap-login: ID sent: name=x: user=<>, rip=192.0.2.1", Event{}},
 		{"Nov 24 05:15:41 vm dovecot: : Login: x", Event{}},
 		{"Nov 24 05:15:41 vm dovecot: imap-login", Event{}},
 		{"Nov 24 05:15:41 vm dovecot: imap-login:", Event{}},
@@ -202,6 +242,44 @@ func TestParseHostile(t *testing.T) {
 			_ = Parse(seed[:i])
 		}
 	}
+}
+
+// FuzzParse reads lines in both of Dovecot's layouts (syslog and its own
+// log_path file, 2.3 and 2.4): no input may panic or yield a label value
+// outside the closed sets, and RIP is always text of the line.
+func FuzzParse(f *testing.F) {
+	for _, l := range []string{
+		"Nov 24 05:15:41 vm dovecot: imap-login: Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9217, secured, session=<9nFAzf5gCeR/AAAB>",
+		"2026-11-24 05:15:41 imap-login: Info: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<dave>, method=PLAIN, rip=127.0.0.1",
+		"Jun 12 19:07:29 hostname dovecot[241]: imap-login: Login aborted: Connection closed (auth failed, 3 attempts in 16 secs) (auth_failed): user=<test>, rip=192.0.2.241",
+		"Dec 02 09:22:22 auth-worker(u,192.0.2.1)<230299>: request [1]: Info: sql: unknown user",
+		"Aug 30 00:10:57 auth(u,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>: Info: sql: Password mismatch",
+		"May 11 11:35:36 mail dovecot: lmtp(u)<1522><2E+a>: sieve: msgid=<m>: failed to store into mailbox 'INBOX': Quota exceeded",
+		"2026-11-24 05:15:43 lda(bob)<9301><3LpJ>: Info: msgid=<m>: save failed to INBOX: Quota exceeded",
+	} {
+		f.Add(l)
+	}
+	allowed := map[string]bool{"": true}
+	for _, set := range [][]string{Services, LoginFailReasons, AuthFailReasons, Agents, DeliveryResults, RelayResults} {
+		for _, v := range set {
+			allowed[v] = true
+		}
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		msg := line
+		if rec, ok := logline.Parse(line); ok {
+			msg = rec.Message
+		}
+		ev := Parse(msg)
+		for _, v := range []string{ev.Service, ev.Reason, ev.Agent, ev.Result} {
+			if !allowed[v] {
+				t.Fatalf("Parse(%q): label value %q outside the closed sets", msg, v)
+			}
+		}
+		if !strings.Contains(msg, ev.RIP) || !strings.Contains(msg, ev.Session) {
+			t.Fatalf("Parse(%q): RIP %q or session %q not from the line", msg, ev.RIP, ev.Session)
+		}
+	})
 }
 
 func BenchmarkParse(b *testing.B) {

@@ -93,3 +93,23 @@ func TestParseHostile(t *testing.T) {
 		_ = Parse(seed[:i])
 	}
 }
+
+// FuzzParse reads fail2ban's lines in both envelopes: nothing may panic,
+// and the jail and the address are always text of the line (the collector
+// maps the jail onto its closed set and never uses the address as a label).
+func FuzzParse(f *testing.F) {
+	f.Add("fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2")
+	f.Add("NOTICE  [sshd] Restore Ban 192.0.2.1")
+	f.Add("fail2ban.filter         [9143]: INFO    [dovecot] Found 127.0.0.2 - 2026-11-24 05:15:50")
+	f.Add("fail2ban.actions        [9143]: NOTICE  [recidive] Reban 192.0.2.1, action 'iptables'")
+	f.Add("fail2ban.server         [9143]: INFO    Jail 'dovecot' stopped")
+	f.Fuzz(func(t *testing.T, msg string) {
+		ev := Parse(msg)
+		if !strings.Contains(msg, ev.Jail) || !strings.Contains(msg, ev.IP) {
+			t.Fatalf("Parse(%q) = %+v: jail or address not from the line", msg, ev)
+		}
+		if (ev.Kind == Ban || ev.Kind == Unban || ev.Kind == Restore || ev.Kind == Reban || ev.Kind == Match) && ev.IP == "" {
+			t.Fatalf("Parse(%q) = %+v: an address event without an address", msg, ev)
+		}
+	})
+}

@@ -78,6 +78,12 @@ var perMessage = []shape{
 	{"failed to add default signing request", Event{Kind: SignFailed, Reason: Other}},
 	{"dkim_getsighdr() failed", Event{Kind: SignFailed, Reason: Other}},
 	{"DKIM-Signature header add failed", Event{Kind: SignFailed, Reason: Other}},
+	// libopendkim failed to finish the signatures: dkimf_libstatus's
+	// "QID: dkim_eom(): <status>: <error>", which opendkim.c logs only
+	// where it completes signing requests. A key whose data cannot be
+	// parsed ("resource unavailable: d2i_PrivateKey_bio() failed") is a
+	// key_load failure (see signFailureReason).
+	{"dkim_eom(): ", Event{Kind: SignFailed, Reason: Other}},
 
 	// Mail from a client OpenDKIM trusts, in a domain it has no key for.
 	{"no signing table match for '", Event{Kind: NotSigned, Reason: ReasonNoSigningTableMatch}},
@@ -130,6 +136,9 @@ func Parse(msg string) Event {
 			if s.prefix == "domain '" && !strings.HasSuffix(rest, "' exempted, accepting") {
 				return Event{QID: qid}
 			}
+			if s.prefix == "dkim_eom(): " {
+				ev.Reason = signFailureReason(rest[len(s.prefix):])
+			}
 			return ev
 		}
 	}
@@ -139,6 +148,19 @@ func Parse(msg string) Event {
 		return Event{Kind: Ignored, QID: qid}
 	}
 	return Event{QID: qid}
+}
+
+// signFailureReason classifies libopendkim's error at the end of signing.
+// The errors of loading the private key name OpenSSL's key functions
+// (libopendkim's dkim_privkey_load: "d2i_PrivateKey_bio() failed",
+// "PEM_read_bio_PrivateKey() failed", "EVP_PKEY_get1_RSA() failed") or
+// say so ("private key load failure").
+func signFailureReason(err string) string {
+	if strings.Contains(err, "PrivateKey") || strings.Contains(err, "EVP_PKEY_get1_RSA()") ||
+		strings.Contains(err, "private key load failure") {
+		return ReasonKeyLoad
+	}
+	return Other
 }
 
 // splitQID splits "QID: rest". OpenDKIM starts a line about a message with

@@ -22,6 +22,15 @@ func TestParse(t *testing.T) {
 		{"OpenDKIM Filter v2.11.0 starting (args: -x /etc/opendkim/lab.conf)", Event{Kind: Ignored}},
 		{"OpenDKIM Filter v2.11.0 terminating with status 0, errno = 0", Event{Kind: Ignored}},
 
+		// Other installations (trusteddomainproject/OpenDKIM issue 132,
+		// docker-mailserver issue 1867): a key OpenSSL cannot parse.
+		{"31ED1BDF68: dkim_eom(): resource unavailable: d2i_PrivateKey_bio() failed",
+			Event{Kind: SignFailed, QID: "31ED1BDF68", Reason: ReasonKeyLoad}},
+		{"31ED1BDF68: SSL error:0D0680A8:asn1 encoding routines:asn1_check_tlen:wrong tag",
+			Event{Kind: Ignored, QID: "31ED1BDF68"}},
+		{"31ED1BDF69: dkim_eom(): internal error from libopendkim: dkim_sign_ed25519 failed",
+			Event{Kind: SignFailed, QID: "31ED1BDF69", Reason: Other}},
+
 		// Written by the same OpenDKIM in this package's integration tests.
 		{"mail._domainkey.lab.test: key data is not secure: /tmp can be read or written by other users",
 			Event{Kind: Ignored}},
@@ -106,6 +115,32 @@ func TestParseLabelsClosed(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzParse: no line may panic or yield a label value outside the closed
+// sets; the queue id is always text of the line.
+func FuzzParse(f *testing.F) {
+	f.Add("6AO5FfLr009227: DKIM-Signature field added (s=mail, d=lab.test)")
+	f.Add("31ED1BDF68: dkim_eom(): resource unavailable: d2i_PrivateKey_bio() failed")
+	f.Add("6AO5FjdF009337: error loading key 'brk._domainkey.broken.test'")
+	f.Add("(unknown-jobid): no signature data")
+	f.Fuzz(func(t *testing.T, msg string) {
+		ev := Parse(msg)
+		in := func(v string, set []string) bool {
+			for _, s := range set {
+				if s == v {
+					return true
+				}
+			}
+			return v == ""
+		}
+		if !in(ev.Reason, SignFailureReasons) && !in(ev.Reason, NotSignedReasons) || !in(ev.Result, Results) {
+			t.Fatalf("Parse(%q) = %+v: label outside the closed sets", msg, ev)
+		}
+		if !strings.Contains(msg, ev.QID) {
+			t.Fatalf("Parse(%q): queue id %q not from the line", msg, ev.QID)
+		}
+	})
 }
 
 func BenchmarkParse(b *testing.B) {

@@ -477,6 +477,11 @@ func parseDelivery(p prefix) Event {
 		if agent == AgentLMTP && (strings.HasPrefix(body, "Connect from ") || strings.HasPrefix(body, "Disconnect from ")) {
 			return Event{Kind: Ignored}
 		}
+		if strings.HasPrefix(body, "Mailbox ") && strings.Contains(body, ": save: ") {
+			// The mail_log plugin's account of the same save (2.4:
+			// "Mailbox INBOX: save: uid=7, msgid=<…>, size=1901").
+			return Event{Kind: Ignored}
+		}
 		return Event{}
 	}
 	return Event{Kind: Delivery, Agent: agent, Result: deliveryMarkResult[best],

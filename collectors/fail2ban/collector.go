@@ -44,8 +44,10 @@ var DefaultJails = []string{
 const Other = "other"
 
 // Programs are the program names routed to the collector: "fail2ban" for
-// its own log file, the logger names for its syslog lines.
-var Programs = []string{"fail2ban", "fail2ban.actions", "fail2ban.filter", "fail2ban.jail"}
+// its own log file, the logger names for its syslog lines, and
+// "fail2ban-server" for a journal or syslog that tags its lines with the
+// process name ("fail2ban-server[11524]: fail2ban.actions [11524]: NOTICE …").
+var Programs = []string{"fail2ban", "fail2ban.actions", "fail2ban.filter", "fail2ban.jail", "fail2ban-server"}
 
 // Registration puts the collector behind --collector.fail2ban.
 var Registration = collectors.Registration{

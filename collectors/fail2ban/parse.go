@@ -29,17 +29,19 @@ type Event struct {
 // Parse reads a fail2ban message in either envelope:
 //
 //	fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2   (fail2ban's own log file)
+//	fail2ban.actions: NOTICE [sendmail] Ban 1.2.3.4                      (fail2ban 0.8's own file)
 //	NOTICE  [dovecot] Ban 127.0.0.2                                     (over syslog, tag fail2ban.actions)
 //
 // It never allocates.
 func Parse(msg string) Event {
 	if strings.HasPrefix(msg, "fail2ban.") {
-		// "fail2ban.<module> <padding>[<pid>]: "
-		i := strings.Index(msg, "]: ")
+		// "fail2ban.<module> <padding>[<pid>]: ", or "fail2ban.<module>: "
+		// as fail2ban 0.8 wrote it: the module and pid hold no ": ".
+		i := strings.Index(msg, ": ")
 		if i < 0 {
 			return Event{}
 		}
-		msg = msg[i+3:]
+		msg = msg[i+2:]
 	}
 	// The level: upper-case letters, padded with spaces to 7 characters.
 	i := 0

@@ -129,6 +129,12 @@ func Parse(msg string) Event {
 		}
 		return Event{}
 	}
+	if strings.HasPrefix(rest, "key data is not secure: ") {
+		// "KEYNAME: key data is not secure: …" whose KeyTable key name
+		// looks like a queue id ("2139210713"): the reason of the
+		// "error loading key" line that follows, not counted again.
+		return Event{Kind: Ignored}
+	}
 	for _, s := range perMessage {
 		if strings.HasPrefix(rest, s.prefix) {
 			ev := s.ev

@@ -169,7 +169,12 @@ func Parse(msg string) Event {
 		return ev
 	case strings.HasPrefix(rest, "starting daemon ("), strings.HasPrefix(rest, "alias database "),
 		strings.HasPrefix(rest, "connect from "), strings.HasPrefix(rest, "clone "),
-		strings.HasPrefix(rest, "done; delivery mode"):
+		strings.HasPrefix(rest, "done; "), strings.Contains(rest, ": possible SMTP attack: command="),
+		strings.HasPrefix(rest, "SMTP outgoing connect on "):
+		// "done; delay=…, ntries=N" ends a message's queue run;
+		// "CLIENT: possible SMTP attack: command=AUTH, count=5" is
+		// srvrsmtp.c's checksmtpattack slowing a client down; "SMTP
+		// outgoing connect on IF" is daemon.c's, at LogLevel 12 and up.
 		ev.Kind = Ignored
 		return ev
 	}

@@ -88,7 +88,7 @@ func deferralsByReason(w int) Panel {
 		Title: "Deferrals by reason",
 		Description: "Delivery attempts sendmail deferred (4xx or a connection problem), by cause, per minute. " +
 			"Deferred mail stays in the queue and is retried. A rise in connection_refused, connection_timeout or host_unknown points at the next hop or DNS; " +
-			"rate_limited means a remote server is throttling this one (a reputation warning); remote_tempfail is the remote's own 4xx. " +
+			"rate_limited means a remote server is throttling this one (a reputation warning); policy is a remote refusing it by policy for now (any other 4.7.x: reverse DNS, greylisting, a blocklist); remote_tempfail is the remote's own 4xx. " +
 			"When deferrals climb, look at the queue depth and the oldest message, and at which mailer they are on.",
 		Kind: TimeSeries,
 		W:    w,

@@ -97,7 +97,7 @@ func smtpOut() Dashboard {
 				},
 				perMinuteUnit(Panel{
 					Title: "Remote rate limiting",
-					Description: "Deliveries deferred because a remote server throttles this one (4.7.x, \"rate limit\", \"too many\"), per minute: the reputation signal. " +
+					Description: "Deliveries deferred because a remote server throttles this one (the replies and DSN codes of --collector.sendmail.rate-limit-text and -dsn: \"rate limit\", \"too many\", 4.7.28, …; not other 4.7.x policy refusals), per minute: the reputation signal. " +
 						"Any, continuously for 30 minutes, fires SendmailRemoteRateLimited. Check blocklists and the sending volume per user (a compromised account sending spam).",
 					Kind:     TimeSeries,
 					Steps:    []Step{{anyRate, Orange}},

@@ -606,6 +606,10 @@ func parseMilter(ev Event, rest string) Event {
 	switch {
 	case strings.HasPrefix(body, "data,"), strings.HasPrefix(body, "eoh,"), strings.HasPrefix(body, "body,"):
 		ev.Stage, ev.Refusal = StageData, true
+	case strings.HasPrefix(body, "cmd=data,"):
+		// Refused at the DATA command, before the message was read: its
+		// from= line is never logged.
+		ev.Stage = StageData
 	case strings.HasPrefix(body, "to="):
 		ev.Stage = StageRcpt
 	case strings.HasPrefix(body, "from="):

@@ -126,6 +126,8 @@ func TestParse(t *testing.T) {
 			Event{Kind: Reject, QID: "rA37ZTSC026250", Stage: StageRcpt, Reason: Other}},
 		{"55HIbcGI002794: <baduser@yourhost.com>... User unknown",
 			Event{Kind: Reject, QID: "55HIbcGI002794", Stage: StageRcpt, Reason: ReasonUserUnknown}},
+		{"6AO5FfLr009229: Milter: cmd=data, reject=550 5.7.1 Command rejected",
+			Event{Kind: Reject, QID: "6AO5FfLr009229", Stage: StageData, Reason: ReasonMilter}},
 		{"mAO2tx04010773: mB26PuEl004811: sender notify: Cannot send message for 5 days",
 			Event{Kind: DSN, QID: "mAO2tx04010773"}},
 		{"mAO2tx04010773: mB26PuEl004812: postmaster notify: User unknown",

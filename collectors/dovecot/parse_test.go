@@ -1,10 +1,13 @@
 package dovecot
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cabalmail/mailtier/internal/logline"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -248,6 +251,7 @@ func TestParseHostile(t *testing.T) {
 // log_path file, 2.3 and 2.4): no input may panic or yield a label value
 // outside the closed sets, and RIP is always text of the line.
 func FuzzParse(f *testing.F) {
+	addRealWorldSeeds(f)
 	for _, l := range []string{
 		"Nov 24 05:15:41 vm dovecot: imap-login: Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=9217, secured, session=<9nFAzf5gCeR/AAAB>",
 		"2026-11-24 05:15:41 imap-login: Info: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<dave>, method=PLAIN, rip=127.0.0.1",
@@ -291,5 +295,19 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		Parse(msgs[i%len(msgs)])
+	}
+}
+
+// addRealWorldSeeds adds the lines of testdata/realworld/dovecot.cases, in
+// both of Dovecot's layouts, to the fuzz target's seed corpus.
+func addRealWorldSeeds(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(f), "testdata", "realworld", "dovecot.cases"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if line, ok := strings.CutPrefix(l, "> "); ok {
+			f.Add(line)
+		}
 	}
 }

@@ -1,10 +1,13 @@
 package fail2ban
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cabalmail/mailtier/internal/logline"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -98,6 +101,7 @@ func TestParseHostile(t *testing.T) {
 // and the jail and the address are always text of the line (the collector
 // maps the jail onto its closed set and never uses the address as a label).
 func FuzzParse(f *testing.F) {
+	addRealWorldSeeds(f)
 	f.Add("fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2")
 	f.Add("NOTICE  [sshd] Restore Ban 192.0.2.1")
 	f.Add("fail2ban.filter         [9143]: INFO    [dovecot] Found 127.0.0.2 - 2026-11-24 05:15:50")
@@ -112,4 +116,20 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %+v: an address event without an address", msg, ev)
 		}
 	})
+}
+
+// addRealWorldSeeds adds the messages of testdata/realworld/fail2ban.cases (after
+// their envelope) to the fuzz target's seed corpus.
+func addRealWorldSeeds(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(f), "testdata", "realworld", "fail2ban.cases"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if line, ok := strings.CutPrefix(l, "> "); ok {
+			if rec, ok := logline.Parse(line); ok {
+				f.Add(rec.Message)
+			}
+		}
+	}
 }

@@ -1,9 +1,13 @@
 package logline
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -121,6 +125,7 @@ func TestParseRejects(t *testing.T) {
 // FuzzParse checks that no input panics and that every field of a
 // recognised record is a substring of the line.
 func FuzzParse(f *testing.F) {
+	addRealWorldSeeds(f)
 	f.Add("Nov 24 05:15:41 vm sm-mta[9221]: x")
 	f.Add("2026-11-24T05:15:41.797020+00:00 vm dovecot: imap-login: Login:")
 	f.Add("2026-11-24 05:15:41 imap(a b)<1><s>: Info: x")
@@ -157,5 +162,25 @@ func BenchmarkParse(b *testing.B) {
 	b.SetBytes(int64(len(line)))
 	for b.Loop() {
 		Parse(line)
+	}
+}
+
+// addRealWorldSeeds adds every line of testdata/realworld to the fuzz
+// target's seed corpus.
+func addRealWorldSeeds(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(f), "testdata", "realworld", "*.cases"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no real-world cases: %v", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if line, ok := strings.CutPrefix(l, "> "); ok {
+				f.Add(line)
+			}
+		}
 	}
 }

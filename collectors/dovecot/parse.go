@@ -99,7 +99,7 @@ type prefix struct {
 	head    string // everything before ": ", e.g. "lda(bob)<9301><3LpJ…>"
 	hasUser bool   // a "(…)" part followed the service
 	info    bool   // Info level: "Info: " (Dovecot's file) or no level (syslog)
-	error   bool   // Error level
+	errLvl  bool   // Error level
 	body    string // the text after the level
 }
 
@@ -154,7 +154,7 @@ func splitPrefix(msg string) (prefix, bool) {
 			if strings.HasPrefix(body, l) {
 				body = body[len(l):]
 				p.info = false
-				p.error = l == "Error: "
+				p.errLvl = l == "Error: "
 				break
 			}
 		}
@@ -197,7 +197,7 @@ func Parse(msg string) Event {
 		switch {
 		case p.service == "master" && strings.HasPrefix(p.body, "Killed with signal "):
 			return Event{Kind: Ignored}
-		case p.error && (p.service == "lda" || p.service == "lmtp") && p.hasUser:
+		case p.errLvl && (p.service == "lda" || p.service == "lmtp") && p.hasUser:
 			// A Sieve store that failed for a reason other than quota.
 			if ev := parseDelivery(p); ev.Kind == Delivery && ev.Result == ResultFailed {
 				return ev
@@ -290,7 +290,8 @@ func parseLogin(p prefix) Event {
 		// Another opening (submission-login's "Client has quit the
 		// connection", "Remote closed connection", …) is a session end
 		// only with one of the reasons Dovecot appends to one.
-		if fields == "" {
+		if fields == "" || strings.HasPrefix(body, "ID sent: ") {
+			// imap_id_log's "ID sent: …" is the client's own text.
 			return Event{}
 		}
 		if r := humanReason(head, fields); r != Other {

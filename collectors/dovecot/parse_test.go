@@ -191,6 +191,7 @@ func TestParse(t *testing.T) {
 			Event{Kind: Delivery, Agent: AgentLMTP, Result: ResultSaved, Session: "lmtp(u)<1><s>"}},
 		{"May 11 11:35:36 mail dovecot: lmtp(u)<1><s>: Error: some other error", Event{}},
 		{"Jul 26 11:11:21 hostname dovecot: imap-login: ID sent: name=x: user=<>, rip=192.0.2.1", Event{}},
+		{"Jul 26 11:11:21 hostname dovecot: imap-login: ID sent: name=(auth failed, 1 attempts in 1 secs): user=<>, rip=192.0.2.1", Event{}},
 		{"Nov 24 05:15:41 vm dovecot: : Login: x", Event{}},
 		{"Nov 24 05:15:41 vm dovecot: imap-login", Event{}},
 		{"Nov 24 05:15:41 vm dovecot: imap-login:", Event{}},

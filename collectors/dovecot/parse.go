@@ -298,6 +298,12 @@ func parseLogin(p prefix) Event {
 			ev.Reason = r
 			return ev
 		}
+		if strings.HasPrefix(head, "Maximum number of connections from user+IP exceeded") {
+			// sasl-server.c's ERR_TOO_MANY_USERIP_CONNECTIONS: the login
+			// refused after the password was right; later versions
+			// write it after "Disconnected: ".
+			return ev
+		}
 		return Event{}
 	}
 	ev.Reason = humanReason(head, fields)

@@ -35,7 +35,8 @@ type Server struct {
 // Start runs victoria-metrics (Debian package victoria-metrics) on a free
 // loopback port with its data in a temporary directory, and waits until it
 // is healthy. The retention is long so that tests can write samples far
-// in the past; extra flags follow the defaults and override them.
+// in the past, and samples are searchable at once; extra flags follow the
+// defaults and override them.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	bin := testenv.Binary(t, "victoria-metrics", "victoria-metrics")
@@ -45,6 +46,9 @@ func Start(t testing.TB, extra ...string) *Server {
 		"-storageDataPath=" + filepath.Join(t.TempDir(), "vmdata"),
 		"-retentionPeriod=100y",
 		"-loggerLevel=WARN",
+		// Tests read what they wrote a moment ago; in production the last
+		// 30s are held back for late samples.
+		"-search.latencyOffset=0s",
 	}, extra...)
 	s := &Server{
 		URL:     "http://" + addr,

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,6 +121,36 @@ func TestRenderedRemoteWriteChecks(t *testing.T) {
 	check, err := exec.Command(promtool, "check", "config", config).CombinedOutput()
 	if err != nil || !strings.Contains(string(check), fmt.Sprintf("SUCCESS: %d rule files found", len(rules))) {
 		t.Errorf("promtool check config with remote_write: %v\n%s", err, check)
+	}
+}
+
+// TestVmagentReadsScrapeConfig: when VictoriaMetrics replaces Prometheus,
+// vmagent scrapes with the rendered prometheus.yml as it is. vmagent
+// refuses, when strict, exactly the fields that are not scraping (rules and
+// alerting, which vmalert takes over) and accepts the file once told to
+// ignore them.
+func TestVmagentReadsScrapeConfig(t *testing.T) {
+	vmagent := testenv.Binary(t, "vmagent", "victoria-metrics")
+	rendered, out, err := render(t, filepath.Join(testenv.RepoRoot(t), "docker", "prometheus", "prometheus.yml"))
+	if err != nil {
+		t.Fatalf("entrypoint: %v\n%s", err, out)
+	}
+	config := filepath.Join(t.TempDir(), "prometheus.yml")
+	writeFile(t, config, rendered)
+	strict, err := exec.Command(vmagent, "-promscrape.config="+config, "-promscrape.config.dryRun", "-loggerLevel=ERROR").CombinedOutput()
+	if err == nil {
+		t.Fatalf("vmagent accepts prometheus.yml strictly; drop -promscrape.config.strictParse=false from docs/operations.md")
+	}
+	unknown := regexp.MustCompile(`field (\S+) not found`).FindAllStringSubmatch(string(strict), -1)
+	var fields []string
+	for _, m := range unknown {
+		fields = append(fields, m[1])
+	}
+	if got, want := strings.Join(fields, " "), "evaluation_interval rule_files alerting"; got != want {
+		t.Errorf("vmagent, strict, refuses the fields %q of prometheus.yml, want %q:\n%s", got, want, strict)
+	}
+	if out, err := exec.Command(vmagent, "-promscrape.config="+config, "-promscrape.config.dryRun", "-promscrape.config.strictParse=false", "-loggerLevel=ERROR").CombinedOutput(); err != nil {
+		t.Errorf("vmagent -promscrape.config.strictParse=false refuses prometheus.yml: %v\n%s", err, out)
 	}
 }
 

@@ -109,6 +109,7 @@ func TestPromtoolScenariosOnVictoriaMetrics(t *testing.T) {
 			ss := byFile[lt]
 			replayFile(t, vmalert, vm, lt, ss)
 			checkAlerts(t, vm, ss)
+			checkExprs(t, vm, ss)
 			checkAnnotations(t, vmalert, pin, notifier.URL, lt, ss)
 		})
 	}
@@ -318,6 +319,60 @@ func checkAlerts(t *testing.T, vm *vmtest.Server, ss []scenario) {
 		}
 	}
 	t.Logf("%d alert_rule_test cases checked", checked)
+}
+
+// checkExprs runs every promql_expr_test expression on VictoriaMetrics at
+// its eval_time, over the records vmalert wrote, and compares the result
+// with promtool's expected samples: labels and values, exactly.
+func checkExprs(t *testing.T, vm *vmtest.Server, ss []scenario) {
+	t.Helper()
+	checked := 0
+	seen := map[exprKey]bool{}
+	for _, s := range ss {
+		for _, et := range s.Group.PromQLExprTest {
+			when := s.Start.Add(time.Duration(et.EvalTime))
+			samples, err := vm.Query(et.Expr, when)
+			if err != nil {
+				t.Errorf("%s: %v", s.where(time.Duration(et.EvalTime)), err)
+				continue
+			}
+			var got, want []string
+			for _, smp := range samples {
+				got = append(got, fmt.Sprintf("%s %v", vmtest.LabelString(smp.Labels), smp.Value))
+			}
+			for _, es := range et.ExpSamples {
+				lbls, err := seriesParser.ParseMetric(es.Labels)
+				if err != nil {
+					t.Fatalf("%s: %q: %v", s.where(time.Duration(et.EvalTime)), es.Labels, err)
+				}
+				want = append(want, fmt.Sprintf("%s %v", vmtest.LabelString(lbls.Map()), es.Value))
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			key := exprKey{s.Test.Name, s.Group.Name, model.Duration(et.EvalTime).String(), et.Expr}
+			if vmWant, ok := exprDifferences[key]; ok {
+				seen[key] = true
+				vmWant = append([]string(nil), vmWant...)
+				sort.Strings(vmWant)
+				if strings.Join(got, "\n") != strings.Join(vmWant, "\n") || strings.Join(want, "\n") == strings.Join(vmWant, "\n") {
+					t.Errorf("%s: %s: the documented difference (%s) does not show: VictoriaMetrics gives\n\t%s\ndocumented:\n\t%s\npromtool expects:\n\t%s",
+						s.where(time.Duration(et.EvalTime)), et.Expr, storedRounding, orNone(got), orNone(vmWant), orNone(want))
+				}
+				checked++
+				continue
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("%s: %s on VictoriaMetrics:\n\t%s\nwant (promtool):\n\t%s", s.where(time.Duration(et.EvalTime)), et.Expr, orNone(got), orNone(want))
+			}
+			checked++
+		}
+	}
+	for key := range exprDifferences {
+		if key.File == ss[0].Test.Name && !seen[key] {
+			t.Errorf("exprDifferences lists %v, which is no promql_expr_test case", key)
+		}
+	}
+	t.Logf("%d promql_expr_test cases checked", checked)
 }
 
 // alertHistory describes the ALERTS series of an alert in [from, to]: each

@@ -35,6 +35,16 @@ type testGroup struct {
 	Interval       model.Duration  `yaml:"interval"`
 	InputSeries    []inputSeries   `yaml:"input_series"`
 	AlertRuleTests []alertRuleTest `yaml:"alert_rule_test"`
+	PromQLExprTest []exprTest      `yaml:"promql_expr_test"`
+}
+
+type exprTest struct {
+	Expr       string         `yaml:"expr"`
+	EvalTime   model.Duration `yaml:"eval_time"`
+	ExpSamples []struct {
+		Labels string  `yaml:"labels"`
+		Value  float64 `yaml:"value"`
+	} `yaml:"exp_samples"`
 }
 
 type inputSeries struct {
@@ -128,7 +138,7 @@ func loadTests(t *testing.T) []*loadedTest {
 	for _, p := range paths {
 		lt := &loadedTest{Name: filepath.Base(p)}
 		// Decoded leniently: promtool's own check (rules/) is the strict one,
-		// and fields the replay does not need (promql_expr_test) are skipped.
+		// and fields the replay does not need are skipped.
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -214,6 +224,9 @@ func layout(tests []*loadedTest, now time.Time) ([]scenario, error) {
 			length := last.Sub(time.Time{})
 			for _, at := range g.AlertRuleTests {
 				length = max(length, time.Duration(at.EvalTime))
+			}
+			for _, et := range g.PromQLExprTest {
+				length = max(length, time.Duration(et.EvalTime))
 			}
 			s.Start = time.Time{}.Add(offset)
 			s.End = s.Start.Add(length)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/internal/vmtest"
@@ -26,6 +27,9 @@ func TestPanelsReturnDataFromReplayOnVictoriaMetrics(t *testing.T) {
 	vmalert := testenv.Binary(t, "vmalert", "victoria-metrics")
 	replayPanels(t, func(t *testing.T, dir string, targets, ruleGlobs []string) (string, bool) {
 		vm := vmtest.Start(t, "-search.disableCache")
+		// The replay's waits are sized for Prometheus, where a scraped
+		// series is searchable at once.
+		vm.FlushEvery(t, 500*time.Millisecond)
 
 		scrape := filepath.Join(dir, "scrape.yml")
 		writeFile(t, scrape, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: mailtier\n    static_configs:\n"+strings.Join(targets, ""))

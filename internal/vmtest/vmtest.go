@@ -84,6 +84,36 @@ func (s *Server) Flush(t testing.TB) {
 	}
 }
 
+// FlushEvery flushes the server every period until the test ends, for
+// tests that wait on data a scraper keeps writing. VictoriaMetrics 1.79
+// makes a new series searchable only when it flushes its in-memory index,
+// measured at 8 to 10 s after the series' first sample arrives; Prometheus,
+// which such tests were first written for, makes it searchable at once.
+func (s *Server) FlushEvery(t testing.TB, period time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if resp, err := s.client.Get(s.URL + "/internal/force_flush"); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(done)
+		<-stopped
+	})
+}
+
 // Series is one stored series: its labels (the name under __name__) and
 // its raw samples.
 type Series struct {

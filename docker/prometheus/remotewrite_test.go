@@ -163,6 +163,8 @@ func TestVmagentReadsScrapeConfig(t *testing.T) {
 func TestPrometheusRemoteWritesToVictoriaMetrics(t *testing.T) {
 	prometheus := testenv.Binary(t, "prometheus", "prometheus")
 	vm := vmtest.Start(t)
+	// New series searchable within the waits below, not 10 s later.
+	vm.FlushEvery(t, 500*time.Millisecond)
 	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
 

@@ -15,10 +15,11 @@ LDFLAGS  := -s -w \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 # Debian packages the tests run for real: promtool and amtool, Alertmanager,
-# and the mail daemons whose own checkers validate docker/mail/.
+# the mail daemons whose own checkers validate docker/mail/, and
+# VictoriaMetrics with vmagent and vmalert (the rules and dashboards on it).
 DEB_PACKAGES := prometheus prometheus-alertmanager \
 	dovecot-core dovecot-imapd fail2ban opendkim opendkim-tools dnsmasq-base iproute2 \
-	rsyslog logrotate m4 sendmail-cf
+	rsyslog logrotate m4 sendmail-cf victoria-metrics
 
 # terraform fmt and validate: the last MPL-2.0 release, built from the Go
 # module proxy (no distribution packages it).
@@ -59,11 +60,15 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
+# tools/ is a module of its own (test-only dependencies on Prometheus'
+# packages): vetted and tested with the rest.
 vet:
 	$(GO) vet ./...
+	cd tools && $(GO) vet ./...
 
 unit:
 	MAILTIER_INTEGRATION=1 $(GO) test -race -count=1 ./...
+	cd tools && MAILTIER_INTEGRATION=1 $(GO) test -race -count=1 ./...
 
 $(TERRAFORM):
 	$(GO) install github.com/hashicorp/terraform@$(TERRAFORM_VERSION)

@@ -72,8 +72,18 @@ const replayChunks = 8
 // runs through the HTTP API, $__rate_interval as 1m: each must return
 // data, except the live-only panels above.
 func TestPanelsReturnDataFromReplay(t *testing.T) {
-	prometheus := needBinary(t, "prometheus", "prometheus")
-	promtool := needBinary(t, "promtool", "prometheus")
+	replayPanels(t, startPrometheus)
+}
+
+// backend starts the time-series database of a replay: it scrapes every
+// second the targets (static_configs entries of the mailtier job), loads
+// the rule files of ruleGlobs when it can, and returns the URL of its
+// Prometheus HTTP API and whether the rules are loaded.
+type backend func(t *testing.T, dir string, targets, ruleGlobs []string) (url string, rulesLoaded bool)
+
+// replayPanels is the replay of TestPanelsReturnDataFromReplay on the
+// backend that startBackend starts.
+func replayPanels(t *testing.T, startBackend backend) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("the go command is not on PATH: %v", err)
@@ -149,41 +159,10 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 		targets = append(targets, fmt.Sprintf("      - targets: ['127.0.0.1:%d']\n        labels:\n          tier: %s\n", port, tier.name))
 	}
 
-	// The rules of rules/, when promtool accepts them, as production loads
-	// them: the overview's alert panels read their ALERTS.
+	// The rules of rules/, as production loads them: the overview's alert
+	// panels read their ALERTS.
 	ruleGlobs := []string{filepath.Join(root, "rules", "*.rules.yml"), filepath.Join(root, "rules", "*.alerts.yml")}
-	var ruleFiles []string
-	for _, g := range ruleGlobs {
-		m, _ := filepath.Glob(g)
-		ruleFiles = append(ruleFiles, m...)
-	}
-	rulesOK := false
-	if out, err := exec.Command(promtool, append([]string{"check", "rules"}, ruleFiles...)...).CombinedOutput(); err != nil {
-		t.Errorf("promtool check rules rejects rules/, so they are not loaded and the alert panels stay empty: %v\n%s", err, out)
-	} else {
-		rulesOK = true
-	}
-	config := "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-	if rulesOK {
-		config += "rule_files:\n"
-		for _, g := range ruleGlobs {
-			config += "  - " + strconv.Quote(g) + "\n"
-		}
-	}
-	config += "scrape_configs:\n  - job_name: mailtier\n    static_configs:\n" + strings.Join(targets, "")
-	configFile := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, configFile, config)
-	if out, err := exec.Command(promtool, "check", "config", configFile).CombinedOutput(); err != nil {
-		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
-	}
-	promPort := freePort(t)
-	promURL := "http://127.0.0.1:" + strconv.Itoa(promPort)
-	startProcess(t, "prometheus", prometheus,
-		"--config.file="+configFile,
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address=127.0.0.1:"+strconv.Itoa(promPort),
-		"--log.level=warn",
-	)
+	promURL, rulesOK := startBackend(t, dir, targets, ruleGlobs)
 	api := promAPI{t: t, url: promURL}
 
 	// Every exporter scraped once before any mail: the counters' zero is
@@ -264,6 +243,46 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 	if len(zero) > 0 {
 		t.Logf("returned data, all zero in the replay (the corpus has no such event):\n\t%s", strings.Join(zero, "\n\t"))
 	}
+}
+
+// startPrometheus is the backend of production: Debian's Prometheus, with
+// the rules when promtool accepts them.
+func startPrometheus(t *testing.T, dir string, targets, ruleGlobs []string) (string, bool) {
+	prometheus := needBinary(t, "prometheus", "prometheus")
+	promtool := needBinary(t, "promtool", "prometheus")
+	var ruleFiles []string
+	for _, g := range ruleGlobs {
+		m, _ := filepath.Glob(g)
+		ruleFiles = append(ruleFiles, m...)
+	}
+	rulesOK := false
+	if out, err := exec.Command(promtool, append([]string{"check", "rules"}, ruleFiles...)...).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules rejects rules/, so they are not loaded and the alert panels stay empty: %v\n%s", err, out)
+	} else {
+		rulesOK = true
+	}
+	config := "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+	if rulesOK {
+		config += "rule_files:\n"
+		for _, g := range ruleGlobs {
+			config += "  - " + strconv.Quote(g) + "\n"
+		}
+	}
+	config += "scrape_configs:\n  - job_name: mailtier\n    static_configs:\n" + strings.Join(targets, "")
+	configFile := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, configFile, config)
+	if out, err := exec.Command(promtool, "check", "config", configFile).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
+	}
+	promPort := freePort(t)
+	promURL := "http://127.0.0.1:" + strconv.Itoa(promPort)
+	startProcess(t, "prometheus", prometheus,
+		"--config.file="+configFile,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address=127.0.0.1:"+strconv.Itoa(promPort),
+		"--log.level=warn",
+	)
+	return promURL, rulesOK
 }
 
 var reportLineRE = regexp.MustCompile(`^(PASS|FAIL) (\S+) ("(?:[^"\\]|\\.)*")`)

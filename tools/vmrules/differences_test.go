@@ -1,0 +1,59 @@
+package vmrules_test
+
+// differenceKey names one alert_rule_test case: test file, scenario name,
+// eval_time as promtool writes it, alert name.
+type differenceKey struct {
+	File, Scenario, EvalTime, Alertname string
+}
+
+// difference is what VictoriaMetrics fires where it differs from promtool,
+// and why. docs/operations.md lists the same differences for operators.
+type difference struct {
+	Why string
+	// VictoriaMetrics are the firing alerts there, as "{labels}" strings
+	// with the alertname among the labels.
+	VictoriaMetrics []string
+}
+
+// knownDifferences are the cases where MetricsQL's semantics, not the
+// rules, make vmalert on VictoriaMetrics fire differently from Prometheus.
+// The replay asserts each of them exactly: if VictoriaMetrics ever agrees
+// with promtool, the entry must go.
+var knownDifferences = map[differenceKey]difference{
+	// probe_success is sampled at 0s, 30s, ... 3m30s: 1 1 1 0 0 0 0 0.
+	// Prometheus 2 (Debian 12's promtool) includes a sample lying exactly
+	// on a range window's start: at 2m, [1m] holds 60s (success), 90s and
+	// 120s, so max_over_time is 1 and the alert waits for 2m15s.
+	// VictoriaMetrics' window (t-1m, t] excludes its start, holds only the
+	// two failures, and fires one evaluation (15s) earlier, at 2m.
+	// Prometheus 3 windows are left-open too, as VictoriaMetrics'.
+	{"probe_test.yml", "two consecutive failed probes fire", "2m", "ProbeFailed"}: {
+		Why: "a sample exactly on a range window's start is in Prometheus 2's window, not in VictoriaMetrics'",
+		VictoriaMetrics: []string{
+			`{alertname="ProbeFailed", instance="smtp-in.example.com:25", job="blackbox-tcp", severity="critical", tier="smtp-in"}`,
+		},
+	},
+}
+
+// exprKey names one promql_expr_test case: test file, scenario name,
+// eval_time as promtool writes it, expression.
+type exprKey struct {
+	File, Scenario, EvalTime, Expr string
+}
+
+// storedRounding is why the values of exprDifferences differ.
+const storedRounding = "VictoriaMetrics stores a sample's value as a decimal of fewer significant digits than a float64 holds (0.3333333333333333 is stored as 0.3333333333); vmalert writes each record back to it, so a record reads back rounded, where Prometheus keeps the float64 its arithmetic computed"
+
+// exprDifferences are the promql_expr_test cases whose exact value differs
+// on VictoriaMetrics, with the result VictoriaMetrics gives ("{labels}
+// value" lines, as checkExprs prints them). Each is asserted exactly.
+var exprDifferences = map[exprKey][]string{
+	// 99 / 10000: promtool's 9.899999999999999E-03 is the float64 quotient.
+	{"sendmail_test.yml", "local delivery failures at 0.99% stay silent", "10m", "tier:sendmail_local_delivery_failures:ratio_rate5m"}: {
+		`tier:sendmail_local_delivery_failures:ratio_rate5m{tier="imap"} 0.0099`,
+	},
+	// histogram_quantile's interpolation gives 0.9750000000000001 in float64.
+	{"dovecot_test.yml", "IMAP command p95 of 0.975s stays silent", "20m", "tier:dovecot_imap_command_duration_seconds:p95_rate5m"}: {
+		`tier:dovecot_imap_command_duration_seconds:p95_rate5m{tier="imap"} 0.975`,
+	},
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
 	"github.com/cabalmail/mailtier/collectors/mqueue"
 	"github.com/cabalmail/mailtier/collectors/opendkim"
+	"github.com/cabalmail/mailtier/collectors/opendmarc"
 	"github.com/cabalmail/mailtier/collectors/process"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 )
@@ -19,5 +20,6 @@ var All = []collectors.Registration{
 	dovecot.Registration,
 	fail2ban.Registration,
 	opendkim.Registration,
+	opendmarc.Registration,
 	process.Registration,
 }

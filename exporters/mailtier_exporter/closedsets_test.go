@@ -6,6 +6,7 @@ import (
 	"github.com/cabalmail/mailtier/collectors/dovecot"
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
 	"github.com/cabalmail/mailtier/collectors/opendkim"
+	"github.com/cabalmail/mailtier/collectors/opendmarc"
 	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 	"github.com/cabalmail/mailtier/internal/pipeline"
@@ -45,6 +46,11 @@ var closedSets = []map[string][]string{
 		"reason": append(append([]string{}, opendkim.SignFailureReasons...), opendkim.NotSignedReasons...),
 		"result": opendkim.Results,
 		"le":     buckets(opendkim.ProbeBuckets),
+	},
+	{
+		"result": append(append([]string{}, opendmarc.Results...), opendmarc.SPFResults...),
+		"origin": opendmarc.Origins,
+		"reason": append(append([]string{}, opendmarc.NotEvaluatedReason...), opendmarc.ErrorReasons...),
 	},
 	{}, // process: no labels (a group's name is its metrics' prefix)
 }

@@ -21,8 +21,8 @@ import (
 	"github.com/emersion/go-milter"
 
 	"github.com/cabalmail/mailtier/collectors/opendkim"
-	"github.com/cabalmail/mailtier/internal/milterlab"
 	"github.com/cabalmail/mailtier/collectors/opendkim/probe"
+	"github.com/cabalmail/mailtier/internal/milterlab"
 )
 
 // signer is a signing OpenDKIM in a lab of its own.

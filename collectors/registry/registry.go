@@ -18,6 +18,7 @@ var All = []collectors.Registration{
 	sendmail.Registration,
 	mqueue.Registration,
 	dovecot.Registration,
+	dovecot.AnvilRegistration,
 	fail2ban.Registration,
 	opendkim.Registration,
 	opendmarc.Registration,

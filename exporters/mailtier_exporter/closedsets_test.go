@@ -40,6 +40,9 @@ var closedSets = []map[string][]string{
 		"le":        buckets(dovecot.DurationBuckets),
 	},
 	{
+		"service": dovecot.Services, // anvil
+	},
+	{
 		"jail": append(append([]string{}, fail2ban.DefaultJails...), fail2ban.Other),
 	},
 	{

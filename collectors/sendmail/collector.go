@@ -71,6 +71,7 @@ type Collector struct {
 	dsns         prometheus.Counter
 	auth         *prometheus.CounterVec
 	held         prometheus.GaugeFunc
+	sessions     *sessionCounter // sessions.go
 	metrics      []prometheus.Collector
 	mu           sync.Mutex
 	pending      *heldQueue
@@ -174,8 +175,9 @@ func New(cfg Config) *Collector {
 	for _, r := range []string{ResultOK, ResultFail} {
 		c.auth.WithLabelValues(r)
 	}
+	c.sessions = newSessionCounter()
 	c.metrics = []prometheus.Collector{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
-		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.held}
+		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.held, c.sessions.total}
 	return c
 }
 
@@ -184,6 +186,7 @@ func (c *Collector) Programs() []string { return c.cfg.Programs }
 
 // Handle implements collectors.LogCollector.
 func (c *Collector) Handle(rec *logline.Record) bool {
+	c.sessions.observe(rec.PID, rec.Message, c.cfg.Now())
 	ev := Parse(rec.Message)
 	if ev.Kind == Unknown {
 		return false

@@ -96,7 +96,11 @@ func TestRealOpenDMARC(t *testing.T) {
 	// A bounce: null sender, SPF of the HELO name; the From: domain is
 	// pass.test's own subdomain, relaxed alignment passes.
 	add(1, mail{qid: "6AO5FlHe0000", client: allowed, helo: "helo.pass.test", envFrom: "", from: "mailer-daemon@pass.test", ar: "dmarc=pass (p=reject dis=none)"})
-	// IgnoreDomains, a message with no From:, IgnoreHosts.
+	// DNS fails: the lab's server knows no zone example and has no
+	// upstream to ask. OpenDMARC reads no record and fails open: DMARC
+	// none, not temperror (its SPF check says fail).
+	add(2, mail{qid: "6AO5FpDn0000", client: allowed, envFrom: "gail@unreachable.example", from: "gail@unreachable.example", ar: "dmarc=none (p=none dis=none)"})
+	// IgnoreMailFrom, a message with no From:, IgnoreHosts.
 	add(1, mail{qid: "6AO5FmIg0000", client: allowed, envFrom: "frank@ignored.test", from: "frank@ignored.test"})
 	add(1, mail{qid: "6AO5FnNf0000", client: allowed, envFrom: "gina@pass.test"})
 	add(2, mail{qid: "6AO5FoIh0000", client: ignored, envFrom: "carol@reject.test", from: "carol@reject.test"})
@@ -159,14 +163,15 @@ func TestRealOpenDMARC(t *testing.T) {
 	metrictest.Expect(t, c,
 		metrictest.Want{Name: "opendmarc_results_total", Labels: "result=pass", Value: 4},
 		// Rejected, quarantined and monitored: the result is fail for
-		// all three, whatever the disposition.
+		// all three, whatever the disposition. No DMARC record, and no
+		// answer from DNS: none.
 		metrictest.Want{Name: "opendmarc_results_total", Labels: "result=fail", Value: 5},
-		metrictest.Want{Name: "opendmarc_results_total", Labels: "result=none", Value: 2},
+		metrictest.Want{Name: "opendmarc_results_total", Labels: "result=none", Value: 4},
 		metrictest.Want{Name: "opendmarc_results_total", Labels: "result=permerror", Value: 1},
 		metrictest.Want{Name: "opendmarc_results_total", Labels: "result=temperror"},
 		metrictest.Want{Name: "opendmarc_results_total", Labels: "result=other"},
 		metrictest.Want{Name: "opendmarc_spf_results_total", Labels: "origin=mailfrom,result=pass", Value: 6},
-		metrictest.Want{Name: "opendmarc_spf_results_total", Labels: "origin=mailfrom,result=fail", Value: 5},
+		metrictest.Want{Name: "opendmarc_spf_results_total", Labels: "origin=mailfrom,result=fail", Value: 7},
 		metrictest.Want{Name: "opendmarc_spf_results_total", Labels: "origin=helo,result=pass", Value: 1},
 		metrictest.Want{Name: "opendmarc_spf_results_total", Labels: "origin=mailfrom,result=other"},
 		metrictest.Want{Name: "opendmarc_messages_not_evaluated_total", Labels: "reason=ignored_domain", Value: 1},

@@ -17,7 +17,7 @@ LDFLAGS  := -s -w \
 # Debian packages the tests run for real: promtool and amtool, Alertmanager,
 # and the mail daemons whose own checkers validate docker/mail/.
 DEB_PACKAGES := prometheus prometheus-alertmanager \
-	dovecot-core dovecot-imapd fail2ban opendkim opendkim-tools dnsmasq-base iproute2 \
+	dovecot-core dovecot-imapd fail2ban opendkim opendkim-tools opendmarc dnsmasq-base iproute2 \
 	rsyslog logrotate m4 sendmail-cf
 
 # terraform fmt and validate: the last MPL-2.0 release, built from the Go

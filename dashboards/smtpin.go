@@ -94,13 +94,15 @@ func smtpIn() Dashboard {
 				perMinuteUnit(Panel{
 					Title: "DMARC results",
 					Description: "Inbound messages OpenDMARC evaluated per minute, by DMARC result of their From: domain, and the messages it let through unevaluated. " +
-						"No alert: fail is mostly forged or misconfigured senders. OpenDMARC logs no disposition: with RejectFailures false every message is accepted. " +
+						"No alert: fail is mostly forged or misconfigured senders. The messages sendmail rejected or quarantined at OpenDMARC's request come from sendmail's log (OpenDMARC logs no disposition); " +
+						"with RejectFailures false, as cabal-infra runs it, there are none. " +
 						"A jump of temperror for every sender points at DNS from this tier; none for everyone after a change points at OpenDMARC losing its DNS.",
 					Kind: TimeSeries,
 					W:    12,
 					Targets: []Target{
 						{Expr: perMinute("sum by (result)", "opendmarc_results_total", on()), Legend: "{{result}}"},
 						{Expr: perMinute("sum", "opendmarc_messages_not_evaluated_total", on()), Legend: "not evaluated"},
+						{Expr: perMinute("sum by (disposition)", "sendmail_dmarc_dispositions_total", on()), Legend: "disposition {{disposition}}"},
 					},
 				}),
 			}},

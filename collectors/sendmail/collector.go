@@ -71,7 +71,8 @@ type Collector struct {
 	dsns         prometheus.Counter
 	auth         *prometheus.CounterVec
 	held         prometheus.GaugeFunc
-	sessions     *sessionCounter // sessions.go
+	sessions     *sessionCounter        // sessions.go
+	dmarc        *prometheus.CounterVec // dmarc.go
 	metrics      []prometheus.Collector
 	mu           sync.Mutex
 	pending      *heldQueue
@@ -176,8 +177,9 @@ func New(cfg Config) *Collector {
 		c.auth.WithLabelValues(r)
 	}
 	c.sessions = newSessionCounter()
+	c.dmarc = newDMARCDispositions()
 	c.metrics = []prometheus.Collector{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
-		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.held, c.sessions.total}
+		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.held, c.sessions.total, c.dmarc}
 	return c
 }
 
@@ -187,6 +189,9 @@ func (c *Collector) Programs() []string { return c.cfg.Programs }
 // Handle implements collectors.LogCollector.
 func (c *Collector) Handle(rec *logline.Record) bool {
 	c.sessions.observe(rec.PID, rec.Message, c.cfg.Now())
+	if d := dmarcDisposition(rec.Message); d != "" {
+		c.dmarc.WithLabelValues(d).Inc()
+	}
 	ev := Parse(rec.Message)
 	if ev.Kind == Unknown {
 		return false

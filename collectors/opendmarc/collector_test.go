@@ -2,6 +2,7 @@ package opendmarc_test
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,6 +55,7 @@ func TestShapes(t *testing.T) {
 		{"6AO5FfLr009245: opendmarc_policy_query_dmarc(a) returned status 9) returned status 3", opendmarc.Evaluated, "permerror"},
 		{"6AO5FfLr009245: opendmarc_policy_query_dmarc(example.com) returned status 12", opendmarc.Evaluated, "other"},
 		{"(unknown-jobid): example.com pass", opendmarc.Evaluated, "pass"},
+		{"6AO5FfLr009245:  none", opendmarc.Evaluated, "none"}, // a From: with no domain
 		{"6AO5FfLr009245: SPF(mailfrom): example.com tempfail", opendmarc.SPF, "tempfail"},
 		{"6AO5FfLr009245: SPF(helo): mx.example.com permerror", opendmarc.SPF, "permerror"},
 		{"6AO5FfLr009245: SPF(mailfrom): example.com neutral", opendmarc.SPF, "other"},
@@ -133,4 +135,38 @@ func TestRegistration(t *testing.T) {
 	}
 	metrictest.MustFeed(t, lc, "Nov 24 05:15:41 mx opendmarc-milter[9]: 6AO5FfLr009245: example.com fail")
 	metrictest.Expect(t, lc, metrictest.Want{Name: "opendmarc_results_total", Labels: "result=fail", Value: 1})
+}
+
+// FuzzParse: no input makes Parse panic or yield a label value outside
+// its closed set, or a queue id that is not a part of the line.
+func FuzzParse(f *testing.F) {
+	b, err := os.ReadFile("testdata/opendmarc.log")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if i := strings.Index(l, "]: "); i > 0 {
+			f.Add(l[i+3:])
+		}
+	}
+	f.Add("6AO5FfLr009245: opendmarc_policy_query_dmarc(x) returned status 4")
+	f.Fuzz(func(t *testing.T, msg string) {
+		ev := opendmarc.Parse(msg)
+		in := func(v string, set []string) bool {
+			return v == "" || slices.Contains(set, v)
+		}
+		if !in(ev.Origin, opendmarc.Origins) || !in(ev.Reason, append(append([]string{}, opendmarc.NotEvaluatedReason...), opendmarc.ErrorReasons...)) ||
+			!in(ev.Result, append(append([]string{}, opendmarc.Results...), opendmarc.SPFResults...)) {
+			t.Fatalf("label outside its closed set: %+v", ev)
+		}
+		if ev.Kind == opendmarc.SPF && (ev.Origin == "" || !slices.Contains(opendmarc.SPFResults, ev.Result)) {
+			t.Fatalf("SPF event without origin or result: %+v", ev)
+		}
+		if ev.Kind == opendmarc.Evaluated && !slices.Contains(opendmarc.Results, ev.Result) {
+			t.Fatalf("evaluation without a result: %+v", ev)
+		}
+		if !strings.HasPrefix(msg, ev.QID) {
+			t.Fatalf("queue id %q is not the start of %q", ev.QID, msg)
+		}
+	})
 }

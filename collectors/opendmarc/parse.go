@@ -187,8 +187,9 @@ func Parse(msg string) Event {
 	}
 	// "JOBID: DOMAIN RESULT", the line of every evaluated message. The
 	// domain is the From: field's, text from the mail: the line is
-	// recognised by its last word alone, and only a domain of no space.
-	if sp := strings.IndexByte(rest, ' '); sp > 0 && strings.LastIndexByte(rest, ' ') == sp {
+	// recognised by its last word alone, and only a domain of no space
+	// (empty when the From: field had no domain).
+	if sp := strings.LastIndexByte(rest, ' '); sp >= 0 && strings.IndexByte(rest[:sp], ' ') < 0 {
 		switch r := rest[sp+1:]; r {
 		case ResultPass, ResultFail, ResultNone, ResultTempError:
 			return Event{Kind: Evaluated, QID: qid, Result: r}

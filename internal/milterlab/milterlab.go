@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // Need fails the test unless every program exists, naming the Debian
@@ -376,17 +378,6 @@ func (b *lockedBuffer) String() string {
 	return string(b.b)
 }
 
-// FreePort returns a TCP port on 127.0.0.1 nothing listens on now.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // Key is a DKIM key pair made by opendkim-genkey.
 type Key struct {
 	Domain, Selector string
@@ -584,7 +575,7 @@ func (l *Lab) milterSocket(t testing.TB, dir, socket string) (spec, network, add
 		os.Remove(address)
 		return "unix:" + address, "unix", address
 	case "inet":
-		port := FreePort(t)
+		port := testenv.FreePort(t)
 		return fmt.Sprintf("inet:%d@127.0.0.1", port), "tcp", fmt.Sprintf("127.0.0.1:%d", port)
 	}
 	t.Fatalf("socket %q: want unix or inet", socket)

@@ -1,6 +1,8 @@
 package sendmail_test
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,5 +45,24 @@ func TestDMARCDispositionsCorpus(t *testing.T) {
 	metrictest.Expect(t, c,
 		metrictest.Want{Name: "sendmail_dmarc_dispositions_total", Labels: "disposition=reject"},
 		metrictest.Want{Name: "sendmail_dmarc_dispositions_total", Labels: "disposition=quarantine"},
+	)
+}
+
+// TestDMARCRealSendmail replays what Debian's sendmail 8.17 logged with
+// Debian's OpenDMARC as its milter (testdata/opendmarc-sendmail.log,
+// written by collectors/opendmarc's TestRealSendmailWithOpenDMARC): two
+// messages rejected, one quarantined, and nine SMTP sessions (one of them
+// the test waiting for the listener).
+func TestDMARCRealSendmail(t *testing.T) {
+	b, err := os.ReadFile("testdata/opendmarc-sendmail.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sendmail.New(sendmail.Config{DecisionDelay: 2 * time.Second})
+	metrictest.Feed(t, c, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
+	metrictest.Expect(t, c,
+		metrictest.Want{Name: "sendmail_dmarc_dispositions_total", Labels: "disposition=reject", Value: 2},
+		metrictest.Want{Name: "sendmail_dmarc_dispositions_total", Labels: "disposition=quarantine", Value: 1},
+		metrictest.Want{Name: "sendmail_smtp_sessions_total", Value: 9},
 	)
 }

@@ -2,7 +2,13 @@ package dovecot_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,14 +17,26 @@ import (
 	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
+// anvilConf opens the anvil socket to the group nogroup, as a deployment
+// opens it to the exporter's group (docs/collectors.md).
+const anvilConf = `
+service anvil {
+  unix_listener anvil {
+    group = nogroup
+    mode = 0660
+  }
+}
+`
+
 // TestRealDovecotAnvilSessions runs Debian's Dovecot 2.3, opens N IMAP
 // sessions at once and reads dovecot_sessions from its anvil socket: it is
 // N exactly, it leaves out connections that have not logged in and a
-// failed login, and it falls as sessions end.
+// failed login, and it falls as sessions end. The count is also read by an
+// unprivileged process (nobody:nogroup), as the sidecar reads it.
 func TestRealDovecotAnvilSessions(t *testing.T) {
 	testenv.Integration(t)
 	testenv.Root(t)
-	d := startDovecot(t)
+	d := startDovecot(t, anvilConf)
 	a := dovecot.NewAnvil(filepath.Join(d.dir, "run", "anvil"), 5*time.Second, nil)
 	sessions := func() float64 {
 		t.Helper()
@@ -67,6 +85,9 @@ func TestRealDovecotAnvilSessions(t *testing.T) {
 		t.Fatalf("LOGIN with a wrong password: %s", s)
 	}
 	waitFor(n)
+	if got := readAsNobody(t, socket); got != fmt.Sprintf("imap=%d", n) {
+		t.Errorf("read as nobody:nogroup: %q, want imap=%d", got, n)
+	}
 	metrictest.Expect(t, a,
 		metrictest.Want{Name: "dovecot_sessions", Labels: "service=pop3"},
 		metrictest.Want{Name: "dovecot_sessions", Labels: "service=lmtp"},
@@ -86,4 +107,73 @@ func TestRealDovecotAnvilSessions(t *testing.T) {
 		c.conn.Close()
 	}
 	waitFor(0)
+}
+
+// readAsNobody reads the anvil socket from a copy of the test binary run
+// as nobody:nogroup (TestAnvilReadHelper), and returns what it printed.
+func readAsNobody(t *testing.T, socket string) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Neither the test binary's directory nor t.TempDir's parent is open
+	// to others.
+	dir, err := os.MkdirTemp("", "mtanvil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "dovecot.test")
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nogroup, err := user.LookupGroup("nogroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nogroup.Gid)
+	cmd := exec.Command(bin, "-test.run=^TestAnvilReadHelper$")
+	cmd.Env = []string{anvilHelperEnv + "=" + socket}
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("reading anvil as nobody:nogroup: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "anvil: "); ok {
+			return v
+		}
+	}
+	t.Fatalf("no count from the unprivileged reader:\n%s", out)
+	return ""
+}
+
+const anvilHelperEnv = "MAILTIER_ANVIL_HELPER_SOCKET"
+
+// TestAnvilReadHelper is the unprivileged reader of readAsNobody; it does
+// nothing in any other run.
+func TestAnvilReadHelper(t *testing.T) {
+	socket := os.Getenv(anvilHelperEnv)
+	if socket == "" {
+		return
+	}
+	counts, err := dovecot.ReadAnvil(socket, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("anvil: imap=%d\n", counts[dovecot.ServiceIMAP])
 }

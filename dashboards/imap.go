@@ -9,6 +9,8 @@ func imap() Dashboard {
 	loginTraffic, loginRatio, loginReasons := loginPanels("imap", "DovecotImapAuthFailuresHigh")
 	localFailed := rate("sendmail_deliveries_total", on(localMailers, `status=~"deferred|bounced"`))
 	localAll := rate("sendmail_deliveries_total", on(localMailers))
+	dovecotFailed := rate("dovecot_deliveries_total", on(`result="failed"`))
+	dovecotAll := rate("dovecot_deliveries_total", on())
 	return Dashboard{
 		File:  "imap.json",
 		UID:   "mailtier-imap",
@@ -54,6 +56,16 @@ func imap() Dashboard {
 					"Delivery attempts into the mailboxes (mailers local and procmail) per minute, by outcome: sent, deferred (retried), bounced (returned). "+
 						"Deferred or bounced local deliveries are mail that reached the tier but not the user: see the failure ratio below.",
 					localMailers, 8),
+				{
+					Title: "Active IMAP sessions",
+					Description: "IMAP sessions logged in now, per task, as Dovecot's anvil counts them (what doveadm who lists): connections still at the login stage are not counted, " +
+						"hibernated IDLE sessions are. Needs --collector.anvil and the anvil socket shared with the sidecar (docs/collectors.md). " +
+						"A drop to zero with logins going on means sessions end at once (imap process crashes: see the mail log).",
+					Kind:    TimeSeries,
+					Unit:    "none",
+					W:       24,
+					Targets: []Target{{Expr: "sum by (instance) (dovecot_sessions{" + on(`service="imap"`) + "})", Legend: "{{instance}}"}},
+				},
 			}},
 			{Title: "Errors", Panels: []Panel{
 				loginRatio,
@@ -80,9 +92,21 @@ func imap() Dashboard {
 					W:       8,
 					Targets: []Target{{Expr: perMinute("sum by (agent, result)", "dovecot_deliveries_total", on()), Legend: "{{agent}} {{result}}"}},
 				}),
+				{
+					Title: "LDA and LMTP failure ratio",
+					Description: "Share of the messages Dovecot's LDA and LMTP tried to save into a mailbox that failed. " +
+						"Red above 1% over 5 minutes fires DovecotDeliveryFailuresHigh (critical): mail reaches the tier but not the mailboxes. " +
+						"Over-quota users raise it when traffic is low; failures for everyone are the mail store (EFS, permissions, space).",
+					Kind:     TimeSeries,
+					Unit:     "percentunit",
+					Steps:    []Step{{0.01, Red}},
+					Runbooks: []string{"DovecotDeliveryFailuresHigh"},
+					W:        8,
+					Targets:  []Target{{Expr: fmt.Sprintf("sum(%s) / sum(%s)", dovecotFailed, dovecotAll), Legend: "failure ratio"}},
+				},
 				deferredAndBounced(8),
-				deferralsByReason(12),
-				deferralsByMailer(12),
+				deferralsByReason(8),
+				deferralsByMailer(8),
 			}},
 			{Title: "Saturation", Panels: []Panel{
 				queueDepth("Messages waiting in each imap task's own queue (the imap tier's queue is not shared). "+

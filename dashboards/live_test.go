@@ -39,6 +39,7 @@ var liveOnly = map[string]string{
 	"mailtier-smtp-in/Open file descriptors vs limit":  "<daemon>_process_open_fds and _max_fds are read from /proc of the running daemons (--collector.process)",
 	"mailtier-smtp-out/Open file descriptors vs limit": "<daemon>_process_open_fds and _max_fds are read from /proc of the running daemons (--collector.process)",
 	"mailtier-overview/imap: file descriptors used":    "<daemon>_process_open_fds and _max_fds are read from /proc of the running daemons (--collector.process)",
+	"mailtier-imap/Active IMAP sessions":               "dovecot_sessions is read from a running Dovecot's anvil socket (--collector.anvil)",
 }
 
 // replayTier is one mail tier in the replay: the collectors its sidecar
@@ -52,11 +53,20 @@ type replayTier struct {
 
 var replayTiers = []replayTier{
 	{"imap", []string{"sendmail", "mqueue", "dovecot", "fail2ban"}, []string{"maillog", "fail2ban.log"}},
-	{"smtp-in", []string{"sendmail", "mqueue", "opendkim", "fail2ban"}, []string{"maillog", "fail2ban.log"}},
+	{"smtp-in", []string{"sendmail", "mqueue", "opendkim", "opendmarc", "fail2ban"}, []string{"maillog", "fail2ban.log", "opendmarc.log"}},
 	{"smtp-out", []string{"sendmail", "mqueue", "dovecot", "opendkim"}, []string{"maillog"}},
 }
 
-var allCollectors = []string{"sendmail", "mqueue", "dovecot", "opendkim", "fail2ban", "process"}
+var allCollectors = []string{"sendmail", "mqueue", "dovecot", "opendkim", "opendmarc", "fail2ban", "process"}
+
+// replayLogs are the logs the replay appends, from the repository: the lab
+// corpus, and what Debian's OpenDMARC logged in its collector's test (the
+// lab ran no OpenDMARC).
+var replayLogs = map[string]string{
+	"maillog":       "testdata/corpus/maillog",
+	"fail2ban.log":  "testdata/corpus/fail2ban.log",
+	"opendmarc.log": "collectors/opendmarc/testdata/opendmarc.log",
+}
 
 // replayChunks is how many parts the corpus is appended in: each is seen
 // by its own scrape, so every counter and histogram moves across several
@@ -100,8 +110,8 @@ func replayPanels(t *testing.T, startBackend backend) {
 	}
 
 	corpus := map[string][]string{}
-	for _, name := range []string{"maillog", "fail2ban.log"} {
-		b, err := os.ReadFile(filepath.Join(root, "testdata", "corpus", name))
+	for name, path := range replayLogs {
+		b, err := os.ReadFile(filepath.Join(root, path))
 		if err != nil {
 			t.Fatal(err)
 		}

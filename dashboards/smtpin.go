@@ -18,7 +18,8 @@ func attemptDuration(w int) Panel {
 }
 
 // smtpIn is the smtp-in tier: sendmail receiving mail from the Internet on
-// port 25, OpenDKIM verifying it, and the relay to the imap tier.
+// port 25, OpenDKIM and OpenDMARC checking it, and the relay to the imap
+// tier.
 func smtpIn() Dashboard {
 	nonSpam := rate("sendmail_rejects_total", on(nonSpamRejects))
 	received := rate("sendmail_messages_received_total", on())
@@ -80,6 +81,29 @@ func smtpIn() Dashboard {
 					Kind:    TimeSeries,
 					W:       12,
 					Targets: []Target{{Expr: perMinute("sum by (result)", "opendkim_verifications_total", on()), Legend: "{{result}}"}},
+				}),
+				perMinuteUnit(Panel{
+					Title: "SMTP connections",
+					Description: "SMTP connections sendmail served per minute, counted once per serving process from its log (sendmail logs no line when it accepts a connection). " +
+						"Against the messages received it tells mail from noise: scanners and bots connect without sending. Misses connections sendmail refuses before forking " +
+						"(MaxDaemonChildren, ConnectionRateThrottle, load average): see docs/collectors.md.",
+					Kind:    TimeSeries,
+					W:       12,
+					Targets: []Target{{Expr: perMinute("sum", "sendmail_smtp_sessions_total", on()), Legend: "connections"}},
+				}),
+				perMinuteUnit(Panel{
+					Title: "DMARC results",
+					Description: "Inbound messages OpenDMARC evaluated per minute, by DMARC result of their From: domain, and the messages it let through unevaluated. " +
+						"No alert: fail is mostly forged or misconfigured senders. The messages sendmail rejected or quarantined at OpenDMARC's request come from sendmail's log (OpenDMARC logs no disposition); " +
+						"with RejectFailures false, as cabal-infra runs it, there are none. " +
+						"A jump of temperror for every sender points at DNS from this tier; none for everyone after a change points at OpenDMARC losing its DNS.",
+					Kind: TimeSeries,
+					W:    12,
+					Targets: []Target{
+						{Expr: perMinute("sum by (result)", "opendmarc_results_total", on()), Legend: "{{result}}"},
+						{Expr: perMinute("sum", "opendmarc_messages_not_evaluated_total", on()), Legend: "not evaluated"},
+						{Expr: perMinute("sum by (disposition)", "sendmail_dmarc_dispositions_total", on()), Legend: "disposition {{disposition}}"},
+					},
 				}),
 			}},
 			{Title: "Errors", Panels: []Panel{

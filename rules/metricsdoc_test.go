@@ -17,7 +17,7 @@ import (
 // silent in production.
 
 // ourPrefixes are the namespaces mailtier_exporter emits.
-var ourPrefixes = []string{"sendmail_", "dovecot_", "opendkim_", "fail2ban_", "mailtier_"}
+var ourPrefixes = []string{"sendmail_", "dovecot_", "opendkim_", "opendmarc_", "fail2ban_", "mailtier_"}
 
 // foreignPrefixes are metrics of other exporters (node_exporter,
 // blackbox_exporter, cloudwatch_exporter) and of Prometheus itself.

@@ -59,8 +59,8 @@ type runningDovecot struct {
 
 // startDovecot runs Debian's Dovecot in the foreground on free loopback
 // ports, in a directory of its own, with 95-stats.conf included and only
-// its listener's port changed.
-func startDovecot(t *testing.T) *runningDovecot {
+// its listener's port changed, and the configuration lines of extra.
+func startDovecot(t *testing.T, extra ...string) *runningDovecot {
 	t.Helper()
 	for _, bin := range []struct{ path, pkg string }{
 		{dovecotBin, "dovecot-core"}, {ldaBin, "dovecot-core"}, {imapBin, "dovecot-imapd"},
@@ -146,7 +146,7 @@ service stats {
     port = %[6]d
   }
 }
-`, dir, d.log, users, d.imapPort, stats, d.statsP)
+`, dir, d.log, users, d.imapPort, stats, d.statsP) + strings.Join(extra, "\n")
 	if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package opendkim_test
 // These tests run Debian's own OpenDKIM (package opendkim, with
 // opendkim-tools for opendkim-genkey) and dnsmasq (dnsmasq-base), each in
 // a mount namespace of the test's own whose /dev/log is a socket the test
-// reads (see internal/odtest). The verifying OpenDKIM and its DNS server
+// reads (see internal/milterlab). The verifying OpenDKIM and its DNS server
 // also have a network namespace of their own with nothing but a loopback
 // interface, so no query can reach any resolver but the test's.
 
@@ -21,15 +21,15 @@ import (
 	"github.com/emersion/go-milter"
 
 	"github.com/cabalmail/mailtier/collectors/opendkim"
-	"github.com/cabalmail/mailtier/collectors/opendkim/internal/odtest"
 	"github.com/cabalmail/mailtier/collectors/opendkim/probe"
+	"github.com/cabalmail/mailtier/internal/milterlab"
 )
 
 // signer is a signing OpenDKIM in a lab of its own.
 type signer struct {
-	lab *odtest.Lab
-	od  *odtest.OpenDKIM
-	key odtest.Key
+	lab *milterlab.Lab
+	od  *milterlab.OpenDKIM
+	key milterlab.Key
 }
 
 // startSigner runs OpenDKIM in Mode s with a generated key for lab.test
@@ -41,7 +41,7 @@ type signer struct {
 // as the probe's does.
 func startSigner(t *testing.T, socket string, extra ...string) *signer {
 	t.Helper()
-	lab := odtest.New(t, false)
+	lab := milterlab.New(t, false)
 	key := lab.GenKey(t, "lab.test", "mail", 2048)
 	keyTable := fmt.Sprintf("mail._domainkey.lab.test lab.test:mail:%s\n", key.Private)
 	signingTable := "*@lab.test mail._domainkey.lab.test\n"
@@ -50,7 +50,7 @@ func startSigner(t *testing.T, socket string, extra ...string) *signer {
 		keyTable += fmt.Sprintf("mail._domainkey.%s %s:mail:%s\n", d, d, k.Private)
 		signingTable += fmt.Sprintf("*@%s mail._domainkey.%s\n", d, d)
 	}
-	keyTable += fmt.Sprintf("brk._domainkey.broken.test broken.test:brk:%s/keys/broken.test/brk.private\n", odtest.Private)
+	keyTable += fmt.Sprintf("brk._domainkey.broken.test broken.test:brk:%s/keys/broken.test/brk.private\n", milterlab.Private)
 	signingTable += "*@broken.test brk._domainkey.broken.test\n*@table.test nosuch._domainkey.table.test\n"
 	files := map[string]string{"KeyTable": keyTable, "SigningTable": signingTable, "InternalHosts": "192.0.2.1\n"}
 	for name, content := range files {
@@ -263,7 +263,7 @@ func TestRealOpenDKIMProbeFromUnsignedDomain(t *testing.T) {
 func TestRealOpenDKIMVerification(t *testing.T) {
 	s := startSigner(t, "unix", "revoked.test", "nodns.test")
 
-	v := odtest.New(t, true)
+	v := milterlab.New(t, true)
 	v.StartDNS(t, map[string]string{
 		"mail._domainkey.lab.test": s.key.TXT,
 		// An empty p= is a revoked key (RFC 6376 3.6.1).

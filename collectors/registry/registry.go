@@ -8,6 +8,7 @@ import (
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
 	"github.com/cabalmail/mailtier/collectors/mqueue"
 	"github.com/cabalmail/mailtier/collectors/opendkim"
+	"github.com/cabalmail/mailtier/collectors/opendmarc"
 	"github.com/cabalmail/mailtier/collectors/process"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 )
@@ -17,7 +18,9 @@ var All = []collectors.Registration{
 	sendmail.Registration,
 	mqueue.Registration,
 	dovecot.Registration,
+	dovecot.AnvilRegistration,
 	fail2ban.Registration,
 	opendkim.Registration,
+	opendmarc.Registration,
 	process.Registration,
 }

@@ -80,6 +80,8 @@ type Collector struct {
 	auth         *prometheus.CounterVec
 	badDelays    prometheus.Counter
 	held         prometheus.GaugeFunc
+	sessions     *sessionCounter        // sessions.go
+	dmarc        *prometheus.CounterVec // dmarc.go
 	metrics      []prometheus.Collector
 	mu           sync.Mutex
 	pending      *heldQueue
@@ -190,8 +192,10 @@ func New(cfg Config) *Collector {
 	for _, r := range []string{ResultOK, ResultFail} {
 		c.auth.WithLabelValues(r)
 	}
+	c.sessions = newSessionCounter()
+	c.dmarc = newDMARCDispositions()
 	c.metrics = []prometheus.Collector{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
-		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.badDelays, c.held}
+		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.badDelays, c.held, c.sessions.total, c.dmarc}
 	return c
 }
 
@@ -200,6 +204,10 @@ func (c *Collector) Programs() []string { return c.cfg.Programs }
 
 // Handle implements collectors.LogCollector.
 func (c *Collector) Handle(rec *logline.Record) bool {
+	c.sessions.observe(rec.PID, rec.Message, c.cfg.Now())
+	if d := dmarcDisposition(rec.Message); d != "" {
+		c.dmarc.WithLabelValues(d).Inc()
+	}
 	ev := Parse(rec.Message)
 	if ev.Kind == Unknown {
 		return false

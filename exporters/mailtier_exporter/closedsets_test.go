@@ -6,6 +6,7 @@ import (
 	"github.com/cabalmail/mailtier/collectors/dovecot"
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
 	"github.com/cabalmail/mailtier/collectors/opendkim"
+	"github.com/cabalmail/mailtier/collectors/opendmarc"
 	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 	"github.com/cabalmail/mailtier/internal/pipeline"
@@ -21,14 +22,15 @@ var closedSets = []map[string][]string{
 		"result":    {"matched", "unmatched"},
 	},
 	{
-		"daemon": sendmail.Daemons,
-		"mailer": sendmail.Mailers,
-		"status": sendmail.Statuses,
-		"stage":  sendmail.Stages,
-		"reason": append(append([]string{}, sendmail.Reasons...), sendmail.DeferReasons...),
-		"role":   {sendmail.RoleServer, sendmail.RoleClient},
-		"result": {sendmail.ResultOK, sendmail.ResultErr, sendmail.ResultFail},
-		"le":     buckets(sendmail.DelayBuckets),
+		"daemon":      sendmail.Daemons,
+		"mailer":      sendmail.Mailers,
+		"status":      sendmail.Statuses,
+		"stage":       sendmail.Stages,
+		"reason":      append(append([]string{}, sendmail.Reasons...), sendmail.DeferReasons...),
+		"role":        {sendmail.RoleServer, sendmail.RoleClient},
+		"disposition": sendmail.Dispositions,
+		"result":      {sendmail.ResultOK, sendmail.ResultErr, sendmail.ResultFail},
+		"le":          buckets(sendmail.DelayBuckets),
 	},
 	{
 		"service":   dovecot.Services,
@@ -39,12 +41,20 @@ var closedSets = []map[string][]string{
 		"le":        buckets(dovecot.DurationBuckets),
 	},
 	{
+		"service": dovecot.Services, // anvil
+	},
+	{
 		"jail": append(append([]string{}, fail2ban.DefaultJails...), fail2ban.Other),
 	},
 	{
 		"reason": append(append([]string{}, opendkim.SignFailureReasons...), opendkim.NotSignedReasons...),
 		"result": opendkim.Results,
 		"le":     buckets(opendkim.ProbeBuckets),
+	},
+	{
+		"result": append(append([]string{}, opendmarc.Results...), opendmarc.SPFResults...),
+		"origin": opendmarc.Origins,
+		"reason": append(append([]string{}, opendmarc.NotEvaluatedReason...), opendmarc.ErrorReasons...),
 	},
 	{}, // process: no labels (a group's name is its metrics' prefix)
 }

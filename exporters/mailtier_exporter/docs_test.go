@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -44,6 +46,8 @@ func TestMetricsDocumented(t *testing.T) {
 	out := runOnceBinary(t, nil, "--collector.mqueue.path="+queue, "--tail.path=../../testdata/corpus/maillog",
 		// Dovecot's stats passthrough exists once a stats listener answers.
 		"--collector.dovecot.stats-url="+dovecotStats(t),
+		// Sessions exist once an anvil socket answers.
+		"--collector.anvil", "--collector.anvil.socket="+anvilSocket(t),
 		// The probe's metrics exist once a probe is configured (--once
 		// runs no probe); the process collector is off by default, and
 		// its fake procfs has a process of every group.
@@ -78,7 +82,7 @@ func TestMetricsDocumented(t *testing.T) {
 	// Everything documented for the collectors that ran must exist.
 	for name := range docs {
 		if (strings.HasPrefix(name, "sendmail_") || strings.HasPrefix(name, "mailtier_exporter_") ||
-			strings.HasPrefix(name, "opendkim_") || processMetric(name) ||
+			strings.HasPrefix(name, "opendkim_") || strings.HasPrefix(name, "opendmarc_") || processMetric(name) ||
 			strings.HasPrefix(name, "dovecot_") || strings.HasPrefix(name, "fail2ban_")) && !exposed[name] {
 			t.Errorf("docs/metrics.md lists %s, which the exporter does not expose", name)
 		}
@@ -110,4 +114,30 @@ func dovecotStats(t *testing.T) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/metrics"
+}
+
+// anvilSocket answers CONNECT-DUMP as Dovecot 2.3's anvil does, with one
+// IMAP session.
+func anvilSocket(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "anvil")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			r := bufio.NewReader(c)
+			r.ReadString('\n') // VERSION
+			r.ReadString('\n') // CONNECT-DUMP
+			c.Write([]byte("imap/192.0.2.10/alice\t9310\t1\n\n"))
+			c.Close()
+		}
+	}()
+	return path
 }

@@ -1,6 +1,7 @@
-// Package odtest runs real Debian daemons (OpenDKIM, dnsmasq) for the
-// OpenDKIM collector's tests, each in a private mount namespace of the
-// test's own, and captures what they send to syslog.
+// Package milterlab runs real Debian daemons (the milters OpenDKIM and
+// OpenDMARC, and dnsmasq) for the collectors' tests, each in a private
+// mount namespace of the test's own, and captures what they send to
+// syslog.
 //
 // In the namespace /dev is a directory of the test's holding /dev/null,
 // /dev/zero, /dev/random, /dev/urandom and, as /dev/log, a datagram socket
@@ -13,7 +14,7 @@
 //
 // It needs root (mount namespaces), util-linux's unshare and nsenter, and
 // iproute2's ip for Net.
-package odtest
+package milterlab
 
 import (
 	"bufio"
@@ -28,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // Need fails the test unless every program exists, naming the Debian
@@ -375,17 +378,6 @@ func (b *lockedBuffer) String() string {
 	return string(b.b)
 }
 
-// FreePort returns a TCP port on 127.0.0.1 nothing listens on now.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // Key is a DKIM key pair made by opendkim-genkey.
 type Key struct {
 	Domain, Selector string
@@ -451,18 +443,7 @@ func (l *Lab) StartOpenDKIM(t testing.TB, name, conf, socket string) *OpenDKIM {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var spec, network, address string
-	switch socket {
-	case "unix":
-		address = filepath.Join(dir, "milter.sock")
-		spec, network = "unix:"+address, "unix"
-		os.Remove(address)
-	case "inet":
-		port := FreePort(t)
-		spec, network, address = fmt.Sprintf("inet:%d@127.0.0.1", port), "tcp", fmt.Sprintf("127.0.0.1:%d", port)
-	default:
-		t.Fatalf("socket %q: want unix or inet", socket)
-	}
+	spec, network, address := l.milterSocket(t, dir, socket)
 	full := conf + fmt.Sprintf(`
 Syslog                  yes
 SyslogFacility          mail
@@ -545,4 +526,58 @@ func (l *Lab) waitDialInside(t testing.TB, p *Proc, hostport string) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// OpenDMARC is a running opendmarc.
+type OpenDMARC struct {
+	*Proc
+	// Socket is its milter socket, in OpenDMARC's notation (OpenDKIM's).
+	Socket string
+}
+
+// StartOpenDMARC runs /usr/sbin/opendmarc in the foreground in the
+// namespace with the configuration conf, to which it adds Socket, PidFile
+// and syslog logging to the mail facility. socket is "unix" or "inet" as
+// for StartOpenDKIM (in a lab with a network of its own, only "unix" is
+// reachable from the test). It returns once the socket accepts
+// connections.
+func (l *Lab) StartOpenDMARC(t testing.TB, name, conf, socket string) *OpenDMARC {
+	t.Helper()
+	Need(t, map[string]string{"/usr/sbin/opendmarc": "opendmarc"})
+	dir := filepath.Join(l.Dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec, network, address := l.milterSocket(t, dir, socket)
+	full := conf + fmt.Sprintf(`
+Syslog                  true
+SyslogFacility          mail
+Socket                  %s
+PidFile                 %s/opendmarc.pid
+`, spec, dir)
+	path := filepath.Join(dir, "opendmarc.conf")
+	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := l.Start(t, "/usr/sbin/opendmarc", "-f", "-c", path)
+	WaitDial(t, p, network, address, 30*time.Second)
+	return &OpenDMARC{Proc: p, Socket: spec}
+}
+
+// milterSocket picks a milter socket: "unix" (milter.sock in dir) or
+// "inet" (a free port on 127.0.0.1). It returns the milter's notation of
+// it and what net.Dial takes.
+func (l *Lab) milterSocket(t testing.TB, dir, socket string) (spec, network, address string) {
+	t.Helper()
+	switch socket {
+	case "unix":
+		address = filepath.Join(dir, "milter.sock")
+		os.Remove(address)
+		return "unix:" + address, "unix", address
+	case "inet":
+		port := testenv.FreePort(t)
+		return fmt.Sprintf("inet:%d@127.0.0.1", port), "tcp", fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	t.Fatalf("socket %q: want unix or inet", socket)
+	return "", "", ""
 }

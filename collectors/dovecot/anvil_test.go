@@ -1,0 +1,137 @@
+package dovecot_test
+
+import (
+	"bufio"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cabalmail/mailtier/collectors/dovecot"
+	"github.com/cabalmail/mailtier/internal/metrictest"
+)
+
+// fakeAnvil answers every connection on a unix socket with answer, after
+// reading the handshake and the command, and records what it was sent.
+func fakeAnvil(t *testing.T, answer string) (path string, got chan string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "anvil")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	got = make(chan string, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			r := bufio.NewReader(c)
+			hello, _ := r.ReadString('\n')
+			cmd, _ := r.ReadString('\n')
+			got <- hello + cmd
+			c.Write([]byte(answer))
+			c.Close()
+		}
+	}()
+	return path, got
+}
+
+// TestAnvilCounts reads a CONNECT-DUMP in Dovecot 2.3's format
+// (connect-limit.c: tab-escaped "SERVICE/IP/USER", pid, reference count;
+// lmtp idents have no IP): the reference counts are summed per service.
+func TestAnvilCounts(t *testing.T) {
+	dump := "imap/192.0.2.10/alice\t9310\t1\n" +
+		"imap/192.0.2.10/alice\t9311\t1\n" +
+		"imap/2001:db8::7/bob\001tevil\t9312\t3\n" + // a tab in the user name, escaped
+		"pop3/192.0.2.11/carol\t9400\t1\n" +
+		"lmtp/dave\t9500\t2\n" +
+		"sieve/192.0.2.12/erin\t9600\t1\n" +
+		"\n"
+	path, sent := fakeAnvil(t, dump)
+	a := dovecot.NewAnvil(path, 2*time.Second, nil)
+	metrictest.Expect(t, a,
+		metrictest.Want{Name: "dovecot_sessions", Labels: "service=imap", Value: 5},
+		metrictest.Want{Name: "dovecot_sessions", Labels: "service=pop3", Value: 1},
+		metrictest.Want{Name: "dovecot_sessions", Labels: "service=lmtp", Value: 2},
+		metrictest.Want{Name: "dovecot_sessions", Labels: "service=submission"},
+		metrictest.Want{Name: "dovecot_sessions", Labels: "service=managesieve"},
+		metrictest.Want{Name: "dovecot_sessions", Labels: "service=other", Value: 1},
+		metrictest.Want{Name: "mailtier_exporter_dovecot_anvil_scrape_success", Value: 1},
+	)
+	if s := <-sent; s != "VERSION\tanvil\t1\t0\nCONNECT-DUMP\n" {
+		t.Errorf("sent %q, want doveadm who's handshake and CONNECT-DUMP", s)
+	}
+}
+
+// TestAnvilFailures: every way the read can fail leaves dovecot_sessions
+// absent and the success gauge at 0, never a partial count.
+func TestAnvilFailures(t *testing.T) {
+	cases := map[string]string{
+		"closed early (not 2.3)":   "imap/192.0.2.10/alice\t9310\t1\n",
+		"empty":                    "",
+		"two fields":               "imap/192.0.2.10/alice\t9310\n\n",
+		"no service":               "alice\t9310\t1\n\n",
+		"bad count":                "imap/192.0.2.10/alice\t9310\t-1\n\n",
+		"bad pid":                  "imap/192.0.2.10/alice\tx\t1\n\n",
+		"count over 32 bits":       "imap/192.0.2.10/alice\t9310\t4294967296\n\n",
+		"a line of a megabyte":     "imap/" + strings.Repeat("a", 1<<20) + "\t1\t1\n\n",
+		"2.4's version line first": "VERSION\tanvil-server\t2\t0\n\n",
+	}
+	for name, answer := range cases {
+		t.Run(name, func(t *testing.T) {
+			path, _ := fakeAnvil(t, answer)
+			a := dovecot.NewAnvil(path, 2*time.Second, nil)
+			got := metrictest.Gather(t, a)
+			if len(got) != 1 || got["mailtier_exporter_dovecot_anvil_scrape_success{}"] != 0 {
+				t.Errorf("series %v, want only the success gauge at 0", got)
+			}
+		})
+	}
+	t.Run("no socket", func(t *testing.T) {
+		a := dovecot.NewAnvil(filepath.Join(t.TempDir(), "anvil"), time.Second, nil)
+		metrictest.Expect(t, a, metrictest.Want{Name: "mailtier_exporter_dovecot_anvil_scrape_success"})
+		if _, ok := metrictest.Lookup(t, a, "dovecot_sessions", "service=imap"); ok {
+			t.Error("dovecot_sessions present without anvil")
+		}
+	})
+}
+
+// TestAnvilSilent: an anvil that accepts and never answers costs one
+// timeout, not a hung scrape.
+func TestAnvilSilent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "anvil")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	if _, err := dovecot.ReadAnvil(path, 100*time.Millisecond); err == nil {
+		t.Fatal("a silent anvil was read")
+	}
+}
+
+// TestAnvilRegistration builds the collector from its flags.
+func TestAnvilRegistration(t *testing.T) {
+	path, _ := fakeAnvil(t, "imap/192.0.2.10/alice\t9310\t2\n\n")
+	c, err := metrictest.Build(t, dovecot.AnvilRegistration, "--collector.anvil.socket="+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrictest.Expect(t, c, metrictest.Want{Name: "dovecot_sessions", Labels: "service=imap", Value: 2})
+	if _, err := metrictest.Build(t, dovecot.AnvilRegistration, "--collector.anvil.timeout=0s"); err == nil {
+		t.Error("a zero timeout was accepted")
+	}
+}

@@ -1,0 +1,136 @@
+// Package opendmarc turns OpenDMARC's log lines into counts of DMARC
+// results, of its own SPF checks, of messages it did not evaluate, and of
+// its errors.
+//
+// OpenDMARC 1.4 logs one line per evaluated message, "JOBID: DOMAIN
+// RESULT" (RESULT the dmarc= word of its Authentication-Results: pass,
+// fail, none, temperror), and a line per failure to read the DMARC record
+// (permerror or temperror). It does not log the disposition it applied
+// (reject, quarantine or none, written only into its Authentication-
+// Results field and HistoryFile): see docs/collectors.md.
+//
+// The From: domain of each line is text from the mail and never becomes a
+// label. The collector keeps no per-message state.
+package opendmarc
+
+import (
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/internal/logline"
+)
+
+// Registration puts the collector behind --collector.opendmarc.
+var Registration = collectors.Registration{
+	Name:    "opendmarc",
+	Help:    "OpenDMARC's log lines: DMARC results, its own SPF checks, messages not evaluated, errors.",
+	Enabled: true,
+	Flags: func(app *kingpin.Application) collectors.Builder {
+		programs := app.Flag("collector.opendmarc.programs", "Syslog program names whose lines are OpenDMARC's.").
+			Default("opendmarc").Strings()
+		return func(env collectors.Env) (prometheus.Collector, error) {
+			return New(Config{Programs: *programs}), nil
+		}
+	},
+}
+
+// Config is the collector's configuration.
+type Config struct {
+	Programs []string
+}
+
+// Collector is the OpenDMARC log collector.
+type Collector struct {
+	cfg Config
+
+	results      *prometheus.CounterVec
+	spf          *prometheus.CounterVec
+	notEvaluated *prometheus.CounterVec
+	errors       *prometheus.CounterVec
+	ignoredConns prometheus.Counter
+	metrics      []prometheus.Collector
+}
+
+// New returns an OpenDMARC collector.
+func New(cfg Config) *Collector {
+	if len(cfg.Programs) == 0 {
+		cfg.Programs = []string{"opendmarc"}
+	}
+	c := &Collector{
+		cfg: cfg,
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opendmarc_results_total",
+			Help: "Messages OpenDMARC evaluated, by DMARC result: pass, fail, none (no DMARC record), temperror, permerror (a DMARC record it could not read), other.",
+		}, []string{"result"}),
+		spf: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opendmarc_spf_results_total",
+			Help: "SPF checks OpenDMARC made itself (SPFSelfValidate, or no trusted SPF result), by the identity checked (mailfrom, helo) and result.",
+		}, []string{"origin", "result"}),
+		notEvaluated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opendmarc_messages_not_evaluated_total",
+			Help: "Messages OpenDMARC passed without a DMARC evaluation, by reason: ignored_domain, no_from, header_requirements (rejected), multi_from, unparsable_from.",
+		}, []string{"reason"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opendmarc_errors_total",
+			Help: "Errors OpenDMARC logged while handling a message, by reason: policy_store, header_add, history, report, milter, other.",
+		}, []string{"reason"}),
+		ignoredConns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "opendmarc_connections_ignored_total",
+			Help: "SMTP connections OpenDMARC let through unexamined: the client is in IgnoreHosts (\"ignoring connection from\").",
+		}),
+	}
+	for _, r := range Results {
+		c.results.WithLabelValues(r)
+	}
+	for _, o := range Origins {
+		for _, r := range SPFResults {
+			c.spf.WithLabelValues(o, r)
+		}
+	}
+	for _, r := range NotEvaluatedReason {
+		c.notEvaluated.WithLabelValues(r)
+	}
+	for _, r := range ErrorReasons {
+		c.errors.WithLabelValues(r)
+	}
+	c.metrics = []prometheus.Collector{c.results, c.spf, c.notEvaluated, c.errors, c.ignoredConns}
+	return c
+}
+
+// Programs implements collectors.LogCollector.
+func (c *Collector) Programs() []string { return c.cfg.Programs }
+
+// Handle implements collectors.LogCollector.
+func (c *Collector) Handle(rec *logline.Record) bool {
+	ev := Parse(rec.Message)
+	switch ev.Kind {
+	case Unknown:
+		return false
+	case Evaluated:
+		c.results.WithLabelValues(ev.Result).Inc()
+	case SPF:
+		c.spf.WithLabelValues(ev.Origin, ev.Result).Inc()
+	case NotEvaluated:
+		c.notEvaluated.WithLabelValues(ev.Reason).Inc()
+	case Failed:
+		c.errors.WithLabelValues(ev.Reason).Inc()
+	case ConnectionIgnored:
+		c.ignoredConns.Inc()
+	}
+	return true
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range c.metrics {
+		m.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range c.metrics {
+		m.Collect(ch)
+	}
+}

@@ -1,0 +1,136 @@
+package sendmail
+
+// SMTP sessions per minute, from sendmail's log.
+//
+// sendmail logs no line when it accepts a connection (not at LogLevel 9;
+// see docs/collectors.md for the levels above). It serves every SMTP
+// connection in a process of its own, forked for it, and every line that
+// process writes carries its pid. So a session is counted the first time
+// a pid writes a line only a serving process writes: a from= line that
+// names the daemon that received it, the end of a session without mail,
+// a client gone, a connection refused by check_relay, a refused command, a
+// STARTTLS=server or AUTH=server outcome. At LogLevel 9 every session
+// writes at least one of them. A pid is remembered for an hour: sendmail's
+// longest timeout (Timeout.datablock) is an hour, and a pid reused by
+// another session within that hour counts once.
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// SessionWindow is how long a session's pid is remembered.
+const SessionWindow = time.Hour
+
+// MaxSessionPIDs bounds the pids remembered; past it the oldest half of
+// the window is forgotten.
+const MaxSessionPIDs = 100000
+
+// sessionPrefixes are the starts of messages (after a queue id, if any)
+// that only a process serving an SMTP connection writes.
+var sessionPrefixes = []string{
+	"ruleset=check_relay, ", // connection refused at connect (access map, DNSBL)
+	"ruleset=check_mail, ",
+	"ruleset=check_rcpt, ",
+	"STARTTLS=server, ",
+	"AUTH=server, ",
+	"AUTH failure (",
+	"rejecting commands from ", // greet_pause: pre-greeting traffic
+	"lost input channel from ",
+	"timeout waiting for input from ",
+	"collect: premature EOM",
+	"collect: I/O error",
+	"Possible SMTP RCPT flood",
+}
+
+// isSessionLine reports whether msg is a line only a process serving an
+// SMTP connection writes.
+func isSessionLine(msg string) bool {
+	rest := msg
+	if i := strings.Index(msg, ": "); i >= 8 && i <= 20 && isQIDText(msg[:i]) {
+		rest = msg[i+2:]
+	}
+	for _, p := range sessionPrefixes {
+		if strings.HasPrefix(rest, p) {
+			return true
+		}
+	}
+	switch {
+	case strings.HasPrefix(rest, "from=") && strings.Contains(rest, ", daemon="):
+		// A message received over SMTP; a command-line submission has no
+		// daemon=.
+		return true
+	case strings.Contains(rest, " did not issue MAIL/EXPN/VRFY/ETRN during connection to "):
+		return true
+	case strings.Contains(rest, "]: VRFY ") || strings.Contains(rest, "]: EXPN "):
+		return true
+	}
+	return false
+}
+
+func isQIDText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlnumByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnumByte(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+}
+
+// sessionCounter counts SMTP sessions by the pids of their processes.
+type sessionCounter struct {
+	total prometheus.Counter
+
+	mu   sync.Mutex
+	seen map[string]time.Time // pid: when its last session line was read
+}
+
+func newSessionCounter() *sessionCounter {
+	return &sessionCounter{
+		total: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sendmail_smtp_sessions_total",
+			Help: "SMTP connections sendmail served, counted once per serving process: the first line of a pid that only a serving process writes (from= with daemon=, did not issue MAIL, lost input channel, check_relay refusals, STARTTLS=server, …).",
+		}),
+		seen: map[string]time.Time{},
+	}
+}
+
+// observe counts the session of a line, if it is a session line of a pid
+// not seen within SessionWindow.
+func (s *sessionCounter) observe(pid, msg string, now time.Time) {
+	if pid == "" || !isSessionLine(msg) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, ok := s.seen[pid]
+	if !ok || now.Sub(last) > SessionWindow {
+		s.total.Inc()
+		if !ok && len(s.seen) >= MaxSessionPIDs {
+			s.forget(now)
+		}
+	}
+	s.seen[pid] = now
+}
+
+// forget drops the pids not seen within the window, or if none is that
+// old, those not seen in the last half of it.
+func (s *sessionCounter) forget(now time.Time) {
+	for _, age := range []time.Duration{SessionWindow, SessionWindow / 2, 0} {
+		for pid, t := range s.seen {
+			if now.Sub(t) >= age {
+				delete(s.seen, pid)
+			}
+		}
+		if len(s.seen) < MaxSessionPIDs {
+			return
+		}
+	}
+}

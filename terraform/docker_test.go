@@ -534,7 +534,8 @@ func TestMailInstallDefaults(t *testing.T) {
 		`module(load="imuxsock" SysSock.Name="/dev/log" SysSock.RateLimit.Interval="0")`,
 		`mail.* action(type="omfile" file="` + maillog + `"`,
 		`template="RSYSLOG_TraditionalFileFormat"`,
-		`fileOwner="root" fileGroup="mail" fileCreateMode="0640"`,
+		`fileCreateMode="0640" dirCreateMode="0755"`,
+		`createDirs="on" failOnChOwnFailure="off")`,
 		"\n*.* stop\n",
 	} {
 		if !strings.Contains(rsyslog, want) {
@@ -581,8 +582,14 @@ func TestMailInstallDefaults(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dest, "usr/local/bin/mailtier-logrotate.sh")); err != nil || fi.Mode().Perm() != 0o755 {
 		t.Errorf("mailtier-logrotate.sh is not executable: %v %v", fi, err)
 	}
-	if fi, err := os.Stat(filepath.Join(dest, "var/log/mail")); err != nil || !fi.IsDir() {
-		t.Errorf("log directory not created: %v", err)
+	if fi, err := os.Stat(filepath.Join(dest, "var/log/mail")); err != nil || !fi.IsDir() || fi.Mode()&(os.ModeSetgid|os.ModePerm) != os.ModeSetgid|0o750 {
+		t.Errorf("log directory not created setgid 2750: %v %v", fi, err)
+	}
+	// No chown anywhere: smtp-in has no CAP_CHOWN.
+	for _, chown := range []string{"fileOwner", "fileGroup", "dirOwner", "dirGroup"} {
+		if strings.Contains(rsyslog, chown+"=") {
+			t.Errorf("rsyslog.conf sets %s, a chown smtp-in cannot do", chown)
+		}
 	}
 
 	// The OpenDKIM keys are merged: one setting each, the fragment's.
@@ -605,7 +612,7 @@ func TestMailInstallOverrides(t *testing.T) {
 	)
 	rsyslog := readFile(t, filepath.Join(dest, "etc/rsyslog.conf"))
 	logrotate := readFile(t, filepath.Join(dest, "etc/logrotate.d/mailtier-maillog"))
-	for _, want := range []string{`SysSock.Name="/run/e2e/log.sock"`, `file="/srv/e2e/log/maillog"`, `fileGroup="smmsp"`} {
+	for _, want := range []string{`SysSock.Name="/run/e2e/log.sock"`, `file="/srv/e2e/log/maillog"`} {
 		if !strings.Contains(rsyslog, want) {
 			t.Errorf("rsyslog.conf lacks %s", want)
 		}

@@ -234,12 +234,16 @@ start_daemons() {
 	wait_for "rsyslogd" test -S /dev/log
 
 	log "starting opendkim"
-	install -d -o opendkim -g opendkim -m 0750 /run/opendkim
+	# root's: OpenDKIM writes its pid file as root, before it becomes
+	# opendkim, and root without CAP_DAC_OVERRIDE (smtp-in) may write only
+	# where the mode bits let its owner
+	install -d -o root -g opendkim -m 0755 /run/opendkim
 	with_caps "$CAPS_OPENDKIM" opendkim -x "$DIR/root/etc/opendkim.conf"
 	wait_for "opendkim" listening 8891
 
 	log "starting sendmail"
-	install -d -o smmta -g smmsp -m 2755 /run/sendmail /run/sendmail/mta
+	# root's, for the same reason: the control socket and the pid file
+	install -d -o root -g smmsp -m 2755 /run/sendmail /run/sendmail/mta
 	with_caps "$CAPS_SENDMAIL" "$SM" -C "$DIR/etc/mail/sendmail.cf" -L sm-mta -bd
 	wait_for "sendmail" listening 2525
 	wait_for "sendmail" listening 2587

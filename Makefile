@@ -27,7 +27,7 @@ TERRAFORM := $(shell $(GO) env GOPATH)/bin/terraform
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test deps vet unit fmt-check terraform-check mail-check e2e cross bench clean
+.PHONY: all build demo test deps vet unit fmt-check terraform-check mail-check e2e cross bench clean docker-context
 
 all: build
 
@@ -75,6 +75,11 @@ terraform-check: $(TERRAFORM)
 
 mail-check:
 	sh docker/mail/check.sh
+
+# The copies of rules/ and dashboards/ under docker/, the build context of
+# the images (as cabal-infra builds them).
+docker-context:
+	sh docker/sync.sh
 
 # The end-to-end suite on real daemons (root: it installs Debian packages and
 # starts sendmail, Dovecot, OpenDKIM, fail2ban and rsyslog in namespaces of

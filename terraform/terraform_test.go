@@ -3,6 +3,8 @@ package terraform_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/cabalmail/mailtier/internal/upstream"
+	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -547,6 +549,8 @@ func monitoringInputs(on bool) map[string]cty.Value {
 		"service_discovery_namespace_id": cty.StringVal("ns-0000000000000000"),
 		"lambda_bucket":                  cty.StringVal("cabal-lambda-bucket"),
 		"ntfy_base_url":                  cty.StringVal("https://ntfy.example.com"),
+		"ecs_cluster_name":               cty.StringVal(upstream.ClusterName),
+		"smtp_in_service_name":           cty.StringVal("cabal-smtp-in"),
 	}
 }
 
@@ -563,8 +567,9 @@ func monitoringContext(t *testing.T, on bool) (*tfModule, *hcl.EvalContext) {
 // Every resource and data source of the monitoring module, with its
 // instances when monitoring is on ("" = count 1).
 var monitoringBlocks = map[string][]string{
-	"aws_vpc_security_group_ingress_rule.exporter":   {"imap", "smtp-in", "smtp-out"},
+	"aws_security_group_rule.exporter":               {"imap", "smtp-in", "smtp-out"},
 	"aws_service_discovery_service.smtp_in":          {""},
+	"terraform_data.smtp_in_cloud_map_lifecycle":     {""},
 	"random_password.shared_secret":                  {""},
 	"aws_ssm_parameter.shared_secret":                {""},
 	"aws_ssm_parameter.transport":                    {"ntfy_publisher_token", "pushover_app_token", "pushover_user_key"},
@@ -593,8 +598,15 @@ func TestMonitoringModuleOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 0 {
-			t.Errorf("%s: %d instances (%v) with monitoring = false", b.address(), n, keys)
+		// The Cloud Map bracket exists either way: its replacement when
+		// monitoring is turned off is what drains smtp-in before the
+		// registry is deleted, and restores it after.
+		want := 0
+		if b.address() == "terraform_data.smtp_in_cloud_map_lifecycle" {
+			want = 1
+		}
+		if n != want {
+			t.Errorf("%s: %d instances (%v) with monitoring = false, want %d", b.address(), n, keys, want)
 		}
 	}
 	// With monitoring off the module is also called with none of the
@@ -609,12 +621,12 @@ func TestMonitoringModuleOff(t *testing.T) {
 			t.Errorf("%s with defaults only: %d instances, err %v", b.address(), n, err)
 		}
 	}
-	octx, err := m.withEmptyBlocks(ctx)
+	octx, err := bare.withEmptyBlocks(bareCtx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name := range m.outputs {
-		val, err := m.output(octx, name)
+	for name := range bare.outputs {
+		val, err := bare.output(octx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -655,17 +667,26 @@ func eachContext(ctx *hcl.EvalContext, key string, value cty.Value) *hcl.EvalCon
 
 func TestExporterIngressRules(t *testing.T) {
 	m, ctx := monitoringContext(t, true)
-	b := m.block(t, "aws_vpc_security_group_ingress_rule.exporter")
+	// cabal-infra manages the tier groups' rules with aws_security_group_rule
+	// (modules/ecs/security_group.tf); the provider warns against mixing
+	// it with aws_vpc_security_group_ingress_rule on the same group.
+	for _, blk := range m.blocks {
+		if strings.HasPrefix(blk.typ, "aws_vpc_security_group_") {
+			t.Errorf("%s: cabal-infra's groups are managed with %s", blk.address(), upstream.SecurityGroupRuleResource)
+		}
+	}
+	b := m.block(t, upstream.SecurityGroupRuleResource+".exporter")
 	sgs := monitoringInputs(true)["tier_security_group_ids"].AsValueMap()
 	for _, tier := range tiers {
 		ectx := eachContext(ctx, tier, sgs[tier])
 		checks := map[string]cty.Value{
-			"security_group_id":            sgs[tier],
-			"referenced_security_group_id": cty.StringVal("sg-0000000000000000d"),
-			"ip_protocol":                  cty.StringVal("tcp"),
-			"from_port":                    cty.NumberIntVal(9469),
-			"to_port":                      cty.NumberIntVal(9469),
-			"description":                  cty.StringVal("mailtier exporter scrape from Prometheus (" + tier + ")"),
+			"type":                     cty.StringVal("ingress"),
+			"security_group_id":        sgs[tier],
+			"source_security_group_id": cty.StringVal("sg-0000000000000000d"),
+			"protocol":                 cty.StringVal("tcp"),
+			"from_port":                cty.NumberIntVal(9469),
+			"to_port":                  cty.NumberIntVal(9469),
+			"description":              cty.StringVal("mailtier exporter scrape from Prometheus (" + tier + ")"),
 		}
 		for name, want := range checks {
 			if got := attr(t, ectx, b.body, name); !got.RawEquals(want) {
@@ -691,6 +712,65 @@ func TestExporterIngressRules(t *testing.T) {
 	records := subBlocks(dns[0].Body, "dns_records")
 	if len(records) != 1 || !attr(t, ctx, records[0].Body, "type").RawEquals(cty.StringVal("A")) || !attr(t, ctx, records[0].Body, "ttl").RawEquals(cty.NumberIntVal(10)) {
 		t.Errorf("dns_records: want one A record with TTL 10")
+	}
+}
+
+// TestCloudMapLikeUpstream: the smtp-in Cloud Map service is declared as
+// cabal-infra declares its imap and smtp-out services
+// (modules/ecs/service_discovery.tf): no health_check_custom_config (its
+// failure_threshold is deprecated; AWS pins it server-side), the block
+// ignored, and the drain / force-new-deployment bracket around it, so that
+// deleting it (monitoring turned off) does not fail on registered
+// instances.
+func TestCloudMapLikeUpstream(t *testing.T) {
+	m, ctx := monitoringContext(t, true)
+	sd := m.block(t, "aws_service_discovery_service.smtp_in")
+	if hc := subBlocks(sd.body, "health_check_custom_config"); len(hc) != 0 {
+		t.Error("aws_service_discovery_service.smtp_in declares health_check_custom_config (failure_threshold is deprecated)")
+	}
+	if got := lifecycleIgnores(t, sd); !reflect.DeepEqual(got, []string{"health_check_custom_config"}) {
+		t.Errorf("ignore_changes = %v, want [health_check_custom_config]", got)
+	}
+
+	br := m.block(t, "terraform_data.smtp_in_cloud_map_lifecycle")
+	if refs := resourceReferences(br.body.Attributes["triggers_replace"].Expr); !reflect.DeepEqual(refs, []string{"aws_service_discovery_service.smtp_in[0].id"}) {
+		t.Errorf("triggers_replace follows %v, want the Cloud Map service", refs)
+	}
+	input := attr(t, ctx, br.body, "input").AsValueMap()
+	for name, want := range map[string]cty.Value{
+		"cluster_name":     cty.StringVal(upstream.ClusterName),
+		"ecs_service_name": cty.StringVal("cabal-smtp-in"),
+		"region":           cty.StringVal("us-east-1"),
+		"desired_count":    cty.NumberIntVal(1),
+		"registered":       cty.True,
+	} {
+		if got := input[name]; !got.RawEquals(want) {
+			t.Errorf("bracket input %s = %#v, want %#v", name, got, want)
+		}
+	}
+	var destroy, create string
+	for _, p := range subBlocks(br.body, "provisioner") {
+		rng := p.Body.Attributes["command"].SrcRange
+		file, err := os.ReadFile(rng.Filename)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(rng.SliceBytes(file))
+		if _, ok := p.Body.Attributes["when"]; ok {
+			destroy = src
+		} else {
+			create = src
+		}
+	}
+	for _, want := range []string{"--desired-count 0", "ecs wait services-stable", `if [ "${self.input.registered}" != "true" ]`} {
+		if !strings.Contains(destroy, want) {
+			t.Errorf("destroy-time provisioner lacks %q:\n%s", want, destroy)
+		}
+	}
+	for _, want := range []string{"--desired-count ${self.input.desired_count}", "--force-new-deployment"} {
+		if !strings.Contains(create, want) {
+			t.Errorf("create-time provisioner lacks %q:\n%s", want, create)
+		}
 	}
 }
 

@@ -266,3 +266,41 @@ func SetprivCapabilities(tier string) string {
 	}
 	return s
 }
+
+// MonitoringModuleOutputs are the outputs of terraform/infra/modules/
+// monitoring (terraform/infra/modules/monitoring/outputs.tf). The module is
+// called with count = var.monitoring ? 1 : 0 (terraform/infra/main.tf).
+var MonitoringModuleOutputs = []string{
+	"alert_sink_function_url", "alert_secret_parameter_name",
+	"pushover_user_key_parameter_name", "pushover_app_token_parameter_name",
+	"ntfy_publisher_token_parameter_name", "uptime_url", "ntfy_url",
+	"ntfy_service_name", "heartbeat_url", "healthchecks_service_name",
+	"healthcheck_ping_parameter_names", "metrics_url",
+	"grafana_admin_password_parameter_name", "prometheus_service_name",
+	"alertmanager_service_name", "grafana_service_name",
+}
+
+// Resources are resource addresses that exist in cabal-infra's modules,
+// by module directory: what an output added to that module may refer to.
+var Resources = map[string][]string{
+	// terraform/infra/modules/ecs: security_group.tf, service_discovery.tf,
+	// services.tf, main.tf, task-definitions.tf.
+	"terraform/infra/modules/ecs": {
+		"aws_security_group.tier", "aws_service_discovery_private_dns_namespace.mail",
+		"aws_service_discovery_service.imap", "aws_service_discovery_service.smtp_out",
+		"aws_ecs_service.imap", "aws_ecs_service.smtp_in", "aws_ecs_service.smtp_out",
+		"aws_ecs_cluster.mail", "aws_ecs_task_definition.imap",
+		"aws_ecs_task_definition.smtp_in", "aws_ecs_task_definition.smtp_out",
+		"terraform_data.imap_taskdef_revision_marker",
+		"terraform_data.smtp_in_taskdef_revision_marker",
+		"terraform_data.smtp_out_taskdef_revision_marker",
+	},
+	// terraform/infra/modules/monitoring/security_groups.tf.
+	"terraform/infra/modules/monitoring": {"aws_security_group.prometheus"},
+}
+
+// InfraWorkflow is the workflow that writes terraform.tfvars for the infra
+// stack, one echo line per variable, e.g. `echo "monitoring =
+// ${{ vars.TF_VAR_MONITORING }}" >> terraform.tfvars`
+// (.github/workflows/infra.yml).
+const InfraWorkflow = ".github/workflows/infra.yml"

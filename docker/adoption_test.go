@@ -459,3 +459,32 @@ func TestDocsUseUpstreamsCluster(t *testing.T) {
 		t.Fatal("no --cluster in the docs: the test checks nothing")
 	}
 }
+
+// TestAdoptingNamesUpstreamsFiles: every cabal-infra path docs/adopting.md
+// tells a maintainer to change or rely on exists in cabal-infra
+// (internal/upstream.Files), or is one the change set creates. Paths of
+// this repository are written mailtier/....
+func TestAdoptingNamesUpstreamsFiles(t *testing.T) {
+	created := []string{
+		"docker/mailtier-mail", "docker/grafana/mailtier-dashboards/",
+		"docs/operations/runbooks/mailtier/",
+	}
+	doc := readRepoFile(t, "docs/adopting.md")
+	seen := 0
+	for _, m := range regexp.MustCompile("`((?:terraform/infra|docker|\\.github|docs/operations)/[^`\\s]*)`").FindAllStringSubmatch(doc, -1) {
+		seen++
+		p := m[1]
+		if !slices.Contains(upstream.Files, p) && !slices.Contains(created, p) {
+			t.Errorf("docs/adopting.md names %s, which is neither a cabal-infra file (internal/upstream.Files) nor one the change set creates", p)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("docs/adopting.md names no cabal-infra file")
+	}
+	// Every file a Terraform snippet adds to exists, unless it is new.
+	for _, m := range regexp.MustCompile("(?m)^# (terraform/infra/\\S+) \\(([^)]*)\\)$").FindAllStringSubmatch(doc, -1) {
+		if m[2] != "new" && !slices.Contains(upstream.Files, m[1]) {
+			t.Errorf("docs/adopting.md changes %s (%s), which cabal-infra does not have", m[1], m[2])
+		}
+	}
+}

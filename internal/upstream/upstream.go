@@ -304,3 +304,33 @@ var Resources = map[string][]string{
 // ${{ vars.TF_VAR_MONITORING }}" >> terraform.tfvars`
 // (.github/workflows/infra.yml).
 const InfraWorkflow = ".github/workflows/infra.yml"
+
+// Files are the cabal-infra files docs/adopting.md changes or relies on;
+// each exists at Commit (git cat-file -e HEAD:<path>). Directories end
+// in /.
+var Files = []string{
+	".github/scripts/deploy-ecs-service.sh",
+	".github/workflows/app.yml",
+	".github/workflows/infra.yml",
+	"docker/",
+	"docker/alertmanager/alertmanager.yml.tmpl",
+	"docker/cloudwatch-exporter/config.yml",
+	"docker/cloudwatch-exporter/config-us-east-1.yml",
+	"docker/grafana/Dockerfile",
+	"docker/grafana/dashboards/",
+	"docker/grafana/provisioning/dashboards/",
+	"docker/grafana/provisioning/dashboards/dashboards.yml",
+	"docker/imap/Dockerfile", "docker/smtp-in/Dockerfile", "docker/smtp-out/Dockerfile",
+	"docker/imap/supervisord.conf", "docker/smtp-in/supervisord.conf", "docker/smtp-out/supervisord.conf",
+	"docker/prometheus/", "docker/prometheus/Dockerfile", "docker/prometheus/prometheus.yml",
+	"docker/prometheus/rules/", "docker/prometheus/rules/alerts.yml",
+	"docker/shared/rsyslog-mail.conf", "docker/shared/sendmail-wrapper.sh",
+	"docker/templates/imap-sendmail.mc", "docker/templates/in-sendmail.mc", "docker/templates/out-sendmail.mc",
+	"docs/operations/runbooks/",
+	"terraform/infra/main.tf", "terraform/infra/variables.tf", "terraform/infra/modules/",
+	"terraform/infra/modules/ecs/outputs.tf", "terraform/infra/modules/ecs/security_group.tf",
+	"terraform/infra/modules/ecs/service_discovery.tf", "terraform/infra/modules/ecs/services.tf",
+	"terraform/infra/modules/ecs/task-definitions.tf", "terraform/infra/modules/ecs/variables.tf",
+	"terraform/infra/modules/monitoring/log_metrics.tf", "terraform/infra/modules/monitoring/outputs.tf",
+	"terraform/infra/modules/monitoring/security_groups.tf",
+}

@@ -94,9 +94,27 @@ func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]j
 				Value json.RawMessage `json:"value"`
 			} `json:"outputs"`
 		} `json:"planned_values"`
+		Configuration struct {
+			ProviderConfig map[string]any `json:"provider_config"`
+			RootModule     struct {
+				ModuleCalls map[string]struct {
+					Module struct {
+						Resources   []any          `json:"resources"`
+						ModuleCalls map[string]any `json:"module_calls"`
+					} `json:"module"`
+				} `json:"module_calls"`
+			} `json:"root_module"`
+		} `json:"configuration"`
 	}
 	if err := json.Unmarshal([]byte(out), &plan); err != nil {
 		t.Fatalf("terraform show -json: %v", err)
+	}
+	// The module must stay provider-free: cabal-infra's ECS module calls
+	// it, and it is what these tests can plan offline.
+	mod := plan.Configuration.RootModule.ModuleCalls["sidecar"].Module
+	if len(plan.Configuration.ProviderConfig) != 0 || len(mod.Resources) != 0 || len(mod.ModuleCalls) != 0 {
+		t.Errorf("the sidecar module has providers %v, resources %v, module calls %v: it must stay provider-free",
+			plan.Configuration.ProviderConfig, mod.Resources, mod.ModuleCalls)
 	}
 	values := map[string]json.RawMessage{}
 	for name, o := range plan.PlannedValues.Outputs {

@@ -1,7 +1,6 @@
 package terraform_test
 
 import (
-	"bytes"
 	"os"
 	"reflect"
 	"regexp"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cabalmail/mailtier/internal/upstream"
@@ -104,42 +102,11 @@ type taskVolume struct {
 	Driver string `json:"driver"`
 }
 
+// TestTerraformFormatting runs terraform fmt -check over every module.
 func TestTerraformFormatting(t *testing.T) {
-	paths := tfFiles(t, ".")
-	if len(paths) == 0 {
-		t.Fatal("no .tf files under terraform/")
-	}
-	for _, path := range paths {
-		m := loadModule(t, dirOf(path))
-		for _, f := range m.files {
-			if f.path != path {
-				continue
-			}
-			if got := hclwrite.Format(f.src); !bytes.Equal(got, f.src) {
-				t.Errorf("%s is not formatted (run terraform fmt)", path)
-			}
-		}
-	}
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndex(path, "/"); i >= 0 {
-		return path[:i]
-	}
-	return "."
-}
-
-func TestSidecarModuleHasNoResources(t *testing.T) {
-	m := loadModule(t, sidecarDir)
-	if len(m.blocks) != 0 {
-		t.Errorf("the sidecar module must stay provider-free; it declares %d resource/data blocks", len(m.blocks))
-	}
-	for _, f := range m.files {
-		for _, blk := range f.body.Blocks {
-			if blk.Type == "provider" || blk.Type == "module" {
-				t.Errorf("%s: %s block in the sidecar module", f.path, blk.Type)
-			}
-		}
+	tf := terraformBinary(t)
+	if out, err := runTerraform(t, tf, ".", "fmt", "-check", "-recursive", "-diff", "-no-color"); err != nil {
+		t.Errorf("terraform fmt -check: %v (run terraform fmt -recursive terraform/)\n%s", err, out)
 	}
 }
 

@@ -34,7 +34,7 @@ TERRAFORM := $(shell $(GO) env GOPATH)/bin/terraform
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test deps sendmail-bin vet unit fmt-check terraform-check mail-check e2e cross bench clean
+.PHONY: all build demo test deps sendmail-bin vet unit fmt-check terraform-check mail-check e2e cross bench clean docker-context
 
 all: build
 
@@ -78,9 +78,11 @@ sendmail-bin:
 			{ apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root sendmail-bin; }; }) && \
 		mkdir -p "$(SENDMAIL_ROOT)" && dpkg-deb -x "$$tmp"/sendmail-bin_*.deb "$(SENDMAIL_ROOT)" && rm -rf "$$tmp"; }
 
-unit: sendmail-bin
-	MAILTIER_INTEGRATION=1 MAILTIER_SENDMAIL_ROOT=$(SENDMAIL_ROOT) $(GO) test -race -count=1 ./...
-	cd tools && MAILTIER_INTEGRATION=1 MAILTIER_SENDMAIL_ROOT=$(SENDMAIL_ROOT) $(GO) test -race -count=1 ./...
+# terraform/'s tests run the terraform binary (TERRAFORM); the sendmail
+# tests run Debian's sendmail-bin, unpacked (SENDMAIL_ROOT).
+unit: sendmail-bin $(TERRAFORM)
+	TERRAFORM=$(TERRAFORM) MAILTIER_INTEGRATION=1 MAILTIER_SENDMAIL_ROOT=$(SENDMAIL_ROOT) $(GO) test -race -count=1 ./...
+	cd tools && TERRAFORM=$(TERRAFORM) MAILTIER_INTEGRATION=1 MAILTIER_SENDMAIL_ROOT=$(SENDMAIL_ROOT) $(GO) test -race -count=1 ./...
 
 $(TERRAFORM):
 	$(GO) install github.com/hashicorp/terraform@$(TERRAFORM_VERSION)
@@ -90,6 +92,11 @@ terraform-check: $(TERRAFORM)
 
 mail-check:
 	sh docker/mail/check.sh
+
+# The copies of rules/ and dashboards/ under docker/, the build context of
+# the images (as cabal-infra builds them).
+docker-context:
+	sh docker/sync.sh
 
 # The end-to-end suite on real daemons (root: it installs Debian packages and
 # starts sendmail, Dovecot, OpenDKIM, fail2ban and rsyslog in namespaces of

@@ -2,10 +2,13 @@
 # Build the mailtier deployment artifacts. Run from anywhere.
 #
 #   docker/build.sh exporter [REPOSITORY TAG]
-#       Builds the exporter image for linux/amd64 and linux/arm64 with
-#       docker buildx. With REPOSITORY and TAG it pushes the multi-arch image
-#       and prints it pinned by digest (REPOSITORY@sha256:...), the form the
-#       Terraform variable takes. Without them it only builds (a check).
+#       Builds the exporter image of the working tree for linux/amd64 and
+#       linux/arm64 with docker buildx, docker/ as the build context (as
+#       cabal-infra builds) and the repository as the named context
+#       mailtier-src (the Go source). With REPOSITORY and TAG it pushes the
+#       multi-arch image and prints it pinned by digest
+#       (REPOSITORY@sha256:...), the form the Terraform variable takes.
+#       Without them it only builds (a check).
 #
 #   docker/build.sh alert_sink [OUTDIR]
 #       Builds OUTDIR/alert_sink.zip (default dist/) for the arm64 Lambda.
@@ -15,7 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 platforms=linux/amd64,linux/arm64
 
 usage() {
-	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -25,8 +28,9 @@ exporter)
 	if [ $# -eq 1 ]; then
 		exec docker buildx build --platform "$platforms" \
 			-f "$root/docker/exporter/Dockerfile" \
-			--build-arg VERSION=dev --build-arg REVISION="$revision" \
-			"$root"
+			--build-context mailtier-src="$root" \
+			--build-arg MAILTIER_VERSION=dev --build-arg REVISION="$revision" \
+			"$root/docker"
 	fi
 	[ $# -eq 3 ] || usage
 	repository=$2
@@ -35,9 +39,10 @@ exporter)
 	trap 'rm -f "$meta"' EXIT INT TERM
 	docker buildx build --platform "$platforms" \
 		-f "$root/docker/exporter/Dockerfile" \
-		--build-arg VERSION="$tag" --build-arg REVISION="$revision" \
+		--build-context mailtier-src="$root" \
+		--build-arg MAILTIER_VERSION="$tag" --build-arg REVISION="$revision" \
 		--tag "$repository:$tag" --push --metadata-file "$meta" \
-		"$root"
+		"$root/docker"
 	digest=$(sed -n 's/.*"containerimage.digest": *"\(sha256:[0-9a-f]\{64\}\)".*/\1/p' "$meta")
 	[ -n "$digest" ] || { echo "no image digest in the build metadata" >&2; exit 1; }
 	echo "$repository@$digest"

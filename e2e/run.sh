@@ -23,6 +23,40 @@ CACHE=${MAILTIER_E2E_CACHE:-/var/cache/mailtier-e2e}
 export SENDMAIL=$CACHE/sendmail-bin
 export SM=$SENDMAIL/usr/libexec/sendmail/sendmail
 
+# Each tier's capabilities, as cabal-infra's task definitions give its one
+# container: drop ALL, add these (linuxParameters.capabilities of
+# aws_ecs_task_definition.imap, .smtp_in and .smtp_out in
+# terraform/infra/modules/ecs/task-definitions.tf), with no-new-privileges
+# (dockerSecurityOptions). internal/upstream holds the same sets, and a
+# test checks these lines against it. The exporter sidecar adds none
+# (terraform/modules/mailtier_sidecar).
+CAPS_IMAP=-all,+chown,+dac_override,+fowner,+kill,+net_bind_service,+setgid,+setuid,+sys_chroot
+CAPS_SMTP_IN=-all,+kill,+net_bind_service,+setgid,+setuid
+CAPS_SMTP_OUT=-all,+chown,+dac_override,+fowner,+kill,+net_bind_service,+setgid,+setuid,+sys_chroot
+CAPS_SIDECAR=-all
+
+# One instance of each daemon serves all three tiers here, so each runs
+# under the smallest set of the tiers that run it upstream: a program that
+# works with fewer capabilities works with more. rsyslog, sendmail and
+# logrotate run on every tier, OpenDKIM on smtp-in and smtp-out: smtp-in's
+# set. Dovecot runs on imap and smtp-out, whose sets are the same.
+# fail2ban is not part of cabal-infra and keeps root's.
+CAPS_RSYSLOG=$CAPS_SMTP_IN
+CAPS_SENDMAIL=$CAPS_SMTP_IN
+CAPS_OPENDKIM=$CAPS_SMTP_IN
+CAPS_LOGROTATE=$CAPS_SMTP_IN
+CAPS_DOVECOT=$CAPS_IMAP
+[ "$CAPS_IMAP" = "$CAPS_SMTP_OUT" ] || { echo "Dovecot's set must be both imap's and smtp-out's" >&2; exit 1; }
+
+# with_caps SET CMD... runs CMD as a task definition runs it: the bounding
+# set SET (so exactly SET after exec, as root), nothing inheritable, and
+# no_new_privs.
+with_caps() {
+	local set=$1
+	shift
+	setpriv --bounding-set "$set" --inh-caps -all --no-new-privs -- "$@"
+}
+
 log() { echo "[e2e $(date -u +%T)] $*"; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -71,7 +105,18 @@ configure() {
 	*) die "MAILTIER_E2E_DIR must be an absolute path below /, not '$DIR'" ;;
 	esac
 	rm -rf "$DIR"
-	install -d -m 0755 "$DIR" "$DIR/bin" "$DIR/etc" "$DIR/lib" "$DIR/log" "$DIR/log/mail"
+	install -d -m 0755 "$DIR" "$DIR/bin" "$DIR/bin/tier" "$DIR/etc" "$DIR/lib" "$DIR/log"
+	# the mail log's directory as docker/mail/install.sh makes it in the
+	# image: root:mail, setgid, so files created in it are in group mail
+	# without a chown (smtp-in has no CAP_CHOWN)
+	install -d -m 2750 -g mail "$DIR/log/mail"
+	# sendmail and logrotate for the driver, under their capabilities
+	local w
+	for w in "sendmail:$CAPS_SENDMAIL:$SM" "logrotate:$CAPS_LOGROTATE:$(command -v logrotate)"; do
+		printf '#!/bin/sh\nexec setpriv --bounding-set %s --inh-caps -all --no-new-privs -- %s "$@"\n' \
+			"$(echo "$w" | cut -d: -f2)" "$(echo "$w" | cut -d: -f3)" >"$DIR/bin/tier/${w%%:*}"
+		chmod 0755 "$DIR/bin/tier/${w%%:*}"
+	done
 	local conf=$e2e/conf
 
 	# What ships (docker/mail), staged under $DIR/root by its own installer:
@@ -185,22 +230,26 @@ private_namespace() {
 
 start_daemons() {
 	log "starting rsyslogd"
-	rsyslogd -f "$DIR/root/etc/rsyslog.conf" -i /run/rsyslogd.pid
+	with_caps "$CAPS_RSYSLOG" rsyslogd -f "$DIR/root/etc/rsyslog.conf" -i /run/rsyslogd.pid
 	wait_for "rsyslogd" test -S /dev/log
 
 	log "starting opendkim"
-	install -d -o opendkim -g opendkim -m 0750 /run/opendkim
-	opendkim -x "$DIR/root/etc/opendkim.conf"
+	# root's: OpenDKIM writes its pid file as root, before it becomes
+	# opendkim, and root without CAP_DAC_OVERRIDE (smtp-in) may write only
+	# where the mode bits let its owner
+	install -d -o root -g opendkim -m 0755 /run/opendkim
+	with_caps "$CAPS_OPENDKIM" opendkim -x "$DIR/root/etc/opendkim.conf"
 	wait_for "opendkim" listening 8891
 
 	log "starting sendmail"
-	install -d -o smmta -g smmsp -m 2755 /run/sendmail /run/sendmail/mta
-	"$SM" -C "$DIR/etc/mail/sendmail.cf" -L sm-mta -bd
+	# root's, for the same reason: the control socket and the pid file
+	install -d -o root -g smmsp -m 2755 /run/sendmail /run/sendmail/mta
+	with_caps "$CAPS_SENDMAIL" "$SM" -C "$DIR/etc/mail/sendmail.cf" -L sm-mta -bd
 	wait_for "sendmail" listening 2525
 	wait_for "sendmail" listening 2587
 
 	log "starting dovecot"
-	dovecot -c "$DIR/etc/dovecot/dovecot.conf"
+	with_caps "$CAPS_DOVECOT" dovecot -c "$DIR/etc/dovecot/dovecot.conf"
 	local p
 	for p in 1143 1993 1587 2424 9900; do wait_for "dovecot" listening $p; done
 
@@ -256,6 +305,7 @@ inside() {
 	log "starting the exporter: ${flags[*]}"
 	# As the sidecar runs: not root, in the groups of the log and the queue.
 	setpriv --reuid=nobody --regid=nogroup --groups="$(getent group mail | cut -d: -f3),$(getent group smmsp | cut -d: -f3)" \
+		--bounding-set "$CAPS_SIDECAR" --inh-caps -all --no-new-privs \
 		"$exporter" "${flags[@]}" >"$DIR/log/exporter.log" 2>&1 &
 	echo $! >/run/mailtier_exporter.pid
 	wait_for "the exporter" exporter_up
@@ -265,7 +315,9 @@ inside() {
 
 	start_prometheus
 	start_daemons
-	"$DIR/bin/driver" -dir "$DIR" -sendmail "$SM" -metrics http://127.0.0.1:9469/metrics
+	# The driver's queue runs and logrotate run as the daemons do.
+	PATH=$DIR/bin/tier:$PATH "$DIR/bin/driver" -dir "$DIR" -sendmail "$DIR/bin/tier/sendmail" \
+		-metrics http://127.0.0.1:9469/metrics
 	check_live_panels
 }
 

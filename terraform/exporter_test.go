@@ -102,9 +102,7 @@ func TestSidecarCommandsRunTheExporter(t *testing.T) {
 		}
 	}()
 
-	m, ctx := sidecarContext(t, sidecarInputs(nil))
-	var defs map[string][]ecsContainer
-	decodeOutput(t, m, ctx, "container_definitions", &defs)
+	defs := sidecarDefinitions(t)
 
 	for _, tier := range tiers {
 		t.Run(tier, func(t *testing.T) {
@@ -119,7 +117,7 @@ func TestSidecarCommandsRunTheExporter(t *testing.T) {
 				t.Fatal(err)
 			}
 			listen := freeLoopbackAddr(t)
-			args := localizeArgs(t, defs[tier][0].Command, dir, listen, stats.URL+"/metrics", "inet:"+portOf(milter.Addr().String())+"@127.0.0.1")
+			args := localizeArgs(t, defs[tier].Command, dir, listen, stats.URL+"/metrics", "inet:"+portOf(milter.Addr().String())+"@127.0.0.1")
 
 			runCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -286,4 +284,25 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func readRepoFile(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -1,18 +1,17 @@
 package terraform_test
 
 import (
-	"bytes"
-	"encoding/json"
+	"os"
 	"reflect"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cabalmail/mailtier/internal/upstream"
 )
 
 const (
@@ -103,432 +102,11 @@ type taskVolume struct {
 	Driver string `json:"driver"`
 }
 
-func sidecarInputs(extra map[string]cty.Value) map[string]cty.Value {
-	in := map[string]cty.Value{
-		"monitoring": cty.True,
-		"image":      cty.StringVal(testImage),
-		"aws_region": cty.StringVal("us-east-1"),
-		// The probe's sender, in a domain OpenDKIM signs.
-		"opendkim_probe_from": cty.StringVal("dkim-probe@example.test"),
-	}
-	for k, v := range extra {
-		in[k] = v
-	}
-	return in
-}
-
-func sidecarContext(t *testing.T, inputs map[string]cty.Value) (*tfModule, *hcl.EvalContext) {
-	t.Helper()
-	m := loadModule(t, sidecarDir)
-	if err := m.validate(inputs); err != nil {
-		t.Fatal(err)
-	}
-	ctx, err := m.context(inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, ctx
-}
-
-func mustOutput(t *testing.T, m *tfModule, ctx *hcl.EvalContext, name string) cty.Value {
-	t.Helper()
-	val, err := m.output(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return val
-}
-
-func decodeOutput(t *testing.T, m *tfModule, ctx *hcl.EvalContext, name string, out any) {
-	t.Helper()
-	if err := decodeStrict(mustOutput(t, m, ctx, name), out); err != nil {
-		t.Fatalf("output %s: %v", name, err)
-	}
-}
-
-// TestTerraformFormatting checks that every .tf file parses and is already
-// in canonical form: byte-identical to hclwrite.Format of itself, the
-// formatter terraform fmt is built on.
+// TestTerraformFormatting runs terraform fmt -check over every module.
 func TestTerraformFormatting(t *testing.T) {
-	paths := tfFiles(t, ".")
-	if len(paths) == 0 {
-		t.Fatal("no .tf files under terraform/")
-	}
-	for _, path := range paths {
-		m := loadModule(t, dirOf(path))
-		for _, f := range m.files {
-			if f.path != path {
-				continue
-			}
-			if got := hclwrite.Format(f.src); !bytes.Equal(got, f.src) {
-				t.Errorf("%s is not formatted (run terraform fmt)", path)
-			}
-		}
-	}
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndex(path, "/"); i >= 0 {
-		return path[:i]
-	}
-	return "."
-}
-
-func expectedSidecar(tier string) ecsContainer {
-	command := []string{
-		"--web.listen-address=:9469",
-		"--log.level=info",
-		"--log.format=logfmt",
-		"--tail.path=/var/log/mail/maillog",
-		"--tail.positions=/var/lib/mailtier_exporter/positions",
-		"--collector.mqueue.path=/var/spool/mqueue",
-		"--collector.sendmail.max-message-size=52428800",
-	}
-	mqueueVolume := map[string]string{"imap": "imap-mqueue", "smtp-in": "smtp-in-queue", "smtp-out": "smtp-queue"}[tier]
-	switch tier {
-	case "imap":
-		command = append(command,
-			"--collector.dovecot.stats-url=http://127.0.0.1:9900/metrics",
-			"--collector.process.names=dovecot,sendmail/sm-mta",
-			"--collector.sendmail",
-			"--collector.mqueue",
-			"--collector.dovecot",
-			"--no-collector.opendkim",
-			"--no-collector.fail2ban",
-			"--collector.process",
-		)
-	case "smtp-in":
-		command = append(command,
-			"--collector.process.names=sendmail/sm-mta,opendkim",
-			"--collector.sendmail",
-			"--collector.mqueue",
-			"--no-collector.dovecot",
-			"--collector.opendkim",
-			"--no-collector.fail2ban",
-			"--collector.process",
-		)
-	case "smtp-out":
-		command = append(command,
-			"--collector.dovecot.stats-url=http://127.0.0.1:9900/metrics",
-			"--collector.opendkim.probe.address=inet:8891@127.0.0.1",
-			"--collector.opendkim.probe.interval=60s",
-			"--collector.opendkim.probe.from=dkim-probe@example.test",
-			"--collector.process.names=dovecot,sendmail/sm-mta,opendkim",
-			"--collector.sendmail",
-			"--collector.mqueue",
-			"--collector.dovecot",
-			"--collector.opendkim",
-			"--no-collector.fail2ban",
-			"--collector.process",
-		)
-	}
-	c := ecsContainer{
-		Name:                   "mailtier-exporter",
-		Image:                  testImage,
-		Essential:              false,
-		CPU:                    32,
-		Memory:                 128,
-		MemoryReservation:      32,
-		User:                   "65532:12",
-		ReadonlyRootFilesystem: true,
-		Command:                command,
-		Environment:            []ecsKeyValue{{Name: "GOMEMLIMIT", Value: "96MiB"}},
-		PortMappings:           []ecsPortMapping{{Name: "metrics", ContainerPort: 9469, HostPort: 9469, Protocol: "tcp"}},
-		MountPoints: []ecsMountPoint{
-			{SourceVolume: "mailtier-logs", ContainerPath: "/var/log/mail", ReadOnly: true},
-			{SourceVolume: mqueueVolume, ContainerPath: "/var/spool/mqueue", ReadOnly: true},
-			{SourceVolume: "mailtier-exporter-state", ContainerPath: "/var/lib/mailtier_exporter", ReadOnly: false},
-		},
-		HealthCheck: ecsHealthCheck{
-			Command:  []string{"CMD", "/healthcheck", "http://127.0.0.1:9469/"},
-			Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 30,
-		},
-		DependsOn:             []ecsDependency{{ContainerName: tier, Condition: "START"}},
-		RestartPolicy:         ecsRestartPolicy{Enabled: true, RestartAttemptPeriod: 60},
-		DockerSecurityOptions: []string{"no-new-privileges"},
-		StopTimeout:           10,
-		LogConfiguration: ecsLogConfiguration{
-			LogDriver: "awslogs",
-			Options: map[string]string{
-				"awslogs-group":         "/ecs/cabal-" + tier,
-				"awslogs-region":        "us-east-1",
-				"awslogs-stream-prefix": "mailtier-exporter",
-				"mode":                  "non-blocking",
-			},
-		},
-	}
-	c.LinuxParameters.Capabilities.Add = []string{}
-	c.LinuxParameters.Capabilities.Drop = []string{"ALL"}
-	return c
-}
-
-func TestSidecarPerTier(t *testing.T) {
-	m, ctx := sidecarContext(t, sidecarInputs(nil))
-
-	var defs map[string][]ecsContainer
-	decodeOutput(t, m, ctx, "container_definitions", &defs)
-	if len(defs) != len(tiers) {
-		t.Fatalf("container_definitions has tiers %v, want %v", keys(defs), tiers)
-	}
-	for _, tier := range tiers {
-		got := defs[tier]
-		if len(got) != 1 {
-			t.Fatalf("%s: %d sidecars, want 1", tier, len(got))
-		}
-		want := expectedSidecar(tier)
-		if !reflect.DeepEqual(got[0], want) {
-			gj, _ := json.MarshalIndent(got[0], "", "  ")
-			wj, _ := json.MarshalIndent(want, "", "  ")
-			t.Errorf("%s sidecar:\n got %s\nwant %s", tier, gj, wj)
-		}
-		// The properties the deployment depends on, spelt out.
-		c := got[0]
-		if c.Essential || !c.ReadonlyRootFilesystem || c.User != "65532:12" || c.PortMappings[0].ContainerPort != 9469 {
-			t.Errorf("%s: essential=%v readonlyRootFilesystem=%v user=%q port=%d", tier, c.Essential, c.ReadonlyRootFilesystem, c.User, c.PortMappings[0].ContainerPort)
-		}
-		for _, mp := range c.MountPoints[:2] {
-			if !mp.ReadOnly {
-				t.Errorf("%s: %s mounted read-write", tier, mp.SourceVolume)
-			}
-		}
-	}
-
-	var collectors map[string][]string
-	decodeOutput(t, m, ctx, "collectors", &collectors)
-	wantCollectors := map[string][]string{
-		"imap":     {"sendmail", "mqueue", "dovecot", "process"},
-		"smtp-in":  {"sendmail", "mqueue", "opendkim", "process"},
-		"smtp-out": {"sendmail", "mqueue", "dovecot", "opendkim", "process"},
-	}
-	if !reflect.DeepEqual(collectors, wantCollectors) {
-		t.Errorf("collectors = %v, want %v", collectors, wantCollectors)
-	}
-
-	var mailMounts map[string][]ecsMountPoint
-	decodeOutput(t, m, ctx, "mail_container_mount_points", &mailMounts)
-	logMount := ecsMountPoint{SourceVolume: "mailtier-logs", ContainerPath: "/var/log/mail", ReadOnly: false}
-	wantMounts := map[string][]ecsMountPoint{
-		"imap":     {logMount, {SourceVolume: "imap-mqueue", ContainerPath: "/var/spool/mqueue", ReadOnly: false}},
-		"smtp-in":  {logMount},
-		"smtp-out": {logMount},
-	}
-	if !reflect.DeepEqual(mailMounts, wantMounts) {
-		t.Errorf("mail_container_mount_points = %+v, want %+v", mailMounts, wantMounts)
-	}
-
-	var volumes map[string][]taskVolume
-	decodeOutput(t, m, ctx, "task_volumes", &volumes)
-	logs := taskVolume{Name: "mailtier-logs", Scope: "task", Driver: "local"}
-	state := taskVolume{Name: "mailtier-exporter-state", Scope: "task", Driver: "local"}
-	wantVolumes := map[string][]taskVolume{
-		"imap":     {logs, state, {Name: "imap-mqueue", Scope: "task", Driver: "local"}},
-		"smtp-in":  {logs, state},
-		"smtp-out": {logs, state},
-	}
-	if !reflect.DeepEqual(volumes, wantVolumes) {
-		t.Errorf("task_volumes = %+v, want %+v", volumes, wantVolumes)
-	}
-
-	if got := mustOutput(t, m, ctx, "pid_mode"); !got.RawEquals(cty.StringVal("task")) {
-		t.Errorf("pid_mode = %#v, want \"task\"", got)
-	}
-	if got := mustOutput(t, m, ctx, "revision_marker_suffix"); !got.RawEquals(cty.StringVal("+mailtier1")) {
-		t.Errorf("revision_marker_suffix = %#v, want \"+mailtier1\"", got)
-	}
-	if got := mustOutput(t, m, ctx, "exporter_port"); !got.RawEquals(cty.NumberIntVal(9469)) {
-		t.Errorf("exporter_port = %#v, want 9469", got)
-	}
-}
-
-// taskDefinitionJSON evaluates container_definitions the way
-// terraform/README.md tells the caller to write it: the mail container
-// first, the module's list appended after it.
-func taskDefinitionJSON(t *testing.T, m *tfModule, ctx *hcl.EvalContext, tier string) []map[string]any {
-	t.Helper()
-	outputs := map[string]cty.Value{}
-	for _, name := range []string{"container_definitions", "mail_container_mount_points"} {
-		outputs[name] = mustOutput(t, m, ctx, name)
-	}
-	src := `jsonencode(concat([{
-  name        = tier
-  essential   = true
-  mountPoints = concat([{ sourceVolume = "own", containerPath = "/own" }], module.mail_container_mount_points[tier])
-}], module.container_definitions[tier]))`
-	expr, diags := hclsyntax.ParseExpression([]byte(src), "README", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	val, diags := expr.Value(&hcl.EvalContext{
-		Variables: map[string]cty.Value{"module": cty.ObjectVal(outputs), "tier": cty.StringVal(tier)},
-		Functions: tfFunctions,
-	})
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	var containers []map[string]any
-	if err := json.Unmarshal([]byte(val.AsString()), &containers); err != nil {
-		t.Fatal(err)
-	}
-	return containers
-}
-
-func TestSidecarKeepsMailContainerFirst(t *testing.T) {
-	m, ctx := sidecarContext(t, sidecarInputs(nil))
-	for _, tier := range tiers {
-		containers := taskDefinitionJSON(t, m, ctx, tier)
-		if len(containers) != 2 || containers[0]["name"] != tier || containers[1]["name"] != "mailtier-exporter" {
-			t.Errorf("%s: containers = %v, want [%s mailtier-exporter]", tier, names(containers), tier)
-		}
-		if containers[0]["essential"] != true || containers[1]["essential"] != false {
-			t.Errorf("%s: essential = %v, %v", tier, containers[0]["essential"], containers[1]["essential"])
-		}
-	}
-}
-
-func TestSidecarMonitoringOff(t *testing.T) {
-	// Only the required variable: monitoring and image take their defaults.
-	inputs := map[string]cty.Value{"aws_region": cty.StringVal("us-east-1")}
-	m, ctx := sidecarContext(t, inputs)
-
-	emptyPerTier := `{"imap":[],"smtp-in":[],"smtp-out":[]}`
-	for _, name := range []string{"container_definitions", "mail_container_mount_points", "task_volumes", "collectors"} {
-		raw, err := json.Marshal(jsonOf(t, mustOutput(t, m, ctx, name)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(raw) != emptyPerTier {
-			t.Errorf("%s = %s, want %s", name, raw, emptyPerTier)
-		}
-	}
-	if got := mustOutput(t, m, ctx, "pid_mode"); !got.IsNull() {
-		t.Errorf("pid_mode = %#v, want null", got)
-	}
-	if got := mustOutput(t, m, ctx, "revision_marker_suffix"); !got.RawEquals(cty.StringVal("")) {
-		t.Errorf("revision_marker_suffix = %#v, want \"\"", got)
-	}
-	// The task definition the caller renders is exactly the one it had
-	// before: nothing is replaced while monitoring stays off.
-	for _, tier := range tiers {
-		raw, _ := json.Marshal(taskDefinitionJSON(t, m, ctx, tier))
-		want := `[{"essential":true,"mountPoints":[{"containerPath":"/own","sourceVolume":"own"}],"name":"` + tier + `"}]`
-		if string(raw) != want {
-			t.Errorf("%s: container_definitions = %s, want %s", tier, raw, want)
-		}
-	}
-}
-
-// Without the shared PID namespace (ECS Exec into any container) the
-// process collector is off and nothing else changes.
-func TestSidecarWithoutSharedPIDNamespace(t *testing.T) {
-	m, ctx := sidecarContext(t, sidecarInputs(map[string]cty.Value{"share_pid_namespace": cty.False}))
-	if got := mustOutput(t, m, ctx, "pid_mode"); !got.IsNull() {
-		t.Errorf("pid_mode = %#v, want null", got)
-	}
-	var defs map[string][]ecsContainer
-	decodeOutput(t, m, ctx, "container_definitions", &defs)
-	for _, tier := range tiers {
-		want := expectedSidecar(tier)
-		var cmd []string
-		for _, arg := range want.Command {
-			switch {
-			case strings.HasPrefix(arg, "--collector.process.names="):
-			case arg == "--collector.process":
-				cmd = append(cmd, "--no-collector.process")
-			default:
-				cmd = append(cmd, arg)
-			}
-		}
-		want.Command = cmd
-		if !reflect.DeepEqual(defs[tier][0], want) {
-			t.Errorf("%s command = %v, want %v", tier, defs[tier][0].Command, want.Command)
-		}
-	}
-	var collectors map[string][]string
-	decodeOutput(t, m, ctx, "collectors", &collectors)
-	for _, tier := range tiers {
-		if contains(collectors[tier], "process") {
-			t.Errorf("%s still runs the process collector", tier)
-		}
-	}
-}
-
-func TestSidecarFail2banCollector(t *testing.T) {
-	m, ctx := sidecarContext(t, sidecarInputs(map[string]cty.Value{"fail2ban_collector": cty.True}))
-	var defs map[string][]ecsContainer
-	decodeOutput(t, m, ctx, "container_definitions", &defs)
-	for _, tier := range tiers {
-		cmd := strings.Join(defs[tier][0].Command, " ")
-		want := tier != "smtp-out"
-		if got := slices.Contains(defs[tier][0].Command, "--collector.fail2ban"); got != want {
-			t.Errorf("%s: --collector.fail2ban present = %v, want %v (%s)", tier, got, want, cmd)
-		}
-		if got := strings.Contains(cmd, " --no-collector.fail2ban"); got == want {
-			t.Errorf("%s: --no-collector.fail2ban present = %v, want %v", tier, got, !want)
-		}
-		if got := strings.Contains(cmd, "--tail.path=/var/log/mail/fail2ban.log"); got != want {
-			t.Errorf("%s: fail2ban.log tailed = %v, want %v (%s)", tier, got, want, cmd)
-		}
-		if got := strings.Contains(cmd, "--collector.fail2ban.log-path=/var/log/mail/fail2ban.log"); got != want {
-			t.Errorf("%s: fail2ban.log replayed for the banned gauge = %v, want %v (%s)", tier, got, want, cmd)
-		}
-	}
-}
-
-func TestSidecarExtraArgs(t *testing.T) {
-	extra := cty.MapVal(map[string]cty.Value{
-		"imap": cty.ListVal([]cty.Value{cty.StringVal("--collector.dovecot.known-bot-networks=/etc/mailtier/bots.txt")}),
-	})
-	m, ctx := sidecarContext(t, sidecarInputs(map[string]cty.Value{"extra_args": extra}))
-	var defs map[string][]ecsContainer
-	decodeOutput(t, m, ctx, "container_definitions", &defs)
-	imap := defs["imap"][0].Command
-	if imap[len(imap)-1] != "--collector.dovecot.known-bot-networks=/etc/mailtier/bots.txt" {
-		t.Errorf("imap command does not end with the extra flag: %v", imap)
-	}
-	if !reflect.DeepEqual(defs["smtp-in"][0].Command, expectedSidecar("smtp-in").Command) {
-		t.Errorf("smtp-in command changed: %v", defs["smtp-in"][0].Command)
-	}
-}
-
-func TestSidecarImageChecks(t *testing.T) {
-	m := loadModule(t, sidecarDir)
-	for _, image := range []string{
-		"123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0",
-		"cabal-mailtier-exporter@sha256:0A0A",
-		"cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32),
-	} {
-		if err := m.validate(sidecarInputs(map[string]cty.Value{"image": cty.StringVal(image)})); err == nil {
-			t.Errorf("image %q passed validation", image)
-		}
-	}
-	if err := m.validate(sidecarInputs(nil)); err != nil {
-		t.Errorf("digest-pinned image rejected: %v", err)
-	}
-	// monitoring on without an image: the output's precondition stops the plan.
-	inputs := map[string]cty.Value{"monitoring": cty.True, "aws_region": cty.StringVal("us-east-1")}
-	if err := m.validate(inputs); err != nil {
-		t.Fatal(err)
-	}
-	ctx, err := m.context(inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.output(ctx, "container_definitions"); err == nil || !strings.Contains(err.Error(), "no exporter image is set") {
-		t.Errorf("container_definitions with monitoring and no image: err = %v", err)
-	}
-}
-
-func TestSidecarModuleHasNoResources(t *testing.T) {
-	m := loadModule(t, sidecarDir)
-	if len(m.blocks) != 0 {
-		t.Errorf("the sidecar module must stay provider-free; it declares %d resource/data blocks", len(m.blocks))
-	}
-	for _, f := range m.files {
-		for _, blk := range f.body.Blocks {
-			if blk.Type == "provider" || blk.Type == "module" {
-				t.Errorf("%s: %s block in the sidecar module", f.path, blk.Type)
-			}
-		}
+	tf := terraformBinary(t)
+	if out, err := runTerraform(t, tf, ".", "fmt", "-check", "-recursive", "-diff", "-no-color"); err != nil {
+		t.Errorf("terraform fmt -check: %v (run terraform fmt -recursive terraform/)\n%s", err, out)
 	}
 }
 
@@ -547,6 +125,8 @@ func monitoringInputs(on bool) map[string]cty.Value {
 		"service_discovery_namespace_id": cty.StringVal("ns-0000000000000000"),
 		"lambda_bucket":                  cty.StringVal("cabal-lambda-bucket"),
 		"ntfy_base_url":                  cty.StringVal("https://ntfy.example.com"),
+		"ecs_cluster_name":               cty.StringVal(upstream.ClusterName),
+		"smtp_in_service_name":           cty.StringVal("cabal-smtp-in"),
 	}
 }
 
@@ -563,8 +143,9 @@ func monitoringContext(t *testing.T, on bool) (*tfModule, *hcl.EvalContext) {
 // Every resource and data source of the monitoring module, with its
 // instances when monitoring is on ("" = count 1).
 var monitoringBlocks = map[string][]string{
-	"aws_vpc_security_group_ingress_rule.exporter":   {"imap", "smtp-in", "smtp-out"},
+	"aws_security_group_rule.exporter":               {"imap", "smtp-in", "smtp-out"},
 	"aws_service_discovery_service.smtp_in":          {""},
+	"terraform_data.smtp_in_cloud_map_lifecycle":     {""},
 	"random_password.shared_secret":                  {""},
 	"aws_ssm_parameter.shared_secret":                {""},
 	"aws_ssm_parameter.transport":                    {"ntfy_publisher_token", "pushover_app_token", "pushover_user_key"},
@@ -593,8 +174,15 @@ func TestMonitoringModuleOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 0 {
-			t.Errorf("%s: %d instances (%v) with monitoring = false", b.address(), n, keys)
+		// The Cloud Map bracket exists either way: its replacement when
+		// monitoring is turned off is what drains smtp-in before the
+		// registry is deleted, and restores it after.
+		want := 0
+		if b.address() == "terraform_data.smtp_in_cloud_map_lifecycle" {
+			want = 1
+		}
+		if n != want {
+			t.Errorf("%s: %d instances (%v) with monitoring = false, want %d", b.address(), n, keys, want)
 		}
 	}
 	// With monitoring off the module is also called with none of the
@@ -609,12 +197,12 @@ func TestMonitoringModuleOff(t *testing.T) {
 			t.Errorf("%s with defaults only: %d instances, err %v", b.address(), n, err)
 		}
 	}
-	octx, err := m.withEmptyBlocks(ctx)
+	octx, err := bare.withEmptyBlocks(bareCtx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name := range m.outputs {
-		val, err := m.output(octx, name)
+	for name := range bare.outputs {
+		val, err := bare.output(octx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -655,17 +243,26 @@ func eachContext(ctx *hcl.EvalContext, key string, value cty.Value) *hcl.EvalCon
 
 func TestExporterIngressRules(t *testing.T) {
 	m, ctx := monitoringContext(t, true)
-	b := m.block(t, "aws_vpc_security_group_ingress_rule.exporter")
+	// cabal-infra manages the tier groups' rules with aws_security_group_rule
+	// (modules/ecs/security_group.tf); the provider warns against mixing
+	// it with aws_vpc_security_group_ingress_rule on the same group.
+	for _, blk := range m.blocks {
+		if strings.HasPrefix(blk.typ, "aws_vpc_security_group_") {
+			t.Errorf("%s: cabal-infra's groups are managed with %s", blk.address(), upstream.SecurityGroupRuleResource)
+		}
+	}
+	b := m.block(t, upstream.SecurityGroupRuleResource+".exporter")
 	sgs := monitoringInputs(true)["tier_security_group_ids"].AsValueMap()
 	for _, tier := range tiers {
 		ectx := eachContext(ctx, tier, sgs[tier])
 		checks := map[string]cty.Value{
-			"security_group_id":            sgs[tier],
-			"referenced_security_group_id": cty.StringVal("sg-0000000000000000d"),
-			"ip_protocol":                  cty.StringVal("tcp"),
-			"from_port":                    cty.NumberIntVal(9469),
-			"to_port":                      cty.NumberIntVal(9469),
-			"description":                  cty.StringVal("mailtier exporter scrape from Prometheus (" + tier + ")"),
+			"type":                     cty.StringVal("ingress"),
+			"security_group_id":        sgs[tier],
+			"source_security_group_id": cty.StringVal("sg-0000000000000000d"),
+			"protocol":                 cty.StringVal("tcp"),
+			"from_port":                cty.NumberIntVal(9469),
+			"to_port":                  cty.NumberIntVal(9469),
+			"description":              cty.StringVal("mailtier exporter scrape from Prometheus (" + tier + ")"),
 		}
 		for name, want := range checks {
 			if got := attr(t, ectx, b.body, name); !got.RawEquals(want) {
@@ -691,6 +288,65 @@ func TestExporterIngressRules(t *testing.T) {
 	records := subBlocks(dns[0].Body, "dns_records")
 	if len(records) != 1 || !attr(t, ctx, records[0].Body, "type").RawEquals(cty.StringVal("A")) || !attr(t, ctx, records[0].Body, "ttl").RawEquals(cty.NumberIntVal(10)) {
 		t.Errorf("dns_records: want one A record with TTL 10")
+	}
+}
+
+// TestCloudMapLikeUpstream: the smtp-in Cloud Map service is declared as
+// cabal-infra declares its imap and smtp-out services
+// (modules/ecs/service_discovery.tf): no health_check_custom_config (its
+// failure_threshold is deprecated; AWS pins it server-side), the block
+// ignored, and the drain / force-new-deployment bracket around it, so that
+// deleting it (monitoring turned off) does not fail on registered
+// instances.
+func TestCloudMapLikeUpstream(t *testing.T) {
+	m, ctx := monitoringContext(t, true)
+	sd := m.block(t, "aws_service_discovery_service.smtp_in")
+	if hc := subBlocks(sd.body, "health_check_custom_config"); len(hc) != 0 {
+		t.Error("aws_service_discovery_service.smtp_in declares health_check_custom_config (failure_threshold is deprecated)")
+	}
+	if got := lifecycleIgnores(t, sd); !reflect.DeepEqual(got, []string{"health_check_custom_config"}) {
+		t.Errorf("ignore_changes = %v, want [health_check_custom_config]", got)
+	}
+
+	br := m.block(t, "terraform_data.smtp_in_cloud_map_lifecycle")
+	if refs := resourceReferences(br.body.Attributes["triggers_replace"].Expr); !reflect.DeepEqual(refs, []string{"aws_service_discovery_service.smtp_in[0].id"}) {
+		t.Errorf("triggers_replace follows %v, want the Cloud Map service", refs)
+	}
+	input := attr(t, ctx, br.body, "input").AsValueMap()
+	for name, want := range map[string]cty.Value{
+		"cluster_name":     cty.StringVal(upstream.ClusterName),
+		"ecs_service_name": cty.StringVal("cabal-smtp-in"),
+		"region":           cty.StringVal("us-east-1"),
+		"desired_count":    cty.NumberIntVal(1),
+		"registered":       cty.True,
+	} {
+		if got := input[name]; !got.RawEquals(want) {
+			t.Errorf("bracket input %s = %#v, want %#v", name, got, want)
+		}
+	}
+	var destroy, create string
+	for _, p := range subBlocks(br.body, "provisioner") {
+		rng := p.Body.Attributes["command"].SrcRange
+		file, err := os.ReadFile(rng.Filename)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(rng.SliceBytes(file))
+		if _, ok := p.Body.Attributes["when"]; ok {
+			destroy = src
+		} else {
+			create = src
+		}
+	}
+	for _, want := range []string{"--desired-count 0", "ecs wait services-stable", `if [ "${self.input.registered}" != "true" ]`} {
+		if !strings.Contains(destroy, want) {
+			t.Errorf("destroy-time provisioner lacks %q:\n%s", want, destroy)
+		}
+	}
+	for _, want := range []string{"--desired-count ${self.input.desired_count}", "--force-new-deployment"} {
+		if !strings.Contains(create, want) {
+			t.Errorf("create-time provisioner lacks %q:\n%s", want, create)
+		}
 	}
 }
 

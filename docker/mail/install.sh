@@ -24,6 +24,7 @@
 #   /etc/mailtier/supervisord.conf             supervisord/mailtier.conf
 #   /usr/local/bin/mailtier-logrotate.sh       logrotate/mailtier-logrotate.sh
 #   /usr/local/bin/mailtier-mqueue-permissions.sh  sendmail/mqueue-permissions.sh
+# and makes $MAILTIER_LOG_DIR root:$MAILTIER_LOG_GROUP 2750 (setgid).
 # and, if $MAILTIER_OPENDKIM_CONF exists under DESTROOT, replaces its
 # Syslog, SyslogFacility, SyslogSuccess and LogWhy lines with those of
 # opendkim/mailtier-logging.conf.
@@ -79,7 +80,18 @@ install -D -m 0644 "$src/sendmail/mailtier.m4" "$dest/etc/mail/mailtier.m4"
 install -D -m 0644 "$src/supervisord/mailtier.conf" "$dest/etc/mailtier/supervisord.conf"
 install -D -m 0755 "$src/logrotate/mailtier-logrotate.sh" "$dest/usr/local/bin/mailtier-logrotate.sh"
 install -D -m 0755 "$src/sendmail/mqueue-permissions.sh" "$dest/usr/local/bin/mailtier-mqueue-permissions.sh"
+# The log directory: root-owned, in the log group and setgid, so that the
+# files rsyslog and logrotate create in it are in that group without a
+# chown, which the smtp-in tier (no CAP_CHOWN) cannot do. It is the mount
+# point of the task volume, which takes this owner and mode from the image.
+# Staging as another user (a test) cannot give it the group: it says so.
 install -d -m 0755 "$dest$log_dir"
+if [ "$(id -u)" = 0 ]; then
+	chgrp "$log_group" "$dest$log_dir"
+else
+	echo "install.sh: not root, so $dest$log_dir is left in group $(id -gn), not $log_group" >&2
+fi
+chmod 2750 "$dest$log_dir"
 
 conf=$dest$opendkim_conf
 if [ -f "$conf" ]; then

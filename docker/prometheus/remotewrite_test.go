@@ -126,8 +126,8 @@ func TestRenderedRemoteWriteChecks(t *testing.T) {
 
 // TestVmagentReadsScrapeConfig: when VictoriaMetrics replaces Prometheus,
 // vmagent scrapes with the rendered prometheus.yml as it is. vmagent
-// refuses, when strict, exactly the fields that are not scraping (rules and
-// alerting, which vmalert takes over) and accepts the file once told to
+// refuses, when strict, exactly the fields that are not scraping (the rule
+// evaluation, which vmalert takes over) and accepts the file once told to
 // ignore them.
 func TestVmagentReadsScrapeConfig(t *testing.T) {
 	vmagent := testenv.Binary(t, "vmagent", "victoria-metrics")
@@ -146,7 +146,7 @@ func TestVmagentReadsScrapeConfig(t *testing.T) {
 	for _, m := range unknown {
 		fields = append(fields, m[1])
 	}
-	if got, want := strings.Join(fields, " "), "evaluation_interval rule_files alerting"; got != want {
+	if got, want := strings.Join(fields, " "), "evaluation_interval rule_files"; got != want {
 		t.Errorf("vmagent, strict, refuses the fields %q of prometheus.yml, want %q:\n%s", got, want, strict)
 	}
 	if out, err := exec.Command(vmagent, "-promscrape.config="+config, "-promscrape.config.dryRun", "-promscrape.config.strictParse=false", "-loggerLevel=ERROR").CombinedOutput(); err != nil {

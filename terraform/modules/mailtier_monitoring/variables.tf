@@ -33,6 +33,30 @@ variable "service_discovery_namespace_id" {
   default     = ""
 }
 
+variable "ecs_cluster_name" {
+  type        = string
+  description = "Name of the ECS cluster of the mail tiers (module.ecs.cluster_name, \"cabal-mail\"), for the drain and redeploy around smtp-in's Cloud Map service. Empty: no bracket (only for a stack without the smtp-in service)."
+  default     = ""
+}
+
+variable "smtp_in_service_name" {
+  type        = string
+  description = "Name of the smtp-in ECS service (module.ecs.smtp_in_service_name). Passing the module output also orders the bracket's redeploy after the service's update to the new registry."
+  default     = ""
+}
+
+variable "smtp_in_desired_count" {
+  type        = number
+  description = "Desired count the bracket restores smtp-in to after a drain, as cabal-infra's brackets restore 1; its autoscaling takes it from there."
+  default     = 1
+}
+
+variable "quiesced" {
+  type        = bool
+  description = "cabal-infra's quiesced flag (var.quiesced): while true the bracket restores smtp-in to 0 tasks."
+  default     = false
+}
+
 variable "service_discovery_namespace_name" {
   type        = string
   description = "Name of that namespace, for the scrape target names."

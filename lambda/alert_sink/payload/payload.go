@@ -425,7 +425,7 @@ func buildSimple(m simpleMessage) ([]Notification, error) {
 			return nil, err
 		}
 	}
-	runbook := strings.TrimSpace(m.RunbookURL)
+	runbook := runbookFor(source, strings.TrimSpace(m.RunbookURL))
 	return []Notification{{
 		Kind:        KindSimple,
 		Severity:    sev,

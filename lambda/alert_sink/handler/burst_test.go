@@ -235,3 +235,31 @@ func urlEvent(headers map[string]string, body string) events.LambdaFunctionURLRe
 	ev.RequestContext.HTTP.SourceIP = "198.51.100.7"
 	return ev
 }
+
+// TestRecordsUnavailable: with DynamoDB down, alerts still go out (once
+// per request: nothing can be deduplicated), and the answer says delivered.
+// A lost alert is worse than a duplicate.
+func TestRecordsUnavailable(t *testing.T) {
+	po, nt := fakes.NewPushover(t), fakes.NewNtfy(t)
+	db := fakes.NewDynamoDB(t, burstTable, dedupe.AttrKey)
+	db.SetDown(true)
+	hs := burstInstancesWith(t, po, nt, func() dedupe.Store {
+		return &dedupe.DynamoDB{Table: burstTable, Client: dynamodb.New(dynamodb.Options{
+			Region:           "us-east-1",
+			BaseEndpoint:     aws.String(db.URL),
+			Credentials:      credentials.NewStaticCredentialsProvider("AKIDBURSTTEST", "burst-test-secret", ""),
+			RetryMaxAttempts: 1,
+		})}
+	})
+	for range 2 {
+		if status, outcome := invoke(t, hs[0], kumaBody(1)); status != http.StatusOK || outcome != "delivered" {
+			t.Errorf("answer %d %s, want 200 delivered", status, outcome)
+		}
+	}
+	if po, nt := len(po.Requests()), len(nt.Requests()); po != 2 || nt != 2 {
+		t.Errorf("pushover %d, ntfy %d requests; want 2 each (one per request)", po, nt)
+	}
+	if db.Calls("PutItem") != 4 {
+		t.Errorf("%d claims tried, want 4 (2 requests × 2 transports)", db.Calls("PutItem"))
+	}
+}

@@ -307,9 +307,10 @@ func buildAlertmanager(m webhookMessage) ([]Notification, error) {
 			continue
 		}
 		// Firing alerts first: they are what the reader must act on.
-		slices.SortStableFunc(p.alerts, func(a, b Alert) int {
-			return statusRank(a.Status) - statusRank(b.Status)
-		})
+		byStatus := func(a, b Alert) int { return statusRank(a.Status) - statusRank(b.Status) }
+		if !slices.IsSortedFunc(p.alerts, byStatus) {
+			slices.SortStableFunc(p.alerts, byStatus)
+		}
 		status := Resolved
 		var pageKeys []string
 		for _, a := range p.alerts {

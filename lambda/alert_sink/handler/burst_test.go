@@ -263,3 +263,49 @@ func TestRecordsUnavailable(t *testing.T) {
 		t.Errorf("%d claims tried, want 4 (2 requests × 2 transports)", db.Calls("PutItem"))
 	}
 }
+
+// TestPageRecordsBounded: a critical group of 60 firing alerts writes 50
+// page records, not 60 (each is a request to DynamoDB inside the 10 s
+// budget), and an update of it pages again rather than reading 60 records.
+func TestPageRecordsBounded(t *testing.T) {
+	po, nt := fakes.NewPushover(t), fakes.NewNtfy(t)
+	db := fakes.NewDynamoDB(t, burstTable, dedupe.AttrKey)
+	h := burstInstancesWith(t, po, nt, func() dedupe.Store {
+		return &dedupe.DynamoDB{Table: burstTable, Client: dynamodb.New(dynamodb.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String(db.URL),
+			Credentials:  credentials.NewStaticCredentialsProvider("AKIDBURSTTEST", "burst-test-secret", ""),
+		})}
+	})[0]
+	group := func(firing, resolved int, name string) string {
+		var alerts []string
+		for i := range firing + resolved {
+			status := "firing"
+			if i >= firing {
+				status = "resolved"
+			}
+			alerts = append(alerts, fmt.Sprintf(`{"status":%q,"labels":{"alertname":%q,"severity":"critical","instance":"h%02d"},"startsAt":"2026-11-24T06:00:00Z","fingerprint":"%s%014x"}`, status, name, i, name[:2], i))
+		}
+		return `{"version":"4","groupKey":"{}:{alertname=\"` + name + `\"}","status":"firing","alerts":[` + strings.Join(alerts, ",") + `]}`
+	}
+	if status, outcome := invoke(t, h, group(60, 0, "Big")); status != http.StatusOK || outcome != "delivered" {
+		t.Fatalf("first: %d %s", status, outcome)
+	}
+	if got := db.Calls("PutItem"); got != 2+2+maxPageRecords {
+		t.Errorf("%d writes, want 54: 2 claims, 2 done, %d page records", got, maxPageRecords)
+	}
+	// One alert resolves: with at most 50 page records this cannot be
+	// known to be a partial resolution, so it pages.
+	if status, outcome := invoke(t, h, group(59, 1, "Big")); status != http.StatusOK || outcome != "delivered" {
+		t.Fatalf("update: %d %s", status, outcome)
+	}
+	if n := len(po.Requests()); n != 2 {
+		t.Errorf("%d pages, want 2", n)
+	}
+	// A small group keeps the partial-resolution rule.
+	invoke(t, h, group(3, 0, "Small"))
+	invoke(t, h, group(2, 1, "Small"))
+	if n := len(po.Requests()); n != 3 {
+		t.Errorf("%d pages after the small group's partial resolution, want 3", n)
+	}
+}

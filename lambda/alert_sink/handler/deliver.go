@@ -28,6 +28,13 @@ const (
 	ntfyPriorityResolved = 3
 )
 
+// maxPageRecords bounds the page records one notification reads and
+// writes, one request to the records each: enough for any group sent with
+// a sensible max_alerts, and a bounded cost (well under a second against
+// DynamoDB) for a huge one. A notification with more firing alerts pages
+// whenever it is not a retry, as if none had been paged.
+const maxPageRecords = 50
+
 // receiptMargin keeps a receipt a while past its emergency's expiry, so a
 // resolution that arrives just then still cancels cleanly.
 const receiptMargin = time.Hour
@@ -207,7 +214,7 @@ func (h *Handler) page(ctx context.Context, n payload.Notification) (string, err
 	if h.cfg.Pushover == nil {
 		return outDisabled, nil
 	}
-	if len(n.PageKeys) > 0 && h.allPaged(ctx, n.PageKeys) {
+	if len(n.PageKeys) > 0 && len(n.PageKeys) <= maxPageRecords && h.allPaged(ctx, n.PageKeys) {
 		return outAlreadyPaged, nil
 	}
 	m := notify.PushoverMessage{
@@ -224,7 +231,7 @@ func (h *Handler) page(ctx context.Context, n payload.Notification) (string, err
 	if err != nil {
 		return "", err
 	}
-	for _, k := range n.PageKeys {
+	for _, k := range n.PageKeys[:min(len(n.PageKeys), maxPageRecords)] {
 		if err := h.records.Done(ctx, "p|"+k, h.cfg.AlertmanagerTTL); err != nil {
 			h.cfg.Logger.Warn("page not recorded: a partial resolution may page again", "err", err)
 			break

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
 )
@@ -100,7 +101,7 @@ func TestStatusCodesAgainstUpstream(t *testing.T) {
 			return s
 		}},
 	}
-	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "alert_sink.md"))
+	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "docs", "alert_sink.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

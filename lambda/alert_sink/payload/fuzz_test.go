@@ -33,6 +33,7 @@ func FuzzDecode(f *testing.F) {
 		`{"version":"4","groupKey":"k","alerts":[{"status":"firing","labels":{"alertname":"A","severity":"critical","pushover_priority":"2"}}]}`,
 		`{"version":"4","alerts":[{"status":"resolved","labels":{}}],"truncatedAlerts":3}`,
 		`{"version":"4","alerts":null}`,
+		`{"version":"4","alerts":[null,{"status":"firing","labels":{"alertname":"A"}}]}`,
 		`{"alerts":[{"status":"firing","labels":{"alertname":"\u202e\u0000"}}],"version":"4"}`,
 		`{"ALERTS":[],"severity":"critical","source":"s","summary":"m"}`,
 		`null`, `[]`, `"x"`, `{`, ``,

@@ -11,7 +11,7 @@
 #       Without them it only builds (a check).
 #
 #   docker/build.sh alert_sink [OUTDIR]
-#       Builds OUTDIR/alert_sink.zip (default dist/) for the arm64 Lambda.
+#       Builds OUTDIR/mailtier_alert_sink.zip (default dist/) for the arm64 Lambda.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)

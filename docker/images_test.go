@@ -300,7 +300,7 @@ func TestAlertSinkBuild(t *testing.T) {
 	if runs := args(df, "RUN"); !strings.Contains(strings.Join(runs, "\n"), "sh docker/alert_sink/build.sh /out") {
 		t.Errorf("alert_sink Dockerfile does not run build.sh: %q", runs)
 	}
-	if copies := args(df, "COPY"); !slices.Contains(copies, "--from=build /out/alert_sink.zip /out/alert_sink.zip.base64sha256 /") {
+	if copies := args(df, "COPY"); !slices.Contains(copies, "--from=build /out/mailtier_alert_sink.zip /out/mailtier_alert_sink.zip.base64sha256 /") {
 		t.Errorf("alert_sink Dockerfile does not export the zip: %q", copies)
 	}
 
@@ -311,7 +311,7 @@ func TestAlertSinkBuild(t *testing.T) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build.sh: %v\n%s", err, msg)
 	}
-	data, err := os.ReadFile(filepath.Join(out, "alert_sink.zip"))
+	data, err := os.ReadFile(filepath.Join(out, "mailtier_alert_sink.zip"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,9 +335,9 @@ func TestAlertSinkBuild(t *testing.T) {
 	}
 	checkStaticELF(t, bin, elf.EM_AARCH64)
 	sum := sha256.Sum256(data)
-	hash, _ := os.ReadFile(filepath.Join(out, "alert_sink.zip.base64sha256"))
+	hash, _ := os.ReadFile(filepath.Join(out, "mailtier_alert_sink.zip.base64sha256"))
 	if string(hash) != base64.StdEncoding.EncodeToString(sum[:])+"\n" {
-		t.Errorf("alert_sink.zip.base64sha256 = %q does not match the zip", hash)
+		t.Errorf("mailtier_alert_sink.zip.base64sha256 = %q does not match the zip", hash)
 	}
 }
 

@@ -3,12 +3,10 @@ package terraform_test
 import (
 	"os"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cabalmail/mailtier/internal/upstream"
@@ -146,9 +144,9 @@ var monitoringBlocks = map[string][]string{
 	"aws_security_group_rule.exporter":               {"imap", "smtp-in", "smtp-out"},
 	"aws_service_discovery_service.smtp_in":          {""},
 	"terraform_data.smtp_in_cloud_map_lifecycle":     {""},
-	"random_password.shared_secret":                  {""},
-	"aws_ssm_parameter.shared_secret":                {""},
-	"aws_ssm_parameter.transport":                    {"ntfy_publisher_token", "pushover_app_token", "pushover_user_key"},
+	"data.aws_caller_identity.current":               {""},
+	"data.aws_partition.current":                     {""},
+	"aws_dynamodb_table.alert_sink_dedupe":           {""},
 	"aws_cloudwatch_log_group.alert_sink":            {""},
 	"data.aws_iam_policy_document.alert_sink_assume": {""},
 	"aws_iam_role.alert_sink":                        {""},
@@ -360,209 +358,8 @@ func lifecycleIgnores(t *testing.T, b *tfBlock) []string {
 	return nil
 }
 
-func TestAlertSinkParameters(t *testing.T) {
-	m, ctx := monitoringContext(t, true)
-
-	secret := m.block(t, "aws_ssm_parameter.shared_secret")
-	if got := attr(t, ctx, secret.body, "name"); !got.RawEquals(cty.StringVal("/cabal/mailtier/alert_sink_secret")) {
-		t.Errorf("shared secret name = %#v", got)
-	}
-	if got := references(secret.body.Attributes["value"].Expr); !reflect.DeepEqual(got, []string{"random_password.shared_secret[0].result"}) {
-		t.Errorf("shared secret value refers to %v", got)
-	}
-
-	transport := m.block(t, "aws_ssm_parameter.transport")
-	_, keys, err := transport.instances(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, key := range keys {
-		ectx := eachContext(ctx, key, cty.StringVal("/cabal/mailtier/"+key))
-		if got := attr(t, ectx, transport.body, "name"); !got.RawEquals(cty.StringVal("/cabal/mailtier/" + key)) {
-			t.Errorf("transport[%q].name = %#v", key, got)
-		}
-		if got := attr(t, ectx, transport.body, "value"); !got.RawEquals(cty.StringVal("placeholder-set-via-aws-ssm-put-parameter")) {
-			t.Errorf("transport[%q].value = %#v", key, got)
-		}
-	}
-	if fe := attr(t, ctx, transport.body, "for_each"); !fe.RawEquals(cty.MapVal(map[string]cty.Value{
-		"pushover_user_key":    cty.StringVal("/cabal/mailtier/pushover_user_key"),
-		"pushover_app_token":   cty.StringVal("/cabal/mailtier/pushover_app_token"),
-		"ntfy_publisher_token": cty.StringVal("/cabal/mailtier/ntfy_publisher_token"),
-	})) {
-		t.Errorf("transport for_each = %#v", fe)
-	}
-
-	for _, b := range []*tfBlock{secret, transport} {
-		if got := attr(t, ctx, b.body, "type"); !got.RawEquals(cty.StringVal("SecureString")) {
-			t.Errorf("%s type = %#v", b.address(), got)
-		}
-		if got := attr(t, ctx, b.body, "key_id"); !got.RawEquals(cty.StringVal("alias/aws/ssm")) {
-			t.Errorf("%s key_id = %#v", b.address(), got)
-		}
-		if got := lifecycleIgnores(t, b); !reflect.DeepEqual(got, []string{"value"}) {
-			t.Errorf("%s ignore_changes = %v, want [value]", b.address(), got)
-		}
-	}
-}
-
-func TestAlertSinkFunction(t *testing.T) {
-	m, ctx := monitoringContext(t, true)
-	fn := m.block(t, "aws_lambda_function.alert_sink")
-	checks := map[string]cty.Value{
-		"function_name":                  cty.StringVal("cabal-mailtier-alert-sink"),
-		"runtime":                        cty.StringVal("provided.al2023"),
-		"handler":                        cty.StringVal("bootstrap"),
-		"architectures":                  cty.TupleVal([]cty.Value{cty.StringVal("arm64")}),
-		"s3_bucket":                      cty.StringVal("cabal-lambda-bucket"),
-		"s3_key":                         cty.StringVal("lambda/alert_sink.zip"),
-		"memory_size":                    cty.NumberIntVal(128),
-		"timeout":                        cty.NumberIntVal(10),
-		"reserved_concurrent_executions": cty.NumberIntVal(1),
-	}
-	for name, want := range checks {
-		if got := attr(t, ctx, fn.body, name); !got.RawEquals(want) {
-			t.Errorf("alert_sink.%s = %#v, want %#v", name, got, want)
-		}
-	}
-	if got := references(fn.body.Attributes["role"].Expr); !reflect.DeepEqual(got, []string{"aws_iam_role.alert_sink[0].arn"}) {
-		t.Errorf("role refers to %v", got)
-	}
-
-	env := subBlocks(fn.body, "environment")
-	if len(env) != 1 {
-		t.Fatalf("%d environment blocks", len(env))
-	}
-	obj, ok := env[0].Body.Attributes["variables"].Expr.(*hclsyntax.ObjectConsExpr)
-	if !ok {
-		t.Fatal("environment.variables is not an object constructor")
-	}
-	gotEnv := map[string]string{}
-	for _, item := range obj.Items {
-		k, diags := item.KeyExpr.Value(nil)
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		if refs := references(item.ValueExpr); len(refs) == 1 && strings.HasPrefix(refs[0], "aws_") {
-			gotEnv[k.AsString()] = refs[0]
-		} else {
-			v, diags := item.ValueExpr.Value(ctx)
-			if diags.HasErrors() {
-				t.Fatal(diags.Error())
-			}
-			gotEnv[k.AsString()] = v.AsString()
-		}
-	}
-	wantEnv := map[string]string{
-		"SHARED_SECRET_PARAM":        "aws_ssm_parameter.shared_secret[0].name",
-		"PUSHOVER_USER_KEY_PARAM":    `aws_ssm_parameter.transport["pushover_user_key"].name`,
-		"PUSHOVER_APP_TOKEN_PARAM":   `aws_ssm_parameter.transport["pushover_app_token"].name`,
-		"NTFY_PUBLISHER_TOKEN_PARAM": `aws_ssm_parameter.transport["ntfy_publisher_token"].name`,
-		"NTFY_BASE_URL":              "https://ntfy.example.com",
-		"NTFY_TOPIC":                 "alerts",
-	}
-	if !reflect.DeepEqual(gotEnv, wantEnv) {
-		t.Errorf("environment = %v, want %v", gotEnv, wantEnv)
-	}
-	if got := lifecycleIgnores(t, fn); !reflect.DeepEqual(got, []string{"s3_key", "s3_object_version", "source_code_hash"}) {
-		t.Errorf("alert_sink ignore_changes = %v", got)
-	}
-
-	url := m.block(t, "aws_lambda_function_url.alert_sink")
-	if got := attr(t, ctx, url.body, "authorization_type"); !got.RawEquals(cty.StringVal("NONE")) {
-		t.Errorf("function URL authorization_type = %#v", got)
-	}
-	perms := map[string]map[string]cty.Value{
-		"aws_lambda_permission.alert_sink_url": {
-			"statement_id":           cty.StringVal("FunctionURLAllowPublicAccess"),
-			"action":                 cty.StringVal("lambda:InvokeFunctionUrl"),
-			"principal":              cty.StringVal("*"),
-			"function_url_auth_type": cty.StringVal("NONE"),
-		},
-		"aws_lambda_permission.alert_sink_url_invoke": {
-			"statement_id":             cty.StringVal("FunctionURLInvokeAllowPublicAccess"),
-			"action":                   cty.StringVal("lambda:InvokeFunction"),
-			"principal":                cty.StringVal("*"),
-			"invoked_via_function_url": cty.True,
-		},
-	}
-	for addr, attrs := range perms {
-		b := m.block(t, addr)
-		for name, want := range attrs {
-			if got := attr(t, ctx, b.body, name); !got.RawEquals(want) {
-				t.Errorf("%s.%s = %#v, want %#v", addr, name, got, want)
-			}
-		}
-	}
-}
-
-// TestAlertSinkPolicyIsLeastPrivilege checks every statement of the
-// function's IAM policy: its actions exactly, and exactly which resources
-// (by reference) and conditions it is scoped to.
-func TestAlertSinkPolicyIsLeastPrivilege(t *testing.T) {
-	m, ctx := monitoringContext(t, true)
-	params := []string{"aws_ssm_parameter.shared_secret[0].arn", "aws_ssm_parameter.transport"}
-	type statement struct {
-		actions    []string
-		resources  []string
-		conditions map[string][]string
-	}
-	want := map[string]statement{
-		"ReadAlertSinkParameters": {
-			actions:   []string{"ssm:GetParameter", "ssm:GetParameters"},
-			resources: params,
-		},
-		"DecryptAlertSinkParameters": {
-			actions:   []string{"kms:Decrypt"},
-			resources: []string{"data.aws_kms_alias.ssm[0].target_key_arn"},
-			conditions: map[string][]string{
-				"StringEquals kms:ViaService":                      {"ssm.us-east-1.amazonaws.com"},
-				"StringEquals kms:EncryptionContext:PARAMETER_ARN": params,
-			},
-		},
-		"WriteOwnLogs": {
-			actions:   []string{"logs:CreateLogStream", "logs:PutLogEvents"},
-			resources: []string{"aws_cloudwatch_log_group.alert_sink[0].arn"},
-		},
-	}
-	policy := m.block(t, "data.aws_iam_policy_document.alert_sink")
-	got := map[string]statement{}
-	for _, st := range subBlocks(policy.body, "statement") {
-		sid := attr(t, ctx, st.Body, "sid").AsString()
-		if _, ok := st.Body.Attributes["effect"]; ok {
-			t.Errorf("%s: effect set explicitly; statements are Allow by default and nothing here may Deny-override", sid)
-		}
-		var s statement
-		for _, v := range attr(t, ctx, st.Body, "actions").AsValueSlice() {
-			s.actions = append(s.actions, v.AsString())
-		}
-		s.resources = references(st.Body.Attributes["resources"].Expr)
-		for _, c := range subBlocks(st.Body, "condition") {
-			if s.conditions == nil {
-				s.conditions = map[string][]string{}
-			}
-			key := attr(t, ctx, c.Body, "test").AsString() + " " + attr(t, ctx, c.Body, "variable").AsString()
-			values := c.Body.Attributes["values"].Expr
-			if refs := resourceReferences(values); len(refs) > 0 {
-				s.conditions[key] = refs
-			} else {
-				for _, v := range attr(t, ctx, c.Body, "values").AsValueSlice() {
-					s.conditions[key] = append(s.conditions[key], v.AsString())
-				}
-			}
-		}
-		got[sid] = s
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("policy statements:\n got %+v\nwant %+v", got, want)
-	}
-	// No wildcard actions or resources anywhere in the module's policies.
-	for _, f := range m.files {
-		if regexp.MustCompile(`"[a-z0-9]+:\*"|resources\s*=\s*\["\*"\]`).Match(f.src) {
-			t.Errorf("%s contains a wildcard action or resource", f.path)
-		}
-	}
-}
+// The alert_sink function, its parameters, policy and table are tested in
+// alert_sink_test.go.
 
 // resourceReferences is references without the var and local ones (those
 // are evaluated instead).

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 )
 
@@ -60,7 +61,7 @@ func (s *coldStartStats) report(b *testing.B) {
 // http: until GET /-/healthy answers in HTTP mode.
 // lambda: until its first call for work to a fake Runtime API, after
 // loading its secrets from a fake SSM; ms-first-response adds the first
-// invocation.
+// invocation, which claims and records its delivery in a fake DynamoDB.
 //
 //	go test -run '^$' -bench ColdStart -benchtime 20x ./lambda/alert_sink/
 func BenchmarkColdStart(b *testing.B) {
@@ -100,11 +101,15 @@ func BenchmarkColdStart(b *testing.B) {
 	b.Run("lambda", func(b *testing.B) {
 		pushover, ntfy := fakes.NewPushover(b), fakes.NewNtfy(b)
 		ssmSrv := fakeSSM(b, ssmParams)
+		// As shipped: its records in the DynamoDB table (a fake on loopback).
+		db := fakes.NewDynamoDB(b, "cabal-mailtier-alert-sink-dedupe", dedupe.AttrKey)
 		event := functionURLEvent(b, map[string]string{"x-alert-secret": testSecret}, warning)
 		var s coldStartStats
 		for b.Loop() {
 			rt := newFakeRuntime(b, event)
-			p := startProcess(b, lambdaEnv(rt.Server, ssmSrv, pushover, ntfy))
+			env := append(lambdaEnv(rt.Server, ssmSrv, pushover, ntfy),
+				"ALERT_SINK_DEDUPE_TABLE=cabal-mailtier-alert-sink-dedupe", "AWS_ENDPOINT_URL_DYNAMODB="+db.URL)
+			p := startProcess(b, env)
 			if resp := rt.waitResponse(b, "req-1", p); resp.StatusCode != http.StatusOK {
 				b.Fatalf("invocation: %d %s", resp.StatusCode, resp.Body)
 			}

@@ -28,10 +28,12 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 
+	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/handler"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/secrets"
@@ -54,6 +56,7 @@ type options struct {
 
 	alertmanagerTTL time.Duration
 	simpleTTL       time.Duration
+	dedupeTable     string
 
 	log promslog.Config
 }
@@ -92,6 +95,8 @@ func run(args []string, stderr io.Writer) int {
 		Envar("ALERT_SINK_DEDUPE_ALERTMANAGER_TTL").Default("1h").DurationVar(&o.alertmanagerTTL)
 	app.Flag("dedupe.simple-ttl", "How long a delivered simple payload is remembered; it covers a caller's retries only.").
 		Envar("ALERT_SINK_DEDUPE_SIMPLE_TTL").Default("2m").DurationVar(&o.simpleTTL)
+	app.Flag("dedupe.table", "DynamoDB table for the idempotency records, shared by every instance; empty keeps them in this process's memory.").
+		Envar("ALERT_SINK_DEDUPE_TABLE").StringVar(&o.dedupeTable)
 	promslogflag.AddFlags(app, &o.log)
 	app.GetFlag(promslogflag.LevelFlagName).Envar("ALERT_SINK_LOG_LEVEL")
 	app.GetFlag(promslogflag.FormatFlagName).Envar("ALERT_SINK_LOG_FORMAT")
@@ -148,7 +153,13 @@ func runLambda(ctx context.Context, o options, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	h, err := newHandler(o, s, logger, "lambda")
+	var records dedupe.Store
+	if o.dedupeTable != "" {
+		records = &dedupe.DynamoDB{Client: dynamodb.NewFromConfig(cfg), Table: o.dedupeTable}
+	} else {
+		logger.Warn("no --dedupe.table: idempotency records in memory, not shared between instances")
+	}
+	h, err := newHandler(o, s, records, logger, "lambda")
 	if err != nil {
 		return err
 	}
@@ -169,7 +180,15 @@ func runHTTP(ctx context.Context, o options, logger *slog.Logger) error {
 	if (o.ntfyBaseURL == "") != (o.ntfyTopic == "") {
 		return errors.New("set both NTFY_BASE_URL and NTFY_TOPIC, or neither")
 	}
-	h, err := newHandler(o, s, logger, "http")
+	var records dedupe.Store
+	if o.dedupeTable != "" {
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("aws config: %w", err)
+		}
+		records = &dedupe.DynamoDB{Client: dynamodb.NewFromConfig(cfg), Table: o.dedupeTable}
+	}
+	h, err := newHandler(o, s, records, logger, "http")
 	if err != nil {
 		return err
 	}
@@ -209,7 +228,7 @@ func runHTTP(ctx context.Context, o options, logger *slog.Logger) error {
 
 // newHandler wires the transports the settings enable into a Handler and
 // logs what is enabled, never the secrets.
-func newHandler(o options, s secrets.Secrets, logger *slog.Logger, mode string) (*handler.Handler, error) {
+func newHandler(o options, s secrets.Secrets, records dedupe.Store, logger *slog.Logger, mode string) (*handler.Handler, error) {
 	client := &http.Client{}
 	cfg := handler.Config{
 		Secret:          s.Shared,
@@ -218,6 +237,7 @@ func newHandler(o options, s secrets.Secrets, logger *slog.Logger, mode string) 
 		EmergencyExpire: o.emergencyExpire,
 		AlertmanagerTTL: o.alertmanagerTTL,
 		SimpleTTL:       o.simpleTTL,
+		Records:         records,
 		Logger:          logger,
 	}
 	if s.PushoverUser != "" && s.PushoverToken != "" {
@@ -250,6 +270,6 @@ func newHandler(o options, s secrets.Secrets, logger *slog.Logger, mode string) 
 		enabled = append(enabled, "ntfy")
 	}
 	logger.Info("alert_sink starting", "mode", mode, "transports", strings.Join(enabled, ","),
-		"pushover_emergency", o.emergency, "ntfy_topic", o.ntfyTopic)
+		"pushover_emergency", o.emergency, "ntfy_topic", o.ntfyTopic, "dedupe_table", o.dedupeTable)
 	return h, nil
 }

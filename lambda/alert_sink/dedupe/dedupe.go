@@ -1,12 +1,10 @@
-// Package dedupe holds the in-memory state that makes alert_sink idempotent:
-// which transports already delivered a given notification, which alerts were
-// already paged, and the Pushover receipts of emergency messages.
-//
-// The state lives only as long as the process. That is enough for the
-// deployment it is built for: the Lambda runs with reserved concurrency 1, so
-// a caller's retry meets the same warm instance, and a cold start loses only
-// entries whose retries are long over. The clock is injected so that expiry
-// is tested without waiting.
+// Package dedupe holds the state that makes alert_sink idempotent: which
+// transports already delivered a given notification and which alerts were
+// already paged (a Store: in memory for one instance, or in a DynamoDB
+// table that every instance of the Lambda shares), and the Pushover
+// receipts of emergency messages (a Cache in memory: an instance without
+// them cancels by tag instead). The clock is injected so that expiry is
+// tested without waiting.
 package dedupe
 
 import (
@@ -104,51 +102,4 @@ func (c *Cache[V]) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.entries)
-}
-
-// Locks serialises work on one key while leaving other keys free, so two
-// concurrent copies of the same webhook cannot both decide that nothing was
-// sent yet. Entries are reference-counted and removed when unused.
-type Locks struct {
-	mu    sync.Mutex
-	locks map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-// Lock blocks until key is free and returns the function that frees it.
-func (l *Locks) Lock(key string) (unlock func()) {
-	l.mu.Lock()
-	if l.locks == nil {
-		l.locks = make(map[string]*keyLock)
-	}
-	k, ok := l.locks[key]
-	if !ok {
-		k = &keyLock{}
-		l.locks[key] = k
-	}
-	k.refs++
-	l.mu.Unlock()
-
-	k.mu.Lock()
-	return func() {
-		k.mu.Unlock()
-		l.mu.Lock()
-		k.refs--
-		if k.refs == 0 {
-			delete(l.locks, key)
-		}
-		l.mu.Unlock()
-	}
-}
-
-// held returns how many keys currently have a lock entry; tests use it to
-// check that entries do not leak.
-func (l *Locks) held() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.locks)
 }

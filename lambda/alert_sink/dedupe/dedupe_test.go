@@ -93,32 +93,3 @@ func TestCacheUpdateAppendsAndRenews(t *testing.T) {
 		t.Fatal("Has after Delete = true")
 	}
 }
-
-func TestLocksSerialiseOneKeyOnly(t *testing.T) {
-	var l Locks
-	unlockA := l.Lock("a")
-
-	// Another key is not blocked by a.
-	unlockB := l.Lock("b")
-	unlockB()
-
-	// released is written only while a is held by this goroutine and read
-	// only while a is held by the other one, so the second holder must see
-	// the write if the lock serialises them.
-	released := false
-	sawRelease := make(chan bool)
-	go func() {
-		unlock := l.Lock("a")
-		seen := released
-		unlock()
-		sawRelease <- seen
-	}()
-	released = true
-	unlockA()
-	if !<-sawRelease {
-		t.Fatal("second Lock(a) was acquired before the first holder released it")
-	}
-	if got := l.held(); got != 0 {
-		t.Fatalf("held = %d after all unlocks, want 0", got)
-	}
-}

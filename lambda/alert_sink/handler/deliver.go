@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/payload"
 )
@@ -25,6 +27,13 @@ const (
 	ntfyPriorityWarning  = 3
 	ntfyPriorityResolved = 3
 )
+
+// maxPageRecords bounds the page records one notification reads and
+// writes, one request to the records each: enough for any group sent with
+// a sensible max_alerts, and a bounded cost (well under a second against
+// DynamoDB) for a huge one. A notification with more firing alerts pages
+// whenever it is not a retry, as if none had been paged.
+const maxPageRecords = 50
 
 // receiptMargin keeps a receipt a while past its emergency's expiry, so a
 // resolution that arrives just then still cancels cleanly.
@@ -51,11 +60,6 @@ func (h *Handler) deliver(ctx context.Context, n payload.Notification) Notificat
 		return res
 	}
 
-	// Two concurrent copies of one webhook must not both find the
-	// idempotency record empty and both send.
-	unlock := h.locks.Lock(n.Idempotency)
-	defer unlock()
-
 	ttl := h.cfg.SimpleTTL
 	if n.Kind == payload.KindAlertmanager {
 		ttl = h.cfg.AlertmanagerTTL
@@ -65,17 +69,7 @@ func (h *Handler) deliver(ctx context.Context, n payload.Notification) Notificat
 	var wg sync.WaitGroup
 	for _, s := range steps {
 		wg.Go(func() {
-			key := n.Idempotency + "|" + s.name
-			var outcome string
-			var err error
-			if h.delivered.Has(key) {
-				outcome = outDuplicate
-			} else {
-				outcome, err = s.run(ctx)
-				if err == nil && outcome != outDisabled {
-					h.delivered.Set(key, struct{}{}, ttl)
-				}
-			}
+			outcome, err := h.once(ctx, "d|"+n.Idempotency+"|"+s.name, ttl, s.run)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -92,6 +86,57 @@ func (h *Handler) deliver(ctx context.Context, n payload.Notification) Notificat
 	res.Outcome = overall(res.Transports)
 	h.log(n, res)
 	return res
+}
+
+// errInProgress is the failure of a request that waited in vain for
+// another one delivering the same notification: the caller retries.
+var errInProgress = errors.New("another request is delivering this notification")
+
+// once runs one transport's step for the notification behind key at most
+// once across every request and instance sharing the records: it claims
+// the key, runs the step, and records it done, or releases the claim when
+// the step failed so that a retry may run it. A request that finds the key
+// claimed by another waits for that one to finish or its lease to lapse.
+//
+// When the records cannot be reached the step runs anyway: a duplicate is
+// better than a lost alert.
+func (h *Handler) once(ctx context.Context, key string, ttl time.Duration, run func(context.Context) (string, error)) (string, error) {
+	waitCtx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		// Leave time to answer before the function's own timeout.
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithDeadline(ctx, dl.Add(-time.Second))
+		defer cancel()
+	}
+	for {
+		c, err := h.records.Claim(ctx, key, h.cfg.ClaimLease)
+		if err != nil {
+			h.cfg.Logger.Warn("idempotency records unavailable: delivering without them", "err", err)
+			return run(ctx)
+		}
+		switch c.State {
+		case dedupe.AlreadyDone:
+			return outDuplicate, nil
+		case dedupe.HeldElsewhere:
+			select {
+			case <-waitCtx.Done():
+				return "", errInProgress
+			case <-time.After(h.cfg.ClaimPoll):
+			}
+			continue
+		}
+		outcome, err := run(ctx)
+		if err != nil || outcome == outDisabled {
+			if rerr := h.records.Release(ctx, c); rerr != nil {
+				h.cfg.Logger.Warn("idempotency record not released: a retry waits for its lease", "err", rerr)
+			}
+			return outcome, err
+		}
+		if derr := h.records.Done(ctx, key, ttl); derr != nil {
+			h.cfg.Logger.Warn("delivered but not recorded: a retry may deliver again", "err", derr)
+		}
+		return outcome, nil
+	}
 }
 
 // overall sums up transport outcomes: any failure fails the notification;
@@ -169,7 +214,7 @@ func (h *Handler) page(ctx context.Context, n payload.Notification) (string, err
 	if h.cfg.Pushover == nil {
 		return outDisabled, nil
 	}
-	if len(n.PageKeys) > 0 && !slices.ContainsFunc(n.PageKeys, func(k string) bool { return !h.paged.Has(k) }) {
+	if len(n.PageKeys) > 0 && len(n.PageKeys) <= maxPageRecords && h.allPaged(ctx, n.PageKeys) {
 		return outAlreadyPaged, nil
 	}
 	m := notify.PushoverMessage{
@@ -186,8 +231,11 @@ func (h *Handler) page(ctx context.Context, n payload.Notification) (string, err
 	if err != nil {
 		return "", err
 	}
-	for _, k := range n.PageKeys {
-		h.paged.Set(k, struct{}{}, h.cfg.AlertmanagerTTL)
+	for _, k := range n.PageKeys[:min(len(n.PageKeys), maxPageRecords)] {
+		if err := h.records.Done(ctx, "p|"+k, h.cfg.AlertmanagerTTL); err != nil {
+			h.cfg.Logger.Warn("page not recorded: a partial resolution may page again", "err", err)
+			break
+		}
 	}
 	if receipt != "" {
 		h.receipts.Update(n.Thread, h.cfg.EmergencyExpire+receiptMargin, func(old []string) []string {
@@ -195,6 +243,23 @@ func (h *Handler) page(ctx context.Context, n payload.Notification) (string, err
 		})
 	}
 	return outSent, nil
+}
+
+// allPaged reports whether every key was recorded as paged. When the
+// records cannot be read it answers false: paging twice is better than not
+// paging.
+func (h *Handler) allPaged(ctx context.Context, keys []string) bool {
+	for _, k := range keys {
+		done, err := h.records.IsDone(ctx, "p|"+k)
+		if err != nil {
+			h.cfg.Logger.Warn("idempotency records unavailable: paging without them", "err", err)
+			return false
+		}
+		if !done {
+			return false
+		}
+	}
+	return true
 }
 
 // cancelEmergency stops the emergency retries of a resolved incident: by

@@ -63,20 +63,37 @@ type Config struct {
 	// same text must notify twice.
 	SimpleTTL time.Duration
 
+	// Records holds the idempotency records. Nil means a Memory store,
+	// which is exact for one instance; instances that may run side by
+	// side (a Lambda with concurrency above 1) must share one, such as
+	// dedupe.DynamoDB.
+	Records dedupe.Store
+	// ClaimLease bounds how long a claimed delivery may take before another
+	// request may take it over. Zero means the transports' longest
+	// MaxDuration plus leaseMargin.
+	ClaimLease time.Duration
+	// ClaimPoll is how often a request waiting for another one's claim
+	// looks again; zero means 100ms.
+	ClaimPoll time.Duration
+
 	MaxBody int64
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
+
+// leaseMargin is added to the transports' own worst case to make the
+// default ClaimLease: a claim must outlast the attempt it covers.
+const leaseMargin = 2 * time.Second
 
 // Handler serves alert_sink's webhook. Create it with New.
 type Handler struct {
 	cfg        Config
 	secretHash [sha256.Size]byte
 
-	delivered *dedupe.Cache[struct{}] // idempotency key + transport
-	paged     *dedupe.Cache[struct{}] // firing alerts already sent to Pushover
-	receipts  *dedupe.Cache[[]string] // thread → Pushover emergency receipts
-	locks     dedupe.Locks
+	// records: "d|" + idempotency key + "|" + transport for deliveries,
+	// "p|" + page key for alerts already sent to Pushover.
+	records  dedupe.Store
+	receipts *dedupe.Cache[[]string] // thread → Pushover emergency receipts
 }
 
 // New checks cfg and returns a Handler.
@@ -104,11 +121,26 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Records == nil {
+		cfg.Records = dedupe.NewMemory(cfg.Now)
+	}
+	if cfg.ClaimLease <= 0 {
+		var worst time.Duration
+		if cfg.Pushover != nil {
+			worst = max(worst, cfg.Pushover.Policy.MaxDuration())
+		}
+		if cfg.Ntfy != nil {
+			worst = max(worst, cfg.Ntfy.Policy.MaxDuration())
+		}
+		cfg.ClaimLease = worst + leaseMargin
+	}
+	if cfg.ClaimPoll <= 0 {
+		cfg.ClaimPoll = 100 * time.Millisecond
+	}
 	return &Handler{
 		cfg:        cfg,
 		secretHash: sha256.Sum256([]byte(cfg.Secret)),
-		delivered:  dedupe.New[struct{}](cfg.Now),
-		paged:      dedupe.New[struct{}](cfg.Now),
+		records:    cfg.Records,
 		receipts:   dedupe.New[[]string](cfg.Now),
 	}, nil
 }

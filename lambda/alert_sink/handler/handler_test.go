@@ -321,6 +321,8 @@ func TestRoutingTable(t *testing.T) {
 					"Tags":          "warning,healthchecks",
 					"X-Sequence-Id": thread(t, warn),
 					"Authorization": "Bearer " + ntfyToken,
+					// No runbook_url: cabal-infra's map gives it.
+					"Click": "https://github.com/cabalmail/cabal-infra/blob/main/docs/operations/runbooks/heartbeat-dmarc-ingest.md",
 				})
 			})
 

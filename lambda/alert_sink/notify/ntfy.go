@@ -44,7 +44,7 @@ type NtfyMessage struct {
 // Publish sends m.
 func (n *Ntfy) Publish(ctx context.Context, m NtfyMessage) error {
 	endpoint := strings.TrimRight(n.BaseURL, "/") + "/" + url.PathEscape(n.Topic)
-	body := truncateBytes(m.Message, ntfyMaxMessage)
+	body := truncateBytes(cleanText(m.Message), ntfyMaxMessage)
 	err := n.Policy.Do(ctx, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
 		if err != nil {

@@ -76,7 +76,7 @@ func (p *Pushover) Send(ctx context.Context, m PushoverMessage) (string, error) 
 		"token":    {p.Token},
 		"user":     {p.User},
 		"title":    {truncateRunes(oneLine(m.Title), pushoverMaxTitle)},
-		"message":  {truncateRunes(m.Message, pushoverMaxMessage)},
+		"message":  {truncateRunes(cleanText(m.Message), pushoverMaxMessage)},
 		"priority": {strconv.Itoa(m.Priority)},
 	}
 	// A URL cut short would lead nowhere; one that is too long is left out.

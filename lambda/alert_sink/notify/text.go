@@ -41,12 +41,39 @@ func truncateBytes(s string, n int) string {
 	return s[:cut] + ellipsis
 }
 
-// oneLine turns control characters (newlines above all) into spaces, so a
-// value can go into an HTTP header or a one-line title without splitting it.
+// oneLine makes s safe as one line of a title or an HTTP header: every
+// control character (newlines above all) becomes a space, and the rest is
+// cleaned as cleanText does.
 func oneLine(s string) string {
 	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return ' '
+		}
+		if unicode.Is(unicode.Bidi_Control, r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD")))
+}
+
+// cleanText makes a message body safe to show: alert text can carry
+// log-derived, attacker-controlled content. It keeps line breaks (a group's
+// body is one line per alert), turning CR LF, CR, NEL and the Unicode line
+// and paragraph separators into LF; every other control character (NUL,
+// ESC, DEL, the C1 set) becomes a space, as in a title; the bidirectional
+// controls (U+202E RIGHT-TO-LEFT OVERRIDE and its kin), which can make a
+// line read as something else, are removed; invalid UTF-8 becomes U+FFFD.
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n', r == '\r', r == '\u0085', r == '\u2028', r == '\u2029':
+			return '\n'
+		case unicode.IsControl(r):
+			return ' '
+		case unicode.Is(unicode.Bidi_Control, r):
+			return -1
 		}
 		return r
 	}, s))

@@ -14,12 +14,15 @@
 package payload
 
 import (
+	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,12 +62,14 @@ const (
 	Resolved Status = "resolved"
 )
 
-func parseStatus(s string, where string) (Status, error) {
+// parseStatus names the payload part in its error as where(i): formatting
+// it for each of a large group's alerts would cost more than parsing them.
+func parseStatus(s string, where func(int) string, i int) (Status, error) {
 	switch st := Status(strings.ToLower(strings.TrimSpace(s))); st {
 	case Firing, Resolved:
 		return st, nil
 	}
-	return "", &Error{Msg: fmt.Sprintf("%s: unknown status %q (want firing or resolved)", where, s)}
+	return "", &Error{Msg: fmt.Sprintf("%s: unknown status %q (want firing or resolved)", where(i), s)}
 }
 
 // Kind names the payload a notification came from.
@@ -131,6 +136,14 @@ func IsBadInput(err error) bool {
 // Decode parses body, which must be a JSON object of either kind, and returns
 // the notifications it asks for in a fixed order.
 func Decode(body []byte) ([]Notification, error) {
+	// One pass for an Alertmanager body, which can be a megabyte: both
+	// kinds at once into one struct. A simple payload (small), a body it
+	// does not take cleanly (a type error, a non-object, "alerts": null)
+	// goes the long way below, which names the problem.
+	var u union
+	if err := json.Unmarshal(body, &u); err == nil && isObject(body) && (u.Alerts != nil || u.Version != nil || u.GroupKey != nil) {
+		return buildAlertmanager(u.webhookMessage())
+	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(body, &probe); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -151,14 +164,53 @@ func Decode(body []byte) ([]Notification, error) {
 	return decodeSimple(body)
 }
 
+// union holds the fields of both kinds of payload, so that an Alertmanager
+// body is parsed once, not once to learn its kind and again to read it.
+// Like the second parse, it matches field names without regard to case.
+type union struct {
+	Version         *string          `json:"version"`
+	GroupKey        *string          `json:"groupKey"`
+	TruncatedAlerts int              `json:"truncatedAlerts"`
+	Alerts          *[]*webhookAlert `json:"alerts"`
+	simpleMessage
+}
+
+func (u *union) webhookMessage() webhookMessage {
+	m := webhookMessage{TruncatedAlerts: u.TruncatedAlerts}
+	if u.Alerts != nil {
+		m.Alerts = *u.Alerts
+	}
+	if u.Version != nil {
+		m.Version = *u.Version
+	}
+	if u.GroupKey != nil {
+		m.GroupKey = *u.GroupKey
+	}
+	return m
+}
+
+// isObject reports whether body's first non-space byte opens an object.
+func isObject(body []byte) bool {
+	for _, c := range body {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '{'
+	}
+	return false
+}
+
 // webhookMessage is the part of Alertmanager's webhook body alert_sink uses
 // (alertmanager/notify/webhook: Message, template.Data). A local copy keeps
 // the Lambda free of Alertmanager's module and its dependencies.
 type webhookMessage struct {
-	Version         string         `json:"version"`
-	GroupKey        string         `json:"groupKey"`
-	TruncatedAlerts int            `json:"truncatedAlerts"`
-	Alerts          []webhookAlert `json:"alerts"`
+	Version         string `json:"version"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts int    `json:"truncatedAlerts"`
+	// Pointers: growing a slice of 21 000 structs while decoding copies
+	// megabytes, a slice of pointers a tenth of it.
+	Alerts []*webhookAlert `json:"alerts"`
 }
 
 type webhookAlert struct {
@@ -183,6 +235,10 @@ func decodeAlertmanager(body []byte) ([]Notification, error) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, &Error{Msg: "invalid Alertmanager webhook: " + err.Error()}
 	}
+	return buildAlertmanager(m)
+}
+
+func buildAlertmanager(m webhookMessage) ([]Notification, error) {
 	if m.Version != "4" {
 		return nil, &Error{Msg: fmt.Sprintf("unsupported Alertmanager webhook version %q (want \"4\")", m.Version)}
 	}
@@ -195,8 +251,10 @@ func decodeAlertmanager(body []byte) ([]Notification, error) {
 
 	parts := make(map[Severity]*partition)
 	for i, a := range m.Alerts {
-		where := fmt.Sprintf("alert %d", i)
-		st, err := parseStatus(a.Status, where)
+		if a == nil { // a null in the list: an alert without a status
+			a = &webhookAlert{}
+		}
+		st, err := parseStatus(a.Status, alertWhere, i)
 		if err != nil {
 			return nil, err
 		}
@@ -205,14 +263,14 @@ func decodeAlertmanager(body []byte) ([]Notification, error) {
 		sev := Warning
 		if s, ok := a.Labels["severity"]; ok {
 			if sev, err = ParseSeverity(s); err != nil {
-				return nil, &Error{Msg: where + ": " + err.Error()}
+				return nil, &Error{Msg: alertWhere(i) + ": " + err.Error()}
 			}
 		}
 		prio := 0
 		if s, ok := a.Labels["pushover_priority"]; ok {
 			p, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil || p < 1 || p > 2 {
-				return nil, &Error{Msg: fmt.Sprintf("%s: label pushover_priority=%q (want 1 or 2)", where, s)}
+				return nil, &Error{Msg: fmt.Sprintf("%s: label pushover_priority=%q (want 1 or 2)", alertWhere(i), s)}
 			}
 			prio = p
 		}
@@ -224,7 +282,8 @@ func decodeAlertmanager(body []byte) ([]Notification, error) {
 		}
 		p := parts[sev]
 		if p == nil {
-			p = &partition{}
+			// Most groups hold one severity: room for all their alerts.
+			p = &partition{alerts: make([]Alert, 0, len(m.Alerts)-i)}
 			parts[sev] = p
 		}
 		p.alerts = append(p.alerts, Alert{
@@ -253,22 +312,33 @@ func decodeAlertmanager(body []byte) ([]Notification, error) {
 			continue
 		}
 		// Firing alerts first: they are what the reader must act on.
-		slices.SortStableFunc(p.alerts, func(a, b Alert) int {
-			return statusRank(a.Status) - statusRank(b.Status)
-		})
+		byStatus := func(a, b Alert) int { return statusRank(a.Status) - statusRank(b.Status) }
+		if !slices.IsSortedFunc(p.alerts, byStatus) {
+			slices.SortStableFunc(p.alerts, byStatus)
+		}
 		status := Resolved
-		var pageKeys, alertIDs []string
+		var pageKeys []string
 		for _, a := range p.alerts {
-			start := strconv.FormatInt(a.StartsAt.UnixNano(), 10)
-			alertIDs = append(alertIDs, digest(a.Fingerprint, string(a.Status), start))
 			if a.Status == Firing {
 				status = Firing
-				pageKeys = append(pageKeys, digest("page", a.Fingerprint, start))
+				pageKeys = append(pageKeys, digest("page", a.Fingerprint, strconv.FormatInt(a.StartsAt.UnixNano(), 10)))
 			}
 		}
-		// Sorted, so the key does not depend on the order of the alerts.
-		slices.Sort(alertIDs)
-		identity := append([]string{"alertmanager", m.GroupKey, string(sev), string(status), strconv.Itoa(m.TruncatedAlerts)}, alertIDs...)
+		// The identity covers every alert's fingerprint, status and start,
+		// in a sorted order so that it does not depend on the order of the
+		// alerts; one hash over all of them, not one per alert.
+		ids := make([]alertID, len(p.alerts))
+		for i, a := range p.alerts {
+			ids[i] = alertID{a.Fingerprint, a.Status, a.StartsAt.UnixNano()}
+		}
+		slices.SortFunc(ids, compareAlertIDs)
+		identity := newStreamDigest()
+		identity.parts("alertmanager", m.GroupKey, string(sev), string(status), strconv.Itoa(m.TruncatedAlerts))
+		var num [20]byte
+		for _, id := range ids {
+			identity.parts(id.fingerprint, string(id.status))
+			identity.part(strconv.AppendInt(num[:0], id.start, 10))
+		}
 		// commonAnnotations is not consulted: a runbook common to the group
 		// is on every alert already.
 		runbook := firstNonEmpty(p.firingRunbook, p.anyRunbook)
@@ -282,12 +352,15 @@ func decodeAlertmanager(body []byte) ([]Notification, error) {
 			RunbookURL:       runbook,
 			PushoverPriority: p.priority,
 			Thread:           digest("thread", "alertmanager", m.GroupKey, string(sev)),
-			Idempotency:      digest(identity...),
+			Idempotency:      identity.sum(),
 			PageKeys:         pageKeys,
 		})
 	}
 	return out, nil
 }
+
+// alertWhere names the i-th alert of a group in an error.
+func alertWhere(i int) string { return "alert " + strconv.Itoa(i) }
 
 func statusRank(s Status) int {
 	if s == Firing {
@@ -298,17 +371,18 @@ func statusRank(s Status) int {
 
 // alertmanagerSource keeps the Python version's
 // alertmanager/<alertname>[/<instance>] for a single alert and names the
-// others by count, so a title stays one line.
+// others by count, so a title stays one line. The names are counted with a
+// set: a 1 MiB group holds some 21 000 alerts, and a scan of the names seen
+// so far for each of them would be quadratic.
 func alertmanagerSource(alerts []Alert) string {
-	var names []string
+	first := alerts[0].Name
+	seen := make(map[string]struct{}, len(alerts))
 	for _, a := range alerts {
-		if !slices.Contains(names, a.Name) {
-			names = append(names, a.Name)
-		}
+		seen[a.Name] = struct{}{}
 	}
-	src := "alertmanager/" + firstNonEmpty(names[0], "(unnamed)")
-	if len(names) > 1 {
-		src += fmt.Sprintf(" +%d", len(names)-1)
+	src := "alertmanager/" + firstNonEmpty(first, "(unnamed)")
+	if len(seen) > 1 {
+		src += fmt.Sprintf(" +%d", len(seen)-1)
 	}
 	if len(alerts) == 1 && alerts[0].Instance != "" {
 		src += "/" + alerts[0].Instance
@@ -332,6 +406,10 @@ func decodeSimple(body []byte) ([]Notification, error) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, &Error{Msg: "invalid simple payload: " + err.Error()}
 	}
+	return buildSimple(m)
+}
+
+func buildSimple(m simpleMessage) ([]Notification, error) {
 	if m.Severity == nil {
 		return nil, &Error{Msg: "simple payload without severity"}
 	}
@@ -349,11 +427,11 @@ func decodeSimple(body []byte) ([]Notification, error) {
 	}
 	status := Firing
 	if m.Status != "" {
-		if status, err = parseStatus(m.Status, "simple payload"); err != nil {
+		if status, err = parseStatus(m.Status, func(int) string { return "simple payload" }, 0); err != nil {
 			return nil, err
 		}
 	}
-	runbook := strings.TrimSpace(m.RunbookURL)
+	runbook := runbookFor(source, strings.TrimSpace(m.RunbookURL))
 	return []Notification{{
 		Kind:        KindSimple,
 		Severity:    sev,
@@ -371,30 +449,93 @@ func decodeSimple(body []byte) ([]Notification, error) {
 // enough for an ntfy sequence id or a Pushover tag, with 128 bits of
 // collision resistance.
 func digest(parts ...string) string {
+	// On the stack for the usual short parts: a large group computes a
+	// digest per firing alert.
+	var stack [256]byte
+	return sumHex(appendParts(stack[:0], parts...))
+}
+
+// appendParts appends each part to buf with its length in front.
+func appendParts(buf []byte, parts ...string) []byte {
+	for _, p := range parts {
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(p)))
+		buf = append(buf, p...)
+	}
+	return buf
+}
+
+// sumHex is the first 128 bits of buf's SHA-256, in hex.
+func sumHex(buf []byte) string {
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:16])
+}
+
+// streamDigest is digest for many parts: it hashes them as they come,
+// through a buffer, instead of collecting a megabyte first.
+type streamDigest struct {
+	h   hash.Hash
+	buf *bufio.Writer
+}
+
+func newStreamDigest() *streamDigest {
 	h := sha256.New()
+	return &streamDigest{h: h, buf: bufio.NewWriterSize(h, 4096)}
+}
+
+func (d *streamDigest) parts(parts ...string) {
 	var n [8]byte
 	for _, p := range parts {
 		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
+		d.buf.Write(n[:])
+		d.buf.WriteString(p)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+func (d *streamDigest) part(p []byte) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+	d.buf.Write(n[:])
+	d.buf.Write(p)
+}
+
+func (d *streamDigest) sum() string {
+	d.buf.Flush()
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(d.h.Sum(sum[:0])[:16])
+}
+
+// alertID is what makes an alert the same one in a retry.
+type alertID struct {
+	fingerprint string
+	status      Status
+	start       int64
+}
+
+func compareAlertIDs(a, b alertID) int {
+	if c := strings.Compare(a.fingerprint, b.fingerprint); c != 0 {
+		return c
+	}
+	if c := strings.Compare(string(a.status), string(b.status)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.start, b.start)
 }
 
 // labelsFingerprint stands in for Alertmanager's fingerprint when a sender
 // omits it: a stable hash of the sorted label set.
 func labelsFingerprint(labels map[string]string) string {
-	keys := make([]string, 0, len(labels))
+	var keyStack [16]string
+	keys := keyStack[:0]
 	for k := range labels {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	parts := make([]string, 0, 2*len(keys)+1)
-	parts = append(parts, "labels")
+	var stack [256]byte
+	buf := appendParts(stack[:0], "labels")
 	for _, k := range keys {
-		parts = append(parts, k, labels[k])
+		buf = appendParts(buf, k, labels[k])
 	}
-	return digest(parts...)
+	return sumHex(buf)
 }
 
 func firstNonEmpty(s ...string) string {

@@ -32,7 +32,20 @@ const (
 	EnvNtfyToken     = "NTFY_PUBLISHER_TOKEN"
 )
 
+// The SSM parameters cabal-infra creates for its alert_sink
+// (terraform/infra/modules/monitoring/ssm.tf) and passes to it in the
+// *_PARAM variables (terraform/infra/modules/monitoring/alert_sink.tf).
+// They are the defaults, so that this function reads the same secrets as
+// the one it replaces, and Kuma, Healthchecks and Alertmanager keep theirs.
+const (
+	DefaultSharedParam        = "/cabal/alert_sink_secret"
+	DefaultPushoverUserParam  = "/cabal/pushover_user_key"
+	DefaultPushoverTokenParam = "/cabal/pushover_app_token"
+	DefaultNtfyTokenParam     = "/cabal/ntfy_publisher_token"
+)
+
 // Environment variables of Lambda mode, holding the SSM parameter names.
+// Each defaults to cabal-infra's name when unset or empty.
 const (
 	EnvSharedParam        = "SHARED_SECRET_PARAM"
 	EnvPushoverUserParam  = "PUSHOVER_USER_KEY_PARAM"
@@ -62,22 +75,23 @@ type ParameterGetter interface {
 	GetParameters(ctx context.Context, in *ssm.GetParametersInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersOutput, error)
 }
 
-// FromSSM reads the four parameters named by the *_PARAM variables in one
-// GetParameters call with decryption. Every name must be set and every
-// parameter must exist, so that a half-configured function fails at its cold
-// start, visibly, instead of at its first alert.
+// FromSSM reads the four parameters named by the *_PARAM variables, or
+// cabal-infra's names where they are unset, in one GetParameters call with
+// decryption. Every parameter must exist, so that a half-configured
+// function fails at its cold start, visibly, instead of at its first alert.
 func FromSSM(ctx context.Context, c ParameterGetter, getenv func(string) string) (Secrets, error) {
-	vars := []string{EnvSharedParam, EnvPushoverUserParam, EnvPushoverTokenParam, EnvNtfyTokenParam}
-	names := make([]string, len(vars))
-	var missing []string
-	for i, v := range vars {
-		names[i] = getenv(v)
-		if names[i] == "" {
-			missing = append(missing, v)
-		}
+	vars := []struct{ env, def string }{
+		{EnvSharedParam, DefaultSharedParam},
+		{EnvPushoverUserParam, DefaultPushoverUserParam},
+		{EnvPushoverTokenParam, DefaultPushoverTokenParam},
+		{EnvNtfyTokenParam, DefaultNtfyTokenParam},
 	}
-	if len(missing) > 0 {
-		return Secrets{}, fmt.Errorf("not set: %s", strings.Join(missing, ", "))
+	names := make([]string, len(vars))
+	for i, v := range vars {
+		names[i] = getenv(v.env)
+		if names[i] == "" {
+			names[i] = v.def
+		}
 	}
 	unique := slices.Clone(names)
 	slices.Sort(unique)

@@ -91,6 +91,42 @@ func TestFromSSMSharedParameter(t *testing.T) {
 	}
 }
 
+// TestFromSSMDefaultsToUpstreamNames: with no *_PARAM variable (or an
+// empty one) the function asks SSM for exactly the parameters cabal-infra's
+// terraform/infra/modules/monitoring/ssm.tf creates.
+func TestFromSSMDefaultsToUpstreamNames(t *testing.T) {
+	upstream := map[string]string{
+		"/cabal/alert_sink_secret":    "shared-value",
+		"/cabal/pushover_user_key":    "user-value",
+		"/cabal/pushover_app_token":   "token-value",
+		"/cabal/ntfy_publisher_token": "ntfy-value",
+	}
+	for name, env := range map[string]map[string]string{
+		"unset": {},
+		"empty": {EnvSharedParam: "", EnvPushoverUserParam: "", EnvPushoverTokenParam: "", EnvNtfyTokenParam: ""},
+		"some":  {EnvSharedParam: "/cabal/alert_sink_secret", EnvNtfyTokenParam: "/cabal/ntfy_publisher_token"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &fakeSSM{params: upstream}
+			s, err := FromSSM(t.Context(), f, envOf(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Secrets{Shared: "shared-value", PushoverUser: "user-value", PushoverToken: "token-value", NtfyToken: "ntfy-value"}
+			if s != want {
+				t.Errorf("secrets = %+v, want %+v", s, want)
+			}
+			if len(f.calls) != 1 {
+				t.Fatalf("%d GetParameters calls, want 1", len(f.calls))
+			}
+			wantNames := []string{"/cabal/alert_sink_secret", "/cabal/ntfy_publisher_token", "/cabal/pushover_app_token", "/cabal/pushover_user_key"}
+			if got := f.calls[0].Names; !slices.Equal(got, wantNames) {
+				t.Errorf("names asked = %q, want %q", got, wantNames)
+			}
+		})
+	}
+}
+
 func TestFromSSMFailures(t *testing.T) {
 	values := map[string]string{
 		"/cabal/alert_sink_secret":    "shared-value",
@@ -98,17 +134,6 @@ func TestFromSSMFailures(t *testing.T) {
 		"/cabal/pushover_app_token":   "token-value",
 		"/cabal/ntfy_publisher_token": "ntfy-value",
 	}
-	t.Run("names not set", func(t *testing.T) {
-		env := map[string]string{EnvSharedParam: "/cabal/alert_sink_secret", EnvNtfyTokenParam: "/cabal/ntfy_publisher_token"}
-		f := &fakeSSM{params: values}
-		_, err := FromSSM(t.Context(), f, envOf(env))
-		if err == nil || err.Error() != "not set: PUSHOVER_USER_KEY_PARAM, PUSHOVER_APP_TOKEN_PARAM" {
-			t.Fatalf("err = %v", err)
-		}
-		if len(f.calls) != 0 {
-			t.Error("SSM was called with names missing")
-		}
-	})
 	t.Run("parameter missing", func(t *testing.T) {
 		partial := map[string]string{"/cabal/alert_sink_secret": "shared-value", "/cabal/pushover_user_key": "user-value"}
 		_, err := FromSSM(t.Context(), &fakeSSM{params: partial}, envOf(lambdaEnv))

@@ -1,6 +1,43 @@
 # alert_sink: the Go Lambda (lambda/alert_sink) that turns alerts into
 # Pushover and ntfy notifications. Built as a bootstrap binary for
 # provided.al2023 on arm64 (docker/alert_sink/build.sh).
+#
+# Its secrets are cabal-infra's SSM parameters (var.alert_sink_parameter_names,
+# created by cabal-infra's monitoring module); this module only reads them.
+# Several instances may run at once (a burst of webhooks); what each has
+# delivered is recorded in one DynamoDB table that all of them see.
+
+data "aws_caller_identity" "current" {
+  count = var.monitoring ? 1 : 0
+}
+
+data "aws_partition" "current" {
+  count = var.monitoring ? 1 : 0
+}
+
+# Idempotency records: one item per notification and transport, claimed
+# with a conditional write before sending and marked done after, so that a
+# retry or a concurrent copy on any instance does not notify twice. Items
+# expire through DynamoDB's TTL on expires_at.
+resource "aws_dynamodb_table" "alert_sink_dedupe" {
+  count = var.monitoring ? 1 : 0
+
+  name         = "${var.alert_sink_function_name}-dedupe"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  tags = var.tags
+}
 
 resource "aws_cloudwatch_log_group" "alert_sink" {
   count = var.monitoring ? 1 : 0
@@ -38,14 +75,15 @@ data "aws_kms_alias" "ssm" {
 }
 
 # Least privilege: read exactly the four parameters, decrypt only through
-# SSM and only for those parameters, write only to its own log group.
+# SSM and only for those parameters, use only its own idempotency table,
+# write only to its own log group.
 data "aws_iam_policy_document" "alert_sink" {
   count = var.monitoring ? 1 : 0
 
   statement {
     sid       = "ReadAlertSinkParameters"
     actions   = ["ssm:GetParameter", "ssm:GetParameters"]
-    resources = concat([aws_ssm_parameter.shared_secret[0].arn], [for p in aws_ssm_parameter.transport : p.arn])
+    resources = [for name in local.parameter_list : "arn:${data.aws_partition.current[0].partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current[0].account_id}:parameter${name}"]
   }
 
   statement {
@@ -62,8 +100,14 @@ data "aws_iam_policy_document" "alert_sink" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:PARAMETER_ARN"
-      values   = concat([aws_ssm_parameter.shared_secret[0].arn], [for p in aws_ssm_parameter.transport : p.arn])
+      values   = [for name in local.parameter_list : "arn:${data.aws_partition.current[0].partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current[0].account_id}:parameter${name}"]
     }
+  }
+
+  statement {
+    sid       = "DedupeRecords"
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.alert_sink_dedupe[0].arn]
   }
 
   statement {
@@ -95,19 +139,20 @@ resource "aws_lambda_function" "alert_sink" {
   memory_size   = 128
   timeout       = 10
 
-  # One execution environment at most: alerts are rare, and a flood of
-  # requests (or someone hammering the public URL) cannot fan out into
-  # a flood of pages or run up cost.
-  reserved_concurrent_executions = 1
+  # Sized for a burst: every monitor firing at once gets its own
+  # instance instead of a 429 (callers such as Kuma do not retry).
+  # Reserved, so that other functions cannot use it up.
+  reserved_concurrent_executions = var.alert_sink_reserved_concurrency
 
   environment {
     variables = {
-      SHARED_SECRET_PARAM        = aws_ssm_parameter.shared_secret[0].name
-      PUSHOVER_USER_KEY_PARAM    = aws_ssm_parameter.transport["pushover_user_key"].name
-      PUSHOVER_APP_TOKEN_PARAM   = aws_ssm_parameter.transport["pushover_app_token"].name
-      NTFY_PUBLISHER_TOKEN_PARAM = aws_ssm_parameter.transport["ntfy_publisher_token"].name
+      SHARED_SECRET_PARAM        = local.parameter_names.shared_secret
+      PUSHOVER_USER_KEY_PARAM    = local.parameter_names.pushover_user_key
+      PUSHOVER_APP_TOKEN_PARAM   = local.parameter_names.pushover_app_token
+      NTFY_PUBLISHER_TOKEN_PARAM = local.parameter_names.ntfy_publisher_token
       NTFY_BASE_URL              = var.ntfy_base_url
       NTFY_TOPIC                 = var.ntfy_topic
+      ALERT_SINK_DEDUPE_TABLE    = aws_dynamodb_table.alert_sink_dedupe[0].name
     }
   }
 

@@ -87,14 +87,47 @@ variable "lambda_bucket" {
 
 variable "alert_sink_s3_key" {
   type        = string
-  description = "S3 key of alert_sink.zip (docker/alert_sink/build.sh). Later code updates go through aws lambda update-function-code, so Terraform ignores changes to it."
-  default     = "lambda/alert_sink.zip"
+  description = "S3 key of mailtier_alert_sink.zip (docker/alert_sink/build.sh). Not cabal-infra's lambda/alert_sink.zip, which holds its Python function: the same key would make each deploy overwrite the other. Later code updates go through aws lambda update-function-code, so Terraform ignores changes to it."
+  default     = "lambda/mailtier_alert_sink.zip"
+
+  validation {
+    # cabal-infra's key for its own alert_sink (terraform/infra/modules/monitoring/alert_sink.tf).
+    condition     = var.alert_sink_s3_key != "lambda/alert_sink.zip"
+    error_message = "lambda/alert_sink.zip is cabal-infra's Python alert_sink; use another key."
+  }
 }
 
-variable "ssm_parameter_prefix" {
-  type        = string
-  description = "Prefix of the SSM SecureString parameters alert_sink reads. Distinct from the /cabal/ names the existing monitoring module creates, so both can exist."
-  default     = "/cabal/mailtier/"
+variable "alert_sink_parameter_names" {
+  type = object({
+    shared_secret        = string
+    pushover_user_key    = string
+    pushover_app_token   = string
+    ntfy_publisher_token = string
+  })
+  description = "SSM SecureString parameters alert_sink reads. The defaults are the ones cabal-infra's monitoring module creates (terraform/infra/modules/monitoring/ssm.tf), so the function uses the secret Kuma, Healthchecks and Alertmanager already send and the transport credentials already set; this module does not create them."
+  default = {
+    shared_secret        = "/cabal/alert_sink_secret"
+    pushover_user_key    = "/cabal/pushover_user_key"
+    pushover_app_token   = "/cabal/pushover_app_token"
+    ntfy_publisher_token = "/cabal/ntfy_publisher_token"
+  }
+
+  validation {
+    condition = (can(regex("^/", var.alert_sink_parameter_names.shared_secret)) && can(regex("^/", var.alert_sink_parameter_names.pushover_user_key))
+    && can(regex("^/", var.alert_sink_parameter_names.pushover_app_token)) && can(regex("^/", var.alert_sink_parameter_names.ntfy_publisher_token)))
+    error_message = "Parameter names must be full paths starting with /."
+  }
+}
+
+variable "alert_sink_reserved_concurrency" {
+  type        = number
+  description = "Concurrent executions reserved for alert_sink: enough for every caller that can fire at once (cabal-infra's 8 Kuma monitors and 6 Healthchecks checks, plus Alertmanager's groups), so that a burst is never answered 429. Duplicates across instances are prevented by the DynamoDB idempotency table. -1 leaves it on the account's unreserved pool."
+  default     = 25
+
+  validation {
+    condition     = var.alert_sink_reserved_concurrency == -1 || var.alert_sink_reserved_concurrency >= 20
+    error_message = "Reserve at least 20 (a burst of every monitor at once), or -1 for the unreserved pool."
+  }
 }
 
 variable "ssm_kms_key_alias" {

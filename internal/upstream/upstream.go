@@ -332,5 +332,5 @@ var Files = []string{
 	"terraform/infra/modules/ecs/service_discovery.tf", "terraform/infra/modules/ecs/services.tf",
 	"terraform/infra/modules/ecs/task-definitions.tf", "terraform/infra/modules/ecs/variables.tf",
 	"terraform/infra/modules/monitoring/log_metrics.tf", "terraform/infra/modules/monitoring/outputs.tf",
-	"terraform/infra/modules/monitoring/security_groups.tf",
+	"terraform/infra/modules/monitoring/security_groups.tf", "terraform/infra/modules/monitoring/ssm.tf",
 }

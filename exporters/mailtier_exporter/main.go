@@ -81,7 +81,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app.Flag("tail.positions-interval", "How often the positions are saved (and at shutdown): the most a crash replays.").Default("5s").DurationVar(&o.posInterval)
 	app.Flag("once", "Read every --tail.path from its start to its end, print all metrics in the text format and exit.").BoolVar(&o.once)
 	app.Flag("tail.from-start", "Read the files found at start-up from their beginning instead of their end.").BoolVar(&o.fromStart)
-	app.Flag("tail.poll-interval", "How often followed files are checked for new lines and rotation.").Default("50ms").DurationVar(&o.pollInterval)
+	app.Flag("tail.poll-interval", "Safety poll: how often followed files are checked when inotify reported nothing (inotify wakes the reader as soon as a file changes; the poll finds what it cannot see, such as writes over NFS).").Default("1s").DurationVar(&o.pollInterval)
 	app.Flag("tail.rotate-wait", "How long a rotated file that stopped growing is still read before moving to the new file.").Default("5s").DurationVar(&o.rotateWait)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
 	app.Flag("web.disable-exporter-metrics", "Exclude the Go runtime and process metrics of the exporter itself (go_*, process_*).").BoolVar(&o.disableRuntime)
@@ -274,7 +274,6 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 		}
 	}()
 
-	tailer.SetPollInterval(o.pollInterval)
 	var wg sync.WaitGroup
 	inputs := make([]*pipeline.Input, len(o.paths))
 	if store != nil {
@@ -283,7 +282,7 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 	for i, p := range o.paths {
 		in := router.Input(p)
 		inputs[i] = in
-		cfg := tailer.Config{Path: p, FromStart: o.fromStart, RotateWait: o.rotateWait, Logger: logger}
+		cfg := tailer.Config{Path: p, FromStart: o.fromStart, RotateWait: o.rotateWait, Poll: o.pollInterval, Logger: logger}
 		if store != nil && p != "-" {
 			if pos, ok := store.Get(p); ok {
 				cfg.Resume = &pos
@@ -297,6 +296,7 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 				if err := in.ReadAll(stdin); err != nil {
 					logger.Error("reading standard input", "err", err)
 				}
+				in.Failed() // ended: nothing more will come
 				return
 			}
 			if err := tailer.Follow(ctx, cfg, in); err != nil {

@@ -616,8 +616,8 @@ type chanHandler struct {
 }
 
 func (h *chanHandler) Line(text string, _ int64) { h.lines <- text }
-func (h *chanHandler) TooLong(int64, int64)     {}
-func (h *chanHandler) Missing()                 {}
-func (h *chanHandler) Opened(int64)             { h.opened <- struct{}{} }
-func (h *chanHandler) Truncated()               {}
-func (h *chanHandler) Checkpoint(Checkpoint)    {}
+func (h *chanHandler) TooLong(int64, int64)      {}
+func (h *chanHandler) Missing()                  {}
+func (h *chanHandler) Opened(int64)              { h.opened <- struct{}{} }
+func (h *chanHandler) Truncated()                {}
+func (h *chanHandler) Checkpoint(Checkpoint)     {}

@@ -204,12 +204,14 @@ func TestFIFOInput(t *testing.T) {
 	if v := samples(t, got)[fmt.Sprintf(`mailtier_exporter_input_up{path=%q}`, fifo)]; v != 0 {
 		t.Fatalf("input_up of the FIFO %v, want 0", v)
 	}
-	waitStderr(t, e, fmt.Sprintf(`msg="refusing to read a file that is not a regular file; retrying" path=%s err="%s is not a regular file (a FIFO)"`, fifo, fifo))
 	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := waitExit(t, e); err != nil {
 		t.Fatalf("exit %v\n%s", err, e.stderr.String())
+	}
+	if want := fmt.Sprintf(`msg="refusing to read a file that is not a regular file; retrying" path=%s err="%s is not a regular file (a FIFO)"`, fifo, fifo); !strings.Contains(e.stderr.String(), want) {
+		t.Fatalf("no %q logged:\n%s", want, e.stderr.String())
 	}
 	fi, err := os.Stat(log)
 	if err != nil {

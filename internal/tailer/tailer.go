@@ -373,6 +373,8 @@ func (t *follower) waitOpen(ctx context.Context) (f *os.File, existed bool, err 
 // fileState is what is known of the open file being read.
 type fileState struct {
 	f          *os.File
+	fd         int // f's descriptor, for pread
+	fi         os.FileInfo
 	dev, ino   uint64
 	head       []byte // the file's first bytes as read, up to HeadMax
 	headHash   string // of head, computed when head changes
@@ -382,19 +384,31 @@ type fileState struct {
 	rotating   bool // the path names another file, or none
 }
 
-// offsetReader reads f at the splitter's offset, with pread: the
-// descriptor's own offset is never used, so nothing needs seeking.
+// offsetReader reads the file at the splitter's offset with one pread:
+// the descriptor's own offset is never used, so nothing needs seeking. A
+// read shorter than asked means the end of the file was reached (os.File's
+// ReadAt would read again to be told so: a system call per pass saved).
 type offsetReader struct {
-	f  *os.File
-	sp *Splitter
+	fd    int
+	sp    *Splitter
+	short bool // the last read ended at the end of the file
 }
 
-func (r offsetReader) Read(p []byte) (int, error) {
-	n, err := r.f.ReadAt(p, r.sp.Consumed())
-	if n > 0 && errors.Is(err, io.EOF) {
-		err = nil
+func (r *offsetReader) Read(p []byte) (int, error) {
+	for {
+		n, err := syscall.Pread(r.fd, p, r.sp.Consumed())
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, &os.PathError{Op: "pread", Path: "", Err: err}
+		}
+		r.short = n < len(p)
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
 	}
-	return n, err
 }
 
 // followFile reads the open file f from offset until ctx ends, or until
@@ -404,7 +418,7 @@ func (t *follower) followFile(ctx context.Context, f *os.File, offset int64) err
 	if err != nil {
 		return err
 	}
-	fs := &fileState{f: f, lastSize: -1, lastGrowth: t.cfg.Now()}
+	fs := &fileState{f: f, fd: int(f.Fd()), lastSize: -1, lastGrowth: t.cfg.Now()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		fs.dev, fs.ino = uint64(st.Dev), st.Ino
 	}
@@ -444,6 +458,7 @@ func (t *follower) pass(fs *fileState) error {
 	if err != nil {
 		return err
 	}
+	fs.fi = fi
 	fs.size = fi.Size()
 	if fs.size < t.sp.Consumed() || !fs.readHead(fs.size) {
 		t.h.Truncated()
@@ -451,7 +466,7 @@ func (t *follower) pass(fs *fileState) error {
 		fs.readHead(fs.size)
 		t.sp.Reset(0)
 	}
-	r := offsetReader{f: fs.f, sp: t.sp}
+	r := &offsetReader{fd: fs.fd, sp: t.sp}
 	var sinceCheckpoint int
 	for {
 		n, err := t.sp.Fill(r)
@@ -466,7 +481,7 @@ func (t *follower) pass(fs *fileState) error {
 				t.h.Line(string(line), end)
 			}
 		}
-		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+		if errors.Is(err, io.EOF) || (err == nil && (n == 0 || r.short)) {
 			break
 		}
 		if err != nil {
@@ -496,11 +511,7 @@ func (t *follower) rotated(fs *fileState) (bool, error) {
 		fs.lastSize, fs.lastGrowth = fs.size, now
 	}
 	pfi, perr := os.Stat(t.cfg.Path)
-	fi, err := fs.f.Stat()
-	if err != nil {
-		return false, err
-	}
-	if perr == nil && os.SameFile(fi, pfi) {
+	if perr == nil && os.SameFile(fs.fi, pfi) {
 		fs.rotating = false
 		return false, nil
 	}

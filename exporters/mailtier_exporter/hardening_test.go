@@ -366,3 +366,58 @@ func TestScrapesLimited(t *testing.T) {
 		t.Fatalf("third scrape: %d %v, want 200", r.code, r.err)
 	}
 }
+
+// TestOnceStopsOnSIGTERM: --once, held reading standard input, still ends
+// on SIGTERM as a replay always did.
+func TestOnceStopsOnSIGTERM(t *testing.T) {
+	cmd := exec.Command(binary, "--once", "--no-collector.mqueue", "--log.level=error", "--tail.path=-")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// A thread blocked in read(2) on descriptor 0 means the replay is
+	// under way, past start-up.
+	deadline := time.Now().Add(10 * time.Second)
+	for !readingStdin(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replay did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+			t.Fatalf("exit %v, want killed by SIGTERM; stderr %q", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("--once ignored SIGTERM")
+	}
+}
+
+// readingStdin reports whether a thread of the process is blocked in
+// read(2) on its standard input (/proc/<pid>/task/*/syscall: number 0,
+// first argument 0).
+func readingStdin(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, p := range tasks {
+		raw, err := os.ReadFile(p)
+		if err == nil && strings.HasPrefix(string(raw), "0 0x0 ") {
+			return true
+		}
+	}
+	return false
+}

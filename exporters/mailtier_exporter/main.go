@@ -193,6 +193,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.once {
+		// A replay has nothing to stop cleanly or reload: the signals'
+		// default actions (end the process) apply again.
+		stop()
+		signal.Stop(hup)
 		return runOnce(o, reg, router, stdin, stdout, stderr)
 	}
 	return serve(ctx, stop, hup, o, reg, router, built, store, stdin, logger)

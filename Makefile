@@ -42,7 +42,7 @@ RIE := $(RIE_DIR)/aws-lambda-rie
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test deps sendmail-bin vet unit fmt-check terraform-check mail-check e2e cross bench clean docker-context
+.PHONY: all build demo test deps sendmail-bin vet unit fmt-check terraform-check mail-check e2e cross bench fuzz clean docker-context
 
 all: build
 
@@ -121,15 +121,28 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build ./...
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build ./...
 
-# Throughput and memory: the per-line path, and whole-process --once runs
-# over 1 M and 10 M generated lines (see docs/performance.md); alert_sink's
-# cold start and peak RSS, and its CPU on a 1 MiB Alertmanager group
-# (docs/alert_sink.md).
+# Throughput and memory: the per-line path, whole-process --once runs over
+# 1 M and 10 M generated lines, and the live exporter: idle CPU, catching up
+# a backlog against --once, write-to-/metrics delay, 200 concurrent scrapes
+# (see docs/performance.md). MAILTIER_BENCH_PEER=<another build> measures it
+# too, in the same run. alert_sink: its cold start and peak RSS, and its CPU
+# on a 1 MiB Alertmanager group (docs/alert_sink.md).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./collectors/...
-	$(GO) test -run '^$$' -bench 'Once|Soak' -benchtime 1x ./exporters/mailtier_exporter/
+	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./internal/...
+	$(GO) test -run '^$$' -bench 'Once|Soak|Idle|CatchUp|Scrapes200' -benchtime 1x -timeout 30m ./exporters/mailtier_exporter/
 	$(GO) test -run '^$$' -bench 'ColdStart' -benchtime 50x ./lambda/alert_sink/
 	$(GO) test -run '^$$' -bench 'DecodeLargeGroup' -cpu 1 -benchtime 20x -benchmem ./lambda/alert_sink/payload/
+
+# Every fuzz target of the module, found by `go test -list`, each run for
+# FUZZTIME (CI: 30 s). `make test` runs their seed corpora as plain tests.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 clean:
 	rm -rf bin

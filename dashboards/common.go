@@ -317,19 +317,22 @@ func exporterRow() Row {
 	return Row{Title: "Exporter health", Panels: []Panel{
 		{
 			Title: "Exporter up",
-			Description: "Whether Prometheus scrapes every exporter sidecar of the tier (scrape), whether each follows all its log files (inputs) and reads the queue directory (queue); " +
-				"the minimum over the selected instances. Red means the panels above are blind for that part: see MailtierExporterDown, MailtierInputDown and MailtierQueueScrapeFailing.",
+			Description: "Whether Prometheus scrapes every exporter sidecar of the tier (scrape), whether each follows all its log files (inputs), reads the queue directory (queue), " +
+				"and started from its saved positions (positions: down when the positions file was unusable at start and moved aside, so lines written while it was down were not counted); " +
+				"the minimum over the selected instances. Red means the panels above are blind for that part: see MailtierExporterDown, MailtierInputDown, MailtierQueueScrapeFailing and MailtierPositionsCorrupt.",
 			Kind:     Stat,
 			Unit:     "none",
 			Base:     Red,
 			Steps:    []Step{{1, Green}},
 			Mappings: map[string]string{"0": "down", "1": "up"},
-			Runbooks: []string{"MailtierExporterDown", "MailtierInputDown", "MailtierQueueScrapeFailing"},
+			Runbooks: []string{"MailtierExporterDown", "MailtierInputDown", "MailtierQueueScrapeFailing", "MailtierPositionsCorrupt"},
 			W:        4,
 			Targets: []Target{
 				{Expr: `min(up{job="mailtier", ` + on() + `})`, Legend: "scrape"},
 				{Expr: `min(mailtier_exporter_input_up{` + on() + `})`, Legend: "inputs"},
 				{Expr: `min(mailtier_exporter_queue_scrape_success{` + on() + `})`, Legend: "queue"},
+				// The counter stays 1 until a restart: its alert says the same.
+				{Expr: `1 - clamp_max(count(ALERTS{alertname="MailtierPositionsCorrupt", alertstate="firing", ` + on() + `}) or vector(0), 1)`, Legend: "positions"},
 			},
 		},
 		{

@@ -58,6 +58,7 @@ type options struct {
 	pollInterval   time.Duration
 	rotateWait     time.Duration
 	metricsPath    string
+	maxRequests    int
 	disableRuntime bool
 	web            *web.FlagConfig
 	log            *promslog.Config
@@ -71,19 +72,32 @@ type enabledCollector struct {
 
 // run is the whole program, with its environment passed in.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Signals first: building the collectors can take seconds (fail2ban's
+	// log is replayed), and a SIGHUP meanwhile must not kill the process
+	// (its default action) nor a SIGTERM skip the orderly stop.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	app := kingpin.New(name, "Exports the golden signals of sendmail, Dovecot, OpenDKIM and fail2ban from their logs and queues.")
-	app.UsageWriter(stderr)
+	// Help and version are asked for: stdout, exit 0, and nothing else
+	// happens (kingpin would go on parsing after printing them).
+	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
-	app.Terminate(nil)
+	terminated := false
+	app.Terminate(func(int) { terminated = true })
 	var o options
 	app.Flag("tail.path", "A log file to follow (repeatable); - reads standard input.").StringsVar(&o.paths)
 	app.Flag("tail.positions", "A file in which to save how far each followed file was read, to resume there after a restart. Without it, reading starts at the end of each file.").StringVar(&o.positions)
 	app.Flag("tail.positions-interval", "How often the positions are saved (and at shutdown): the most a crash replays.").Default("5s").DurationVar(&o.posInterval)
 	app.Flag("once", "Read every --tail.path from its start to its end, print all metrics in the text format and exit.").BoolVar(&o.once)
 	app.Flag("tail.from-start", "Read the files found at start-up from their beginning instead of their end.").BoolVar(&o.fromStart)
-	app.Flag("tail.poll-interval", "How often followed files are checked for new lines and rotation.").Default("50ms").DurationVar(&o.pollInterval)
+	app.Flag("tail.poll-interval", "Safety poll: how often followed files are checked when inotify reported nothing (inotify wakes the reader as soon as a file changes; the poll finds what it cannot see, such as writes over NFS).").Default("1s").DurationVar(&o.pollInterval)
 	app.Flag("tail.rotate-wait", "How long a rotated file that stopped growing is still read before moving to the new file.").Default("5s").DurationVar(&o.rotateWait)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
+	app.Flag("web.max-requests", "Most scrapes of the metrics path served at once; more are answered 503 at once instead of piling up. 0 means no limit.").Default("40").IntVar(&o.maxRequests)
 	app.Flag("web.disable-exporter-metrics", "Exclude the Go runtime and process metrics of the exporter itself (go_*, process_*).").BoolVar(&o.disableRuntime)
 	disableDefaults := app.Flag("collector.disable-defaults", "Disable every collector not enabled by its own flag.").Bool()
 	o.web = kingpinflag.AddFlags(app, ":9469")
@@ -107,7 +121,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		choices = append(choices, ch)
 	}
 
-	if _, err := app.Parse(args); err != nil {
+	_, err := app.Parse(args)
+	if terminated {
+		return 0 // --help, --help-long, --help-man or --version: printed
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2
 	}
@@ -124,6 +142,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			enabled = append(enabled, enabledCollector{ch.reg.Name, ch.build})
 		}
 	}
+	if o.once && len(o.paths) == 0 {
+		fmt.Fprintf(stderr, "%s: --once needs at least one --tail.path to read\n", name)
+		return 2
+	}
 	if err := checkPaths(o.paths); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2
@@ -137,24 +159,47 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if o.maxRequests < 0 {
+		fmt.Fprintf(stderr, "%s: --web.max-requests must not be negative, got %d\n", name, o.maxRequests)
+		return 2
+	}
+
+	reg := prometheus.NewPedanticRegistry()
+	positionsCorrupt := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "mailtier_exporter_positions_corrupt_total",
+		Help: "Times the --tail.positions file could not be used at start (unreadable or corrupt): it was moved aside and every input started as if it had never been read.",
+	})
+	reg.MustRegister(positionsCorrupt)
 	var store *positions.Store
 	if o.positions != "" && !o.once {
 		var err error
 		if store, err = positions.Load(o.positions); err != nil {
-			fmt.Fprintf(stderr, "%s: %v (move it away to start afresh)\n", name, err)
-			return 1
+			// The exporter's own state must never stop it: a restart would
+			// fail the same way, and a sidecar that exits within 60 s is
+			// not restarted. Start as if there were no file.
+			positionsCorrupt.Inc()
+			aside, aerr := positions.MoveAside(o.positions)
+			if aerr != nil {
+				logger.Error("positions file unusable, and it could not be moved aside; starting without it", "file", o.positions, "err", err, "move_err", aerr)
+			} else {
+				logger.Error("positions file unusable; moved aside, starting without it", "file", o.positions, "moved_to", aside, "err", err)
+			}
+			store = positions.New(o.positions)
 		}
 	}
-	reg := prometheus.NewPedanticRegistry()
 	router, built, err := build(reg, enabled, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}
 	if o.once {
+		// A replay has nothing to stop cleanly or reload: the signals'
+		// default actions (end the process) apply again.
+		stop()
+		signal.Stop(hup)
 		return runOnce(o, reg, router, stdin, stdout, stderr)
 	}
-	return serve(o, reg, router, built, store, stdin, logger)
+	return serve(ctx, stop, hup, o, reg, router, built, store, stdin, logger)
 }
 
 func onOff(b bool) string {
@@ -243,19 +288,14 @@ func runOnce(o options, reg *prometheus.Registry, router *pipeline.Router, stdin
 	return 0
 }
 
-// serve follows the inputs and serves the metrics until SIGTERM or SIGINT.
-func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built []prometheus.Collector, store *positions.Store, stdin io.Reader, logger *slog.Logger) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-
+// serve follows the inputs and serves the metrics until ctx ends (SIGTERM
+// or SIGINT); hup delivers SIGHUP.
+func serve(ctx context.Context, stop func(), hup <-chan os.Signal, o options, reg *prometheus.Registry, router *pipeline.Router, built []prometheus.Collector, store *positions.Store, stdin io.Reader, logger *slog.Logger) int {
 	for _, c := range built {
 		if s, ok := c.(collectors.Starter); ok {
 			s.Start(ctx)
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {
@@ -274,7 +314,6 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 		}
 	}()
 
-	tailer.SetPollInterval(o.pollInterval)
 	var wg sync.WaitGroup
 	inputs := make([]*pipeline.Input, len(o.paths))
 	if store != nil {
@@ -283,12 +322,23 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 	for i, p := range o.paths {
 		in := router.Input(p)
 		inputs[i] = in
-		cfg := tailer.Config{Path: p, FromStart: o.fromStart, RotateWait: o.rotateWait, Logger: logger}
+		cfg := tailer.Config{Path: p, FromStart: o.fromStart, RotateWait: o.rotateWait, Poll: o.pollInterval, Logger: logger}
 		if store != nil && p != "-" {
 			if pos, ok := store.Get(p); ok {
 				cfg.Resume = &pos
 			}
-			in.OnCheckpoint(func(pos tailer.Position) { store.Set(p, pos) })
+			saved := false
+			in.OnCheckpoint(func(pos tailer.Position) {
+				store.Set(p, pos)
+				if !saved {
+					// The first position of an input is saved at once, not
+					// at the end of the first interval: a crash before that
+					// would restart at the end of the file, losing every
+					// line written meanwhile.
+					saved = true
+					store.SaveSoon()
+				}
+			})
 		}
 		wg.Add(1)
 		go func() {
@@ -297,6 +347,7 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 				if err := in.ReadAll(stdin); err != nil {
 					logger.Error("reading standard input", "err", err)
 				}
+				in.Failed() // ended: nothing more will come
 				return
 			}
 			if err := tailer.Follow(ctx, cfg, in); err != nil {
@@ -319,6 +370,9 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 	mux.Handle(o.metricsPath, promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
+		// Scrapes beyond this are answered 503 at once: piled-up scrapes
+		// each gather everything and hold its memory.
+		MaxRequestsInFlight: o.maxRequests,
 	}))
 	if o.metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
@@ -326,6 +380,7 @@ func serve(o options, reg *prometheus.Registry, router *pipeline.Router, built [
 			Description: "Golden signals of sendmail, Dovecot, OpenDKIM and fail2ban",
 			Version:     version.Info(),
 			Links:       []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}},
+			Profiling:   "false", // no pprof handlers are served
 		})
 		if err != nil {
 			logger.Error("landing page", "err", err)

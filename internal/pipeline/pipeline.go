@@ -6,7 +6,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"sync"
@@ -22,8 +21,8 @@ import (
 
 // MaxLineBytes is the longest line handed to collectors. Syslog daemons
 // cut messages far shorter (rsyslog's default is 8 KiB); a longer line is
-// counted as skipped, not parsed.
-const MaxLineBytes = 64 << 10
+// counted as skipped, not parsed, and never held whole.
+const MaxLineBytes = tailer.MaxLineBytes
 
 // Reasons a line is skipped, the values of the reason label.
 const (
@@ -148,6 +147,11 @@ func (r *Router) Flush() {
 
 // Input is one input path's handle on the router. It implements
 // tailer.Handler. Its methods may be called from one goroutine at a time.
+//
+// Lines and bytes read, and the time of the last line, are counted in
+// plain fields and added to their series at each checkpoint (after every
+// read of the file), not per line: a read of 64 KiB costs one clock read
+// and three metric updates instead of hundreds.
 type Input struct {
 	r                            *Router
 	lines, bytes                 prometheus.Counter
@@ -158,6 +162,7 @@ type Input struct {
 	opens                        int
 	offset                       int64
 	nlines                       atomic.Int64
+	pendingLines, pendingBytes   int64 // read, not yet in lines and bytes
 	onCheckpoint                 func(tailer.Position)
 }
 
@@ -183,15 +188,36 @@ func (r *Router) Input(path string) *Input {
 // file, for saving positions.
 func (in *Input) OnCheckpoint(f func(tailer.Position)) { in.onCheckpoint = f }
 
-// Handle routes one line (without its newline).
-func (in *Input) Handle(line string) { in.handle(line, len(line)+1) }
+// Handle routes one line (without its newline) and counts it at once.
+func (in *Input) Handle(line string) {
+	in.handle(line, len(line)+1)
+	in.flush()
+}
 
-// handle routes one line that took n bytes of the input.
-func (in *Input) handle(line string, n int) {
-	in.lines.Inc()
-	in.nlines.Add(1)
-	in.bytes.Add(float64(n))
+// flush adds the lines and bytes read since the last flush to their series.
+func (in *Input) flush() {
+	if in.pendingLines == 0 && in.pendingBytes == 0 {
+		return
+	}
+	in.lines.Add(float64(in.pendingLines))
+	in.nlines.Add(in.pendingLines)
+	in.bytes.Add(float64(in.pendingBytes))
 	in.lastLine.Set(float64(in.r.now().UnixNano()) / 1e9)
+	in.pendingLines, in.pendingBytes = 0, 0
+}
+
+// skipTooLong counts a line longer than MaxLineBytes that took n bytes.
+func (in *Input) skipTooLong(n int64) {
+	in.pendingLines++
+	in.pendingBytes += n
+	in.tooLong.Inc()
+}
+
+// handle routes one line that took n bytes of the input; it is counted
+// at the next flush.
+func (in *Input) handle(line string, n int) {
+	in.pendingLines++
+	in.pendingBytes += int64(n)
 	if len(line) > MaxLineBytes {
 		in.tooLong.Inc()
 		return
@@ -221,7 +247,15 @@ func (in *Input) handle(line string, n int) {
 
 // Line implements tailer.Handler.
 func (in *Input) Line(text string, end int64) {
-	in.Handle(text)
+	in.handle(text, len(text)+1)
+	in.mu.Lock()
+	in.offset = end
+	in.mu.Unlock()
+}
+
+// TooLong implements tailer.Handler.
+func (in *Input) TooLong(n, end int64) {
+	in.skipTooLong(n)
 	in.mu.Lock()
 	in.offset = end
 	in.mu.Unlock()
@@ -248,6 +282,7 @@ func (in *Input) Truncated() { in.truncations.Inc() }
 
 // Checkpoint implements tailer.Handler.
 func (in *Input) Checkpoint(c tailer.Checkpoint) {
+	in.flush()
 	behind := c.Size - c.Offset
 	if behind < 0 {
 		behind = 0
@@ -274,53 +309,39 @@ func (in *Input) Failed() { in.up.Set(0) }
 // ReadAll reads r to its end, line by line, and routes every line. A
 // final line without a newline is routed too. Lines longer than
 // MaxLineBytes are counted as skipped without being held in memory whole.
+// It reports the input up while reading, and down when reading failed;
+// an input read to its end stays up: it was read successfully.
 func (in *Input) ReadAll(r io.Reader) error {
 	in.up.Set(1)
-	br := bufio.NewReaderSize(r, 64<<10)
-	var long bool     // inside a line already past MaxLineBytes
-	var longBytes int // the bytes of that line
-	var buf []byte
+	sp := tailer.NewSplitter(MaxLineBytes, 0)
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(chunk) > 0 {
-			switch {
-			case long:
-				longBytes += len(chunk)
-			case len(buf)+len(chunk) > MaxLineBytes+1:
-				long = true
-				longBytes = len(buf) + len(chunk)
-				buf = buf[:0]
-			default:
-				buf = append(buf, chunk...)
+		_, err := sp.Fill(r)
+		for {
+			line, end, tooLong, ok := sp.Next()
+			if !ok {
+				break
 			}
+			if tooLong > 0 {
+				in.skipTooLong(tooLong)
+			} else {
+				in.handle(string(line), len(line)+1)
+			}
+			in.offset = end
 		}
-		if err == bufio.ErrBufferFull {
+		in.flush()
+		if err == nil {
 			continue
 		}
-		complete := len(chunk) > 0 && chunk[len(chunk)-1] == '\n'
-		if complete || (err == io.EOF && (len(buf) > 0 || long)) {
-			if long {
-				in.lines.Inc()
-				in.nlines.Add(1)
-				in.bytes.Add(float64(longBytes))
-				in.tooLong.Inc()
-				in.lastLine.Set(float64(in.r.now().UnixNano()) / 1e9)
-			} else {
-				line := buf
-				if complete {
-					line = line[:len(line)-1]
-				}
-				in.handle(string(line), len(buf))
-			}
-			long = false
-			buf = buf[:0]
+		if line, tooLong := sp.Rest(); tooLong > 0 {
+			in.skipTooLong(tooLong)
+		} else if line != nil {
+			in.handle(string(line), len(line))
 		}
-		if err != nil {
-			in.up.Set(0)
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
+		in.flush()
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
+		in.up.Set(0)
+		return err
 	}
 }

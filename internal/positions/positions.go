@@ -4,9 +4,14 @@
 // everything again).
 //
 // The file is JSON, rewritten atomically (a temporary file in the same
-// directory, synced, renamed over the old one) at a bounded interval and
-// at shutdown. A line is counted before its position is recorded, so a
-// crash replays at most the lines of one interval and loses none.
+// directory, synced, renamed over the old one) as soon as an input has a
+// first position, then at a bounded interval and at shutdown. A line is
+// counted before its position is recorded, so a crash replays at most the
+// lines of one interval and loses none.
+//
+// The file is the exporter's own state and must never keep it from
+// starting: one that cannot be used is moved aside (MoveAside) and the
+// exporter starts as if there were none.
 package positions
 
 import (
@@ -15,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -32,41 +38,93 @@ type file struct {
 	Files   map[string]tailer.Position `json:"files"`
 }
 
+// maxFileBytes bounds what Load reads: a positions file holds a few
+// hundred bytes per input, and a file grown past this is not one.
+const maxFileBytes = 1 << 20
+
 // Store holds the positions of the followed files.
 type Store struct {
 	path  string
 	mu    sync.Mutex
 	files map[string]tailer.Position
 	dirty bool
+	soon  chan struct{}
+}
+
+// New returns an empty store saved at path.
+func New(path string) *Store {
+	return &Store{path: path, files: map[string]tailer.Position{}, soon: make(chan struct{}, 1)}
 }
 
 // Load reads the positions file at path. A file that does not exist yet
-// gives an empty store; one that cannot be read or parsed is an error.
+// gives an empty store; one that cannot be read or parsed, or holds
+// impossible values, is an error.
 func Load(path string) (*Store, error) {
-	s := &Store{path: path, files: map[string]tailer.Position{}}
-	raw, err := os.ReadFile(path)
+	s := New(path)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("positions file %s: %w", path, err)
+	}
+	if len(raw) > maxFileBytes {
+		return nil, fmt.Errorf("positions file %s: larger than %d bytes", path, maxFileBytes)
+	}
+	if err := s.parse(raw); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// parse fills s from the file's content.
+func (s *Store) parse(raw []byte) error {
+	path := s.path
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var f file
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("positions file %s: %w", path, err)
+		return fmt.Errorf("positions file %s: %w", path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("positions file %s: data after the JSON object", path)
 	}
 	if f.Version != version {
-		return nil, fmt.Errorf("positions file %s: version %d, want %d", path, f.Version, version)
+		return fmt.Errorf("positions file %s: version %d, want %d", path, f.Version, version)
 	}
 	for p, pos := range f.Files {
 		if pos.Offset < 0 || pos.HeadLen < 0 {
-			return nil, fmt.Errorf("positions file %s: negative offset or head length for %s", path, p)
+			return fmt.Errorf("positions file %s: negative offset or head length for %s", path, p)
+		}
+		// The head identifies a file by its first bytes: never more than
+		// the tailer remembers, so resuming never allocates more.
+		if pos.HeadLen > tailer.HeadMax {
+			return fmt.Errorf("positions file %s: head length %d for %s, more than %d", path, pos.HeadLen, p, tailer.HeadMax)
 		}
 		s.files[p] = pos
 	}
-	return s, nil
+	return nil
+}
+
+// MoveAside renames an unusable positions file to path.corrupt (replacing
+// an older one), keeping it for a look while a new file is written, and
+// returns the new name.
+func MoveAside(path string) (string, error) {
+	aside := path + ".corrupt"
+	return aside, os.Rename(path, aside)
+}
+
+// SaveSoon asks Run to save now rather than at the end of its interval.
+func (s *Store) SaveSoon() {
+	select {
+	case s.soon <- struct{}{}:
+	default:
+	}
 }
 
 // Get returns the saved position of the followed path.
@@ -171,6 +229,10 @@ func (s *Store) Run(ctx context.Context, interval time.Duration, logger *slog.Lo
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.soon:
+			if err := s.Save(); err != nil {
+				logger.Error("saving positions", "file", s.path, "err", err)
+			}
 		case <-t.C:
 			if err := s.Save(); err != nil {
 				logger.Error("saving positions", "file", s.path, "err", err)

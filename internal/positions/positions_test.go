@@ -70,6 +70,9 @@ func TestLoadErrors(t *testing.T) {
 		{`{"version": 1, "files": {}, "extra": 1}`, `positions file DIR/p.json: json: unknown field "extra"`},
 		{`{"version": 1, "files": {"/a": {"offset": -1}}}`, "positions file DIR/p.json: negative offset or head length for /a"},
 		{`{"version": 1, "files": {"/a": {"offset": "x"}}}`, "positions file DIR/p.json: json: cannot unmarshal string into Go struct field Position.files.offset of type int64"},
+		{`{"version": 1, "files": {"/a": {"head_length": 257}}}`, "positions file DIR/p.json: head length 257 for /a, more than 256"},
+		{`{"version": 1, "files": {}} {}`, "positions file DIR/p.json: data after the JSON object"},
+		{`{"version": 1, "files": {}}` + strings.Repeat(" ", 1<<20), "positions file DIR/p.json: larger than 1048576 bytes"},
 	} {
 		path := filepath.Join(dir, "p.json")
 		if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
@@ -81,4 +84,77 @@ func TestLoadErrors(t *testing.T) {
 			t.Errorf("Load(%q) = %v, want %q", tc.content, err, want)
 		}
 	}
+}
+
+// TestMoveAside: an unusable file is kept under another name, and a new
+// store saves over the path.
+func TestMoveAside(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "positions.json")
+	if err := os.WriteFile(path, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil {
+		t.Fatal("loaded a corrupt file")
+	}
+	aside, err := MoveAside(path)
+	if err != nil || aside != path+".corrupt" {
+		t.Fatalf("MoveAside = %q, %v", aside, err)
+	}
+	if raw, err := os.ReadFile(aside); err != nil || string(raw) != "{" {
+		t.Fatalf("aside: %q %v", raw, err)
+	}
+	s := New(path)
+	s.Set("/var/log/maillog", tailer.Position{Offset: 1})
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzLoad: whatever the file holds, Load either refuses it with an
+// error or gives positions a resume can trust, and saving them gives a
+// file that loads to the same positions.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(`{"version": 1, "files": {"/var/log/maillog": {"dev": 2049, "inode": 1234, "head_length": 256, "head_sha256": "ab", "offset": 9999}}}`))
+	f.Add([]byte(`{"version": 1, "files": {}}`))
+	f.Add([]byte(`{"version": 2}`))
+	f.Add([]byte(`{"version": 1, "files": {"/a": {"head_length": 2147483648}}}`))
+	f.Add([]byte("\x00\xff{"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "p.json")
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Load(path)
+		if err != nil {
+			if s != nil {
+				t.Fatal("a store with an error")
+			}
+			return
+		}
+		for p, pos := range s.files {
+			if pos.Offset < 0 || pos.HeadLen < 0 || pos.HeadLen > tailer.HeadMax {
+				t.Fatalf("%q: untrustworthy position %+v", p, pos)
+			}
+		}
+		s.dirty = true
+		if err := s.Save(); err != nil {
+			t.Fatal(err)
+		}
+		s2, err := Load(path)
+		if err != nil {
+			t.Fatalf("reloading a saved store: %v", err)
+		}
+		if len(s2.files) != len(s.files) {
+			t.Fatalf("%d positions after a save, want %d", len(s2.files), len(s.files))
+		}
+		for p, pos := range s.files {
+			if s2.files[p] != pos {
+				t.Fatalf("%q: %+v after a save, want %+v", p, s2.files[p], pos)
+			}
+		}
+	})
 }

@@ -2,23 +2,24 @@
 // hands on complete lines with the offset after each. It knows nothing of
 // what the lines mean.
 //
-// Reading is nxadm/tail's, with complete lines only. On its own that
-// library loses lines at a rename rotation: on the rename it reopens the
-// path at once and drops whatever the writer still appends to the old
-// file until it is told to reopen (rsyslog until its HUP; nxadm/tail
-// issue 28). So the library is never given the path. It is given
-// /proc/self/fd/N of a descriptor this package holds, which names the
-// inode, not the path. This package watches the path itself; when the
-// path names another file (or none), it keeps reading the old inode until
-// it is drained — read to its end, and either the new file has data or
-// the old one stopped growing for RotateWait — and only then moves on to
-// the new file, from its start. Lines therefore arrive in the order they
-// were written, and none is lost.
+// It reads the descriptor it holds with a buffer of its own (Splitter):
+// memory is bounded whatever the file holds, and a line longer than the
+// bound is reported and skipped as it streams past. It is woken by
+// inotify events on the path's directory, with a slow safety poll for
+// what inotify cannot see; after each wake it reads everything there is,
+// then looks for truncation and rotation.
 //
-// Truncation in place (copytruncate) is noticed by the library when the
-// file is seen shrinking, and by this package when the file's first bytes
-// change: a file truncated and rewritten past its old size within one
-// poll never looks smaller. Either way it is read again from its start.
+// Rotation by rename loses nothing: when the path names another file (or
+// none), the old file is still read until it is drained — read to its end,
+// and either the new file has data or the old one stopped growing for
+// RotateWait — because a syslog daemon keeps appending to it until it is
+// told to reopen the path. Only then is the new file read, from its start.
+// Lines therefore arrive in the order they were written.
+//
+// Truncation in place (copytruncate) is seen when the file is smaller
+// than what was read, or when its first bytes changed (a file truncated
+// and rewritten past its old size between two looks never looks smaller).
+// Either way it is read again from its start.
 package tailer
 
 import (
@@ -29,25 +30,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
-
-	"github.com/nxadm/tail"
-	"github.com/nxadm/tail/watch"
 )
 
-// Handler receives what a Follow sees.
+// Handler receives what a Follow sees. Its methods are called from the
+// Follow's goroutine only.
 type Handler interface {
 	// Line is one complete line, without its newline; end is the offset
 	// in the file just after it.
 	Line(text string, end int64)
-	// Missing is called when the path is found not to exist, before
-	// waiting for it.
+	// TooLong reports a line longer than the bound, skipped: n is its
+	// length, newline included, and end the offset after it.
+	TooLong(n int64, end int64)
+	// Missing is called when the path is found not to exist (or not to
+	// be a readable regular file), before waiting for it.
 	Missing()
 	// Opened is called each time a file at the path is opened; offset is
 	// where reading starts.
@@ -55,8 +55,9 @@ type Handler interface {
 	// Truncated is called when the file was truncated or its content
 	// replaced in place, and is read again from its start.
 	Truncated()
-	// Checkpoint reports, at each poll and when following stops, which
-	// file is being read and how far: what a saved position needs.
+	// Checkpoint reports, after each read and when following stops, which
+	// file is being read and how far: what a saved position needs. Lines
+	// handed on before it are complete.
 	Checkpoint(c Checkpoint)
 }
 
@@ -78,8 +79,16 @@ type Checkpoint struct {
 	Size int64
 }
 
-// headMax is how many leading bytes identify a file's content.
-const headMax = 256
+// HeadMax is how many leading bytes identify a file's content; a saved
+// position claiming more is not trusted.
+const HeadMax = 256
+
+// DefaultPoll is the safety poll when Config.Poll is 0.
+const DefaultPoll = time.Second
+
+// checkpointEvery is how many bytes are read between checkpoints while
+// catching up a backlog, so that progress shows and is saved.
+const checkpointEvery = 1 << 20
 
 // Config says what to follow and how.
 type Config struct {
@@ -97,19 +106,18 @@ type Config struct {
 	// renamed to in the same directory (read to its end first), else from
 	// the start of the file at the path.
 	Resume *Position
+	// MaxLine is the longest line handed on; 0 means MaxLineBytes.
+	MaxLine int
+	// Poll is the safety poll: the longest wait without an inotify event.
+	// 0 means DefaultPoll.
+	Poll time.Duration
+	// Waker, when set, replaces inotify and the safety poll (tests drive
+	// Follow with it, one pass at a time).
+	Waker Waker
+	// Now is the clock for RotateWait; nil means time.Now.
+	Now    func() time.Time
 	Logger *slog.Logger
 }
-
-var pollOnce sync.Once
-
-// SetPollInterval sets how often files are checked for growth and
-// rotation. nxadm/tail keeps this in a package variable, so it applies to
-// every file and must be set before the first Follow.
-func SetPollInterval(d time.Duration) {
-	pollOnce.Do(func() { watch.POLL_DURATION = d })
-}
-
-func pollInterval() time.Duration { return watch.POLL_DURATION }
 
 // Follow follows cfg.Path until ctx is done. It waits for a file that does
 // not exist yet, or cannot be opened yet. It returns nil when ctx ends, or
@@ -118,19 +126,31 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 	if cfg.RotateWait <= 0 {
 		cfg.RotateWait = 5 * time.Second
 	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Waker == nil {
+		iw := newInotifyWaker(cfg.Path, cfg.Logger)
+		defer iw.close()
+		cfg.Waker = iw
+	}
+	t := &follower{cfg: cfg, h: h, log: cfg.Logger.With("path", cfg.Path)}
 	first := true
 	if cfg.Resume != nil {
-		done, err := resume(ctx, cfg, h)
+		done, err := t.resume(ctx)
 		if err != nil || ctx.Err() != nil {
 			return err
 		}
 		first = !done
 	}
 	for {
-		f, existed, err := waitOpen(ctx, cfg, h)
+		f, existed, err := t.waitOpen(ctx)
 		if err != nil {
 			return err
 		}
@@ -148,7 +168,7 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 		}
 		first = false
 		h.Opened(offset)
-		err = followFile(ctx, cfg, f, offset, h)
+		err = t.followFile(ctx, f, offset)
 		f.Close()
 		if err != nil || ctx.Err() != nil {
 			return err
@@ -156,52 +176,100 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 	}
 }
 
+// follower is one Follow's state.
+type follower struct {
+	cfg Config
+	h   Handler
+	log *slog.Logger
+	sp  *Splitter
+	// missingWarned: a missing path is warned about once per Follow; it is
+	// normal for a moment during a rotation.
+	missingWarned bool
+}
+
+// errNotRegular is why a FIFO, device or directory at the path is refused.
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens path for reading without ever blocking: a FIFO opened
+// for reading blocks open(2) until a writer comes, so it is opened
+// non-blocking and refused, like any file that is not a regular file.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is %w (%s)", path, errNotRegular, fileType(fi.Mode()))
+	}
+	return f, nil
+}
+
+func fileType(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return m.Type().String()
+}
+
 // resume continues from cfg.Resume. It returns true when the saved
 // position was used (so the file now at the path, if another, is new and
 // read from its start), false when nothing of it could be found and the
 // path is to be opened as at a first start.
-func resume(ctx context.Context, cfg Config, h Handler) (bool, error) {
-	pos := *cfg.Resume
-	log := cfg.Logger.With("path", cfg.Path)
-	f, err := os.Open(cfg.Path)
+func (t *follower) resume(ctx context.Context) (bool, error) {
+	pos := *t.cfg.Resume
+	f, err := openRegular(t.cfg.Path)
 	for warned := false; err != nil && !errors.Is(err, os.ErrNotExist); warned = true {
 		// There, but not readable yet: wait rather than take it for a
 		// rotation, which would read the same file again from its start.
 		if !warned {
-			log.Warn("cannot open the file; retrying", "err", err)
+			t.log.Warn("cannot open the file; retrying", "err", err)
+			t.h.Missing()
 		}
-		select {
-		case <-ctx.Done():
+		if !t.cfg.Waker.Wait(ctx, t.cfg.Poll) {
 			return true, nil
-		case <-time.After(pollInterval()):
 		}
-		f, err = os.Open(cfg.Path)
+		f, err = openRegular(t.cfg.Path)
 	}
 	if err == nil {
 		if same, _ := isSameFile(f, pos); same {
-			log.Info("resuming at the saved position", "offset", pos.Offset)
-			h.Opened(pos.Offset)
-			err := followFile(ctx, cfg, f, pos.Offset, h)
+			t.log.Info("resuming at the saved position", "offset", pos.Offset)
+			t.h.Opened(pos.Offset)
+			err := t.followFile(ctx, f, pos.Offset)
 			f.Close()
 			return true, err
 		}
 		fi, err := f.Stat()
 		f.Close()
 		if err == nil && sameInode(fi, pos) {
-			log.Warn("the file was truncated or replaced since the saved position; reading it from its start")
+			t.log.Warn("the file was truncated or replaced since the saved position; reading it from its start")
 			return true, nil
 		}
 	}
 	// The path names another file (or none): the saved one was rotated
 	// while the exporter was down. Finish it under its new name first.
-	if f := findRotated(cfg.Path, pos); f != nil {
-		log.Info("finishing the rotated file from the saved position", "rotated", f.Name(), "offset", pos.Offset)
-		h.Opened(pos.Offset)
-		err := followFile(ctx, cfg, f, pos.Offset, h)
+	if f := findRotated(t.cfg.Path, pos); f != nil {
+		t.log.Info("finishing the rotated file from the saved position", "rotated", f.Name(), "offset", pos.Offset)
+		t.h.Opened(pos.Offset)
+		err := t.followFile(ctx, f, pos.Offset)
 		f.Close()
 		return true, err
 	}
-	log.Warn("the file of the saved position is gone; lines written to it after that position are lost")
+	t.log.Warn("the file of the saved position is gone; lines written to it after that position are lost")
 	return true, nil
 }
 
@@ -220,7 +288,7 @@ func findRotated(path string, pos Position) *os.File {
 		if err != nil || !sameInode(info, pos) {
 			continue
 		}
-		f, err := os.Open(filepath.Join(dir, e.Name()))
+		f, err := openRegular(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil
 		}
@@ -245,7 +313,8 @@ func isSameFile(f *os.File, pos Position) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !sameInode(fi, pos) || fi.Size() < pos.Offset || fi.Size() < int64(pos.HeadLen) {
+	if pos.HeadLen < 0 || pos.HeadLen > HeadMax || !sameInode(fi, pos) ||
+		fi.Size() < pos.Offset || fi.Size() < int64(pos.HeadLen) {
 		return false, nil
 	}
 	head := make([]byte, pos.HeadLen)
@@ -260,255 +329,240 @@ func hashHead(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// waitOpen opens path, waiting until it can. A missing file is waited
-// for quietly; any other failure (a file created before its owner or mode
-// is set, as rsyslog and logrotate do; a directory in its place) is
-// logged once per distinct error and retried, since giving up would stop
-// the input for good. existed reports whether a file was there at the
+// waitOpen opens the path, waiting until it can. A missing file is warned
+// about once; any other failure (a file created before its owner or mode
+// is set, as rsyslog and logrotate do; a directory or a FIFO in its place)
+// is logged once per distinct error and retried, since giving up would
+// stop the input for good. existed reports whether a file was there at the
 // first try, readable or not.
-func waitOpen(ctx context.Context, cfg Config, h Handler) (f *os.File, existed bool, err error) {
+func (t *follower) waitOpen(ctx context.Context) (f *os.File, existed bool, err error) {
 	existed = true
 	first := true
 	lastErr := ""
 	for {
-		f, err := os.Open(cfg.Path)
+		f, err := openRegular(t.cfg.Path)
 		if err == nil {
-			fi, serr := f.Stat()
-			switch {
-			case serr != nil:
-				err = serr
-				f.Close()
-			case !fi.Mode().IsRegular():
-				err = fmt.Errorf("%s is not a regular file", cfg.Path)
-				f.Close()
-			default:
-				return f, existed, nil
-			}
+			return f, existed, nil
 		}
 		if first {
-			h.Missing()
+			t.h.Missing()
 		}
 		if errors.Is(err, os.ErrNotExist) {
 			if first {
 				existed = false
 			}
+			if !t.missingWarned {
+				t.log.Warn("the file does not exist; waiting for it")
+				t.missingWarned = true
+			}
 		} else if err.Error() != lastErr {
-			cfg.Logger.Warn("cannot open the file; retrying", "path", cfg.Path, "err", err)
+			msg := "cannot open the file; retrying"
+			if errors.Is(err, errNotRegular) {
+				msg = "refusing to read a file that is not a regular file; retrying"
+			}
+			t.log.Warn(msg, "err", err)
 			lastErr = err.Error()
 		}
 		first = false
-		select {
-		case <-ctx.Done():
+		if !t.cfg.Waker.Wait(ctx, t.cfg.Poll) {
 			return nil, false, nil
-		case <-time.After(pollInterval()):
 		}
 	}
 }
 
-// truncationWatch turns nxadm/tail's log line about a truncated file into
-// a flag, since the library reports truncation no other way.
-type truncationWatch struct {
-	mu  sync.Mutex
-	hit int
-	log *slog.Logger
+// fileState is what is known of the open file being read.
+type fileState struct {
+	f          *os.File
+	fd         int // f's descriptor, for pread
+	fi         os.FileInfo
+	dev, ino   uint64
+	head       []byte // the file's first bytes as read, up to HeadMax
+	headHash   string // of head, computed when head changes
+	size       int64  // at the last look
+	lastSize   int64
+	lastGrowth time.Time
+	rotating   bool // the path names another file, or none
 }
 
-var truncMsg = []byte("Re-opening truncated file")
+// offsetReader reads the file at the splitter's offset with one pread:
+// the descriptor's own offset is never used, so nothing needs seeking. A
+// read shorter than asked means the end of the file was reached (os.File's
+// ReadAt would read again to be told so: a system call per pass saved).
+type offsetReader struct {
+	fd    int
+	sp    *Splitter
+	short bool // the last read ended at the end of the file
+}
 
-func (w *truncationWatch) Write(p []byte) (int, error) {
-	if bytes.Contains(p, truncMsg) {
-		w.mu.Lock()
-		w.hit++
-		w.mu.Unlock()
+func (r *offsetReader) Read(p []byte) (int, error) {
+	for {
+		n, err := syscall.Pread(r.fd, p, r.sp.Consumed())
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, &os.PathError{Op: "pread", Path: "", Err: err}
+		}
+		r.short = n < len(p)
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
 	}
-	w.log.Debug("tail", "msg", string(bytes.TrimSpace(p)))
-	return len(p), nil
-}
-
-func (w *truncationWatch) pending() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.hit > 0
-}
-
-func (w *truncationWatch) take() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := w.hit
-	w.hit = 0
-	return n
 }
 
 // followFile reads the open file f from offset until ctx ends, or until
 // the path names another file and f is drained.
-func followFile(ctx context.Context, cfg Config, f *os.File, offset int64, h Handler) error {
-	fw := &fileWatch{cfg: cfg, f: f, h: h, lastSize: -1, lastGrowth: time.Now()}
+func (t *follower) followFile(ctx context.Context, f *os.File, offset int64) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	if st != nil {
-		fw.dev, fw.ino = uint64(st.Dev), st.Ino
+	fs := &fileState{f: f, fd: int(f.Fd()), lastSize: -1, lastGrowth: t.cfg.Now()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		fs.dev, fs.ino = uint64(st.Dev), st.Ino
 	}
-	fw.readHead(fi.Size())
+	fs.readHead(fi.Size())
+	if t.sp == nil {
+		t.sp = NewSplitter(t.cfg.MaxLine, offset)
+	} else {
+		t.sp.Reset(offset)
+	}
 	for {
-		restart, err := fw.run(ctx, offset)
-		if err != nil || restart < 0 {
+		if err := t.pass(fs); err != nil {
 			return err
 		}
-		offset = restart
+		within := t.cfg.Poll
+		moved, err := t.rotated(fs)
+		if err != nil {
+			return err
+		}
+		if moved {
+			return nil
+		}
+		if fs.rotating {
+			// Late writes to a renamed file do not wake the path's watch.
+			within = min(within, t.cfg.RotateWait/4)
+		}
+		if !t.cfg.Waker.Wait(ctx, within) {
+			t.checkpoint(fs)
+			return nil
+		}
 	}
 }
 
-// fileWatch is the state of following one open file.
-type fileWatch struct {
-	cfg        Config
-	f          *os.File
-	h          Handler
-	dev, ino   uint64
-	head       []byte // the file's first bytes as read, up to headMax
-	read       int64  // offset after the last line handed on
-	lastSize   int64
-	lastGrowth time.Time
+// pass reads everything the file holds beyond what was read, after
+// checking it was not truncated or replaced in place.
+func (t *follower) pass(fs *fileState) error {
+	fi, err := fs.f.Stat()
+	if err != nil {
+		return err
+	}
+	fs.fi = fi
+	fs.size = fi.Size()
+	if fs.size < t.sp.Consumed() || !fs.readHead(fs.size) {
+		t.h.Truncated()
+		fs.head, fs.headHash = fs.head[:0], ""
+		fs.readHead(fs.size)
+		t.sp.Reset(0)
+	}
+	r := &offsetReader{fd: fs.fd, sp: t.sp}
+	var sinceCheckpoint int
+	for {
+		n, err := t.sp.Fill(r)
+		for {
+			line, end, tooLong, ok := t.sp.Next()
+			if !ok {
+				break
+			}
+			if tooLong > 0 {
+				t.h.TooLong(tooLong, end)
+			} else {
+				t.h.Line(string(line), end)
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && (n == 0 || r.short)) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if sinceCheckpoint += n; sinceCheckpoint >= checkpointEvery {
+			sinceCheckpoint = 0
+			t.checkpoint(fs)
+		}
+	}
+	if c := t.sp.Consumed(); c > fs.size {
+		fs.size = c
+	}
+	if !fs.headComplete() {
+		fs.readHead(fs.size)
+	}
+	t.checkpoint(fs)
+	return nil
 }
 
-// readHead extends the remembered leading bytes up to headMax as the file
-// grows. It reports false when the bytes already remembered have changed:
-// the content was replaced in place.
-func (fw *fileWatch) readHead(size int64) bool {
-	n := min(size, headMax)
-	if n < int64(len(fw.head)) {
+// rotated looks whether the path still names the file being read. When it
+// does not, it reports true once the file is drained and its writer has
+// gone to the new one.
+func (t *follower) rotated(fs *fileState) (bool, error) {
+	now := t.cfg.Now()
+	if fs.size != fs.lastSize {
+		fs.lastSize, fs.lastGrowth = fs.size, now
+	}
+	pfi, perr := os.Stat(t.cfg.Path)
+	if perr == nil && os.SameFile(fs.fi, pfi) {
+		fs.rotating = false
+		return false, nil
+	}
+	fs.rotating = true
+	// Rotated (renamed, or removed). Move on once the old file is drained
+	// and its writer has gone to the new one.
+	idleFor := now.Sub(fs.lastGrowth)
+	idle := idleFor >= t.cfg.RotateWait
+	drained := t.sp.LineEnd() >= fs.size
+	newHasData := perr == nil && pfi.Size() > 0
+	if (drained && (newHasData || idle)) || idleFor >= 2*t.cfg.RotateWait {
+		if !drained {
+			t.log.Warn("rotated file ends in an incomplete line; moving on", "bytes", fs.size-t.sp.LineEnd())
+		}
+		t.checkpoint(fs)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (t *follower) checkpoint(fs *fileState) {
+	if fs.headHash == "" {
+		fs.headHash = hashHead(fs.head)
+	}
+	t.h.Checkpoint(Checkpoint{
+		Position: Position{Dev: fs.dev, Ino: fs.ino, HeadLen: len(fs.head), HeadHash: fs.headHash, Offset: t.sp.LineEnd()},
+		Size:     fs.size,
+	})
+}
+
+func (fs *fileState) headComplete() bool { return len(fs.head) == HeadMax }
+
+// readHead checks the remembered leading bytes against the file and
+// extends them up to HeadMax as it grows. It reports false when the bytes
+// already remembered have changed: the content was replaced in place.
+func (fs *fileState) readHead(size int64) bool {
+	n := min(size, HeadMax)
+	if n < int64(len(fs.head)) {
 		return false
 	}
-	buf := make([]byte, n)
-	if _, err := fw.f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+	var buf [HeadMax]byte
+	got, err := fs.f.ReadAt(buf[:n], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return true
 	}
-	if !bytes.Equal(buf[:len(fw.head)], fw.head) {
+	if !bytes.Equal(buf[:min(got, len(fs.head))], fs.head[:min(got, len(fs.head))]) || got < len(fs.head) {
 		return false
 	}
-	fw.head = buf
+	if got > len(fs.head) {
+		fs.head = append(fs.head[:0], buf[:got]...)
+		fs.headHash = ""
+	}
 	return true
-}
-
-func (fw *fileWatch) checkpoint(size int64) {
-	fw.h.Checkpoint(Checkpoint{
-		Position: Position{Dev: fw.dev, Ino: fw.ino, HeadLen: len(fw.head), HeadHash: hashHead(fw.head), Offset: fw.read},
-		Size:     size,
-	})
-}
-
-// run reads f with one nxadm/tail from offset. It returns -1 when
-// following ends (ctx done, or rotated and drained), or the offset to
-// start again from after the content was replaced in place unnoticed.
-func (fw *fileWatch) run(ctx context.Context, offset int64) (int64, error) {
-	cfg, h := fw.cfg, fw.h
-	fw.read = offset
-	tw := &truncationWatch{log: cfg.Logger.With("path", cfg.Path)}
-	tl, err := tail.TailFile(fmt.Sprintf("/proc/self/fd/%d", fw.f.Fd()), tail.Config{
-		Location:      &tail.SeekInfo{Offset: offset, Whence: io.SeekStart},
-		Follow:        true,
-		MustExist:     true,
-		Poll:          true,
-		CompleteLines: true,
-		Logger:        log.New(tw, "", 0),
-	})
-	if err != nil {
-		return -1, err
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			// Stop never blocks on an undrained Lines: the library's send
-			// also waits on its own stop.
-			_ = tl.Stop()
-		}
-	}
-	defer stop()
-	truncated := func() {
-		for n := tw.take(); n > 0; n-- {
-			h.Truncated()
-			fw.head = fw.head[:0]
-		}
-	}
-	tick := time.NewTicker(pollInterval())
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			stop()
-			size := fw.lastSize
-			if fi, err := fw.f.Stat(); err == nil {
-				size = fi.Size()
-			}
-			fw.checkpoint(size)
-			return -1, nil
-		case line, ok := <-tl.Lines:
-			if !ok {
-				err := tl.Err()
-				if err == nil {
-					err = errors.New("tail stopped")
-				}
-				return -1, err
-			}
-			if line.Err != nil {
-				cfg.Logger.Warn("tail", "path", cfg.Path, "err", line.Err)
-				continue
-			}
-			// A truncation the library noticed is logged before it reads
-			// the new content, so it is seen here before the first new line.
-			truncated()
-			fw.read = line.SeekInfo.Offset
-			h.Line(line.Text, fw.read)
-		case now := <-tick.C:
-			if tw.pending() {
-				// Noticed, and no line of the new content handed on yet.
-				truncated()
-				fw.read = 0
-			}
-			fi, err := fw.f.Stat()
-			if err != nil {
-				return -1, err
-			}
-			size := fi.Size()
-			if !fw.readHead(size) {
-				// Replaced in place and grown past its old size within one
-				// poll, which the library cannot see: read it again from
-				// its start (or from where the library got, had it seen).
-				// No line of the new content was handed on (that would have
-				// reset the head), so it is read from 0 whether or not the
-				// library noticed meanwhile.
-				stop()
-				tw.take()
-				h.Truncated()
-				fw.head = fw.head[:0]
-				fw.readHead(size)
-				fw.read = 0
-				return 0, nil
-			}
-			fw.checkpoint(size)
-			if size != fw.lastSize {
-				fw.lastSize, fw.lastGrowth = size, now
-			}
-			pfi, perr := os.Stat(cfg.Path)
-			if perr == nil && os.SameFile(fi, pfi) {
-				continue
-			}
-			// Rotated (renamed, or removed). Move on once the old file is
-			// drained and its writer has gone to the new one.
-			idle := now.Sub(fw.lastGrowth) >= cfg.RotateWait
-			drained := fw.read >= size
-			newHasData := perr == nil && pfi.Size() > 0
-			if (drained && (newHasData || idle)) || (idle && now.Sub(fw.lastGrowth) >= 2*cfg.RotateWait) {
-				if !drained {
-					cfg.Logger.Warn("rotated file ends in an incomplete line; moving on", "path", cfg.Path, "bytes", size-fw.read)
-				}
-				stop()
-				fw.checkpoint(size)
-				return -1, nil
-			}
-		}
-	}
 }

@@ -27,7 +27,7 @@ TERRAFORM := $(shell $(GO) env GOPATH)/bin/terraform
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test deps vet unit fmt-check terraform-check mail-check e2e cross bench clean
+.PHONY: all build demo test test-fast test-nobody deps vet unit fmt-check terraform-check mail-check e2e cross bench clean
 
 all: build
 
@@ -45,6 +45,15 @@ demo: build
 		--no-collector.mqueue
 
 test: deps fmt-check vet unit terraform-check mail-check
+
+# The fast tier alone: no root, no Debian packages, no daemons.
+test-fast:
+	$(GO) test -count=1 ./...
+
+# The fast tier as user nobody with the integration tier's programs hidden
+# (root: it sets up a mount namespace); see README.md.
+test-nobody:
+	sh scripts/fast-tier-as-nobody.sh -count=1 ./...
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

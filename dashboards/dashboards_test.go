@@ -3,7 +3,6 @@ package dashboards_test
 import (
 	"bytes"
 	"fmt"
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cabalmail/mailtier/docs/metricsdoc"
+	"github.com/cabalmail/mailtier/internal/testenv"
 
 	"github.com/cabalmail/mailtier/dashboards"
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
@@ -326,7 +328,7 @@ func TestRunbookLinks(t *testing.T) {
 					rel, ok := strings.CutPrefix(l.URL, "https://github.com/cabalmail/mailtier/blob/main/")
 					if !ok {
 						t.Errorf("%s: panel %q links outside the repository: %s", d.file, p.Title, l.URL)
-					} else if _, err := os.Stat(filepath.Join(repoRoot(t), rel)); err != nil {
+					} else if _, err := os.Stat(filepath.Join(testenv.RepoRoot(t), rel)); err != nil {
 						t.Errorf("%s: panel %q links to %s, which does not exist", d.file, p.Title, rel)
 					}
 					continue
@@ -335,7 +337,7 @@ func TestRunbookLinks(t *testing.T) {
 				if !alerts[a] {
 					t.Errorf("%s: panel %q links the runbook of %s, which no rule in rules/ defines", d.file, p.Title, a)
 				}
-				if _, err := os.Stat(filepath.Join(repoRoot(t), "docs", "runbooks", a+".md")); err != nil {
+				if _, err := os.Stat(filepath.Join(testenv.RepoRoot(t), "docs", "runbooks", a+".md")); err != nil {
 					t.Errorf("%s: panel %q links docs/runbooks/%s.md, which does not exist", d.file, p.Title, a)
 				}
 			}
@@ -630,7 +632,7 @@ func checkSelector(t *testing.T, q query, s selector, doc metricsdoc.Doc, record
 // rules file as a recording rule, one group per query, and has promtool
 // check it with Prometheus' own parser.
 func TestQueriesArePromQL(t *testing.T) {
-	promtool := needBinary(t, "promtool", "prometheus")
+	promtool := testenv.Binary(t, "promtool", "prometheus")
 	qs, err := panelcheck.Load(os.DirFS("."))
 	if err != nil {
 		t.Fatal(err)

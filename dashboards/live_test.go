@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // liveOnly lists the panels whose metrics only live daemons produce, with
@@ -72,13 +72,13 @@ const replayChunks = 8
 // runs through the HTTP API, $__rate_interval as 1m: each must return
 // data, except the live-only panels above.
 func TestPanelsReturnDataFromReplay(t *testing.T) {
-	prometheus := needBinary(t, "prometheus", "prometheus")
-	promtool := needBinary(t, "promtool", "prometheus")
+	prometheus := testenv.Binary(t, "prometheus", "prometheus")
+	promtool := testenv.Binary(t, "promtool", "prometheus")
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("the go command is not on PATH: %v", err)
 	}
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
 	start := time.Now()
 
@@ -119,7 +119,7 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 		for i, age := range []time.Duration{40 * time.Minute, 10 * time.Minute} {
 			queueMessage(t, queue, fmt.Sprintf("6AO5Fa%02d%06d", i, 1), time.Now().Add(-age))
 		}
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		args := []string{
 			"--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
 			"--log.level=warn",
@@ -176,7 +176,7 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 	if out, err := exec.Command(promtool, "check", "config", configFile).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
 	}
-	promPort := freePort(t)
+	promPort := testenv.FreePort(t)
 	promURL := "http://127.0.0.1:" + strconv.Itoa(promPort)
 	startProcess(t, "prometheus", prometheus,
 		"--config.file="+configFile,
@@ -188,7 +188,7 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 
 	// Every exporter scraped once before any mail: the counters' zero is
 	// their first sample.
-	waitFor(t, 30*time.Second, "Prometheus scrapes the three exporters", func() (bool, string) {
+	testenv.WaitFor(t, "Prometheus scrapes the three exporters", 30*time.Second, func() (bool, string) {
 		up := api.byTier(`up{job="mailtier"}`)
 		return len(up) == len(replayTiers) && !slices.Contains(mapValues(up), 0), fmt.Sprint(up)
 	})
@@ -206,7 +206,7 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 			}
 			queueMessage(t, filepath.Join(dir, tier.name, "mqueue"), fmt.Sprintf("6AO5Fb%02d%06d", i, 2), time.Now())
 		}
-		waitFor(t, 20*time.Second, fmt.Sprintf("part %d of the corpus is read and scraped", i+1), func() (bool, string) {
+		testenv.WaitFor(t, fmt.Sprintf("part %d of the corpus is read and scraped", i+1), 20*time.Second, func() (bool, string) {
 			got := api.byTier(`sum by (tier) (mailtier_exporter_lines_read_total{job="mailtier"})`)
 			for tier, n := range want {
 				if got[tier] != n {
@@ -217,7 +217,7 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 		})
 	}
 	if rulesOK {
-		waitFor(t, 20*time.Second, "the rules fire an alert on the replayed traffic", func() (bool, string) {
+		testenv.WaitFor(t, "the rules fire an alert on the replayed traffic", 20*time.Second, func() (bool, string) {
 			n := api.byTier(`count by (tier) (ALERTS{alertstate="firing"})`)
 			return len(n) > 0, "no alert firing"
 		})
@@ -365,25 +365,6 @@ func mapValues(m map[string]float64) []float64 {
 	return out
 }
 
-// waitFor polls cond until it holds, failing the test with cond's last
-// word at the deadline.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for: %s; last: %s", limit, what, last)
-		}
-		<-tick.C
-	}
-}
-
 // startProcess starts a program for the test and stops it at the end
 // (SIGTERM, then SIGKILL), showing its output when the test failed.
 func startProcess(t *testing.T, name, path string, args ...string) {
@@ -431,17 +412,6 @@ func (s *syncBuffer) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Len()
-}
-
-// freePort returns a loopback TCP port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func writeFile(t *testing.T, path, content string) {

@@ -3,12 +3,13 @@ package dashboards_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/cabalmail/mailtier/docs/metricsdoc"
+	"github.com/cabalmail/mailtier/internal/testenv"
 
 	"gopkg.in/yaml.v3"
 )
@@ -16,34 +17,13 @@ import (
 // What the tests read from the rest of the repository: the dashboards as
 // Grafana loads them, docs/metrics.md, the rules and the runbooks.
 
-// repoRoot is the checkout root; go test runs in dashboards/.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 func readRepoFile(t *testing.T, rel string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), rel))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), rel))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// needBinary returns the path of a program a test runs, and fails the test
-// (never skips it) with the Debian package to install when it is missing.
-func needBinary(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not installed: apt-get install %s (make deps does it)", name, pkg)
-	}
-	return p
 }
 
 // The dashboard JSON as the tests read it.
@@ -192,7 +172,7 @@ type rule struct {
 
 func loadRules(t *testing.T) []rule {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "rules", "*.yml"))
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "rules", "*.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // --- Prometheus scrape configuration -------------------------------------------
@@ -41,7 +43,7 @@ type relabelConfig struct {
 
 func loadPromConfig(t *testing.T) promConfig {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "docker", "prometheus", "prometheus.yml"))
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "docker", "prometheus", "prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,15 +344,15 @@ func loadAMConfig(t *testing.T, path string) amConfig {
 }
 
 func TestAmtoolCheckConfig(t *testing.T) {
-	amtool := requireTool(t, "amtool", "prometheus-alertmanager")
-	out := run(t, nil, amtool, "check-config", filepath.Join(repoRoot(t), amTemplate))
+	amtool := testenv.Binary(t, "amtool", "prometheus-alertmanager")
+	out := run(t, nil, amtool, "check-config", filepath.Join(testenv.RepoRoot(t), amTemplate))
 	if !strings.Contains(out, "SUCCESS") {
 		t.Errorf("amtool check-config:\n%s", out)
 	}
 }
 
 func TestAlertmanagerReceivers(t *testing.T) {
-	c := loadAMConfig(t, filepath.Join(repoRoot(t), amTemplate))
+	c := loadAMConfig(t, filepath.Join(testenv.RepoRoot(t), amTemplate))
 	seen := map[string]bool{}
 	for _, r := range c.Receivers {
 		seen[r.Name] = true
@@ -387,8 +389,8 @@ func TestAlertmanagerReceivers(t *testing.T) {
 }
 
 func TestAlertmanagerRoutes(t *testing.T) {
-	amtool := requireTool(t, "amtool", "prometheus-alertmanager")
-	config := filepath.Join(repoRoot(t), amTemplate)
+	amtool := testenv.Binary(t, "amtool", "prometheus-alertmanager")
+	config := filepath.Join(testenv.RepoRoot(t), amTemplate)
 	for _, tc := range []struct {
 		labels []string
 		want   string
@@ -413,8 +415,8 @@ func lastLine(s string) string {
 // TestAlertmanagerEntrypoint renders the configuration the way the image
 // does and checks the result with amtool.
 func TestAlertmanagerEntrypoint(t *testing.T) {
-	amtool := requireTool(t, "amtool", "prometheus-alertmanager")
-	root := repoRoot(t)
+	amtool := testenv.Binary(t, "amtool", "prometheus-alertmanager")
+	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "alertmanager.yml")
 	secret := filepath.Join(dir, "alert_sink_secret")
@@ -520,7 +522,7 @@ func inhibited(t *testing.T, rules []inhibitRule, source, target map[string]stri
 }
 
 func TestAlertmanagerInhibitions(t *testing.T) {
-	c := loadAMConfig(t, filepath.Join(repoRoot(t), amTemplate))
+	c := loadAMConfig(t, filepath.Join(testenv.RepoRoot(t), amTemplate))
 	l := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for i := 0; i < len(kv); i += 2 {
@@ -609,7 +611,7 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 // TestAlertmanagerNamesExist checks that every alert name the inhibit rules
 // mention is one the rules define.
 func TestAlertmanagerNamesExist(t *testing.T) {
-	c := loadAMConfig(t, filepath.Join(repoRoot(t), amTemplate))
+	c := loadAMConfig(t, filepath.Join(testenv.RepoRoot(t), amTemplate))
 	names := loadRules(t).alertNames()
 	for _, r := range c.InhibitRules {
 		for _, s := range append(append([]string{}, r.SourceMatchers...), r.TargetMatchers...) {

@@ -2,13 +2,15 @@ package rules_test
 
 import (
 	"fmt"
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/cabalmail/mailtier/docs/metricsdoc"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // The rules and mailtier_exporter share one list of metric names:
@@ -257,7 +259,7 @@ func contains(list []string, v string) bool {
 // label and label value of ours that a rule selects is in docs/metrics.md.
 func TestRulesUseDocumentedMetrics(t *testing.T) {
 	rs := loadRules(t)
-	path := filepath.Join(repoRoot(t), "docs", "metrics.md")
+	path := filepath.Join(testenv.RepoRoot(t), "docs", "metrics.md")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		_, used := contractProblems(rs, metricsdoc.Doc{Metrics: map[string]metricsdoc.Metric{}})

@@ -2,9 +2,9 @@
 // promtool unit tests in tests/, the runbooks and alert list in docs/, and
 // the Prometheus and Alertmanager configurations in docker/.
 //
-// Run with `go test ./rules/...`. promtool and amtool must be on PATH
-// (Debian packages prometheus and prometheus-alertmanager); without them
-// the tests fail, they never skip.
+// The checks that run promtool and amtool (Debian packages prometheus and
+// prometheus-alertmanager) belong to the integration tier (make test); the
+// rest runs in plain `go test ./rules/...`.
 package rules_test
 
 import (
@@ -20,6 +20,9 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cabalmail/mailtier/docs/metricsdoc"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 const runbookBase = "https://github.com/cabalmail/mailtier/blob/main/docs/runbooks/"
@@ -52,26 +55,6 @@ var (
 	alertNameRE  = regexp.MustCompile(`^[A-Z][A-Za-z0-9]+$`)
 	ruleFileRE   = regexp.MustCompile(`^([a-z]+)\.(rules|alerts)\.yml$`)
 )
-
-// repoRoot is the checkout root; go test runs in rules/.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-// requireTool returns the path of a binary or fails the test.
-func requireTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not on PATH: install the Debian package %s (apt-get install --no-install-recommends %s); these checks never skip", name, pkg, pkg)
-	}
-	return path
-}
 
 // run runs a command and returns its combined output, failing the test on
 // a non-zero exit.
@@ -170,7 +153,7 @@ func decodeStrict(path string, v any) error {
 
 func loadRules(t *testing.T) ruleSet {
 	t.Helper()
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	entries, err := os.ReadDir(filepath.Join(root, "rules"))
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +242,7 @@ type promqlExprTest struct {
 
 func testFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "rules", "tests", "*.yml"))
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "rules", "tests", "*.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +269,7 @@ func loadTests(t *testing.T) map[string]testFile {
 // --- promtool and amtool ------------------------------------------------------
 
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := testenv.Binary(t, "promtool", "prometheus")
 	rs := loadRules(t)
 	out := run(t, nil, promtool, append([]string{"check", "rules"}, rs.Files...)...)
 	if got, want := strings.Count(out, "SUCCESS"), len(rs.Files); got != want {
@@ -298,7 +281,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 }
 
 func TestPromtoolTestRules(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := testenv.Binary(t, "promtool", "prometheus")
 	files := testFiles(t)
 	out := run(t, nil, promtool, append([]string{"test", "rules"}, files...)...)
 	if got, want := strings.Count(out, "SUCCESS"), len(files); got != want {
@@ -310,8 +293,8 @@ func TestPromtoolTestRules(t *testing.T) {
 // entrypoint into the layout of the image (the config beside rules/) and
 // checks it, rules included.
 func TestPromtoolCheckConfig(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
-	root := repoRoot(t)
+	promtool := testenv.Binary(t, "promtool", "prometheus")
+	root := testenv.RepoRoot(t)
 	rs := loadRules(t)
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "rules"), 0o755); err != nil {
@@ -358,7 +341,7 @@ func TestPromtoolCheckConfig(t *testing.T) {
 }
 
 func TestEntrypointsRefuseMissingSettings(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
 	cases := []struct {
 		script string
@@ -552,7 +535,7 @@ var runbookSections = []string{"## What it means", "## Impact", "## Confirm", "#
 
 func TestRunbooks(t *testing.T) {
 	rs := loadRules(t)
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	names := rs.alertNames()
 	for name := range names {
 		path := filepath.Join(root, "docs", "runbooks", name+".md")
@@ -612,7 +595,7 @@ func section(text, heading string) string {
 // does not exist.
 func TestAlertsDoc(t *testing.T) {
 	rs := loadRules(t)
-	path := filepath.Join(repoRoot(t), "docs", "alerts.md")
+	path := filepath.Join(testenv.RepoRoot(t), "docs", "alerts.md")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -622,7 +605,7 @@ func TestAlertsDoc(t *testing.T) {
 	nameRE := regexp.MustCompile("^`([A-Za-z0-9]+)`$")
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		cells := tableCells(sc.Text())
+		cells := metricsdoc.TableCells(sc.Text())
 		if len(cells) < 6 {
 			continue
 		}
@@ -652,18 +635,4 @@ func TestAlertsDoc(t *testing.T) {
 			t.Errorf("docs/alerts.md lists %s (%s), which no rule defines", key.Name, key.Severity)
 		}
 	}
-}
-
-// tableCells splits a Markdown table row into trimmed cells.
-func tableCells(line string) []string {
-	line = strings.TrimSpace(line)
-	if !strings.HasPrefix(line, "|") || !strings.HasSuffix(line, "|") {
-		return nil
-	}
-	// A `\|` inside a cell is a literal pipe, not a cell boundary.
-	parts := strings.Split(strings.ReplaceAll(line[1:len(line)-1], `\|`, "\x00"), "|")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(strings.ReplaceAll(parts[i], "\x00", "|"))
-	}
-	return parts
 }

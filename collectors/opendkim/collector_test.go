@@ -2,13 +2,15 @@ package opendkim_test
 
 import (
 	"context"
-	"github.com/cabalmail/mailtier/internal/metrictest"
 	"net"
 	"net/textproto"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cabalmail/mailtier/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/testenv"
 
 	"github.com/emersion/go-milter"
 	"github.com/prometheus/client_golang/prometheus"
@@ -239,18 +241,6 @@ func startFakeMilter(t *testing.T) (spec string, count *atomic.Int64) {
 	return "unix:" + path, count
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestProbeRunsOnItsInterval checks that the probe runs on its own
 // interval, not at scrape time.
 func TestProbeRunsOnItsInterval(t *testing.T) {
@@ -261,7 +251,7 @@ func TestProbeRunsOnItsInterval(t *testing.T) {
 	c.Start(ctx)
 	c.Start(ctx) // a second Start starts nothing more
 	// The first probe runs at once.
-	waitFor(t, 10*time.Second, "the first probe", func() bool { return value(t, c, "opendkim_probe_duration_seconds", "") == 1 })
+	testenv.WaitUntil(t, "the first probe", 10*time.Second, func() bool { return value(t, c, "opendkim_probe_duration_seconds", "") == 1 })
 	if got := value(t, c, "opendkim_probe_success", ""); got != 1 {
 		t.Fatalf("opendkim_probe_success = %v", got)
 	}
@@ -282,7 +272,7 @@ func TestProbeRunsOnItsInterval(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	c2.Start(ctx2)
 	defer cancel2()
-	waitFor(t, 10*time.Second, "five probes", func() bool { return count2.Load() >= 5 })
+	testenv.WaitUntil(t, "five probes", 10*time.Second, func() bool { return count2.Load() >= 5 })
 }
 
 func TestProbeFailure(t *testing.T) {

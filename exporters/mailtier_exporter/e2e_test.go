@@ -20,6 +20,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -317,19 +319,19 @@ func TestLiveTailGolden(t *testing.T) {
 	}
 }
 
-// checkMetricsWithPromtool runs Prometheus's own linter on an exposition.
+// checkMetricsWithPromtool runs Prometheus's own linter on an exposition,
+// as a subtest of the integration tier (promtool is Debian's).
 func checkMetricsWithPromtool(t *testing.T, text string) {
 	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatalf("promtool not found (install Debian's prometheus package): %v", err)
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out)
-	}
+	t.Run("promtool check metrics", func(t *testing.T) {
+		promtool := testenv.Binary(t, "promtool", "prometheus")
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(text)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("promtool check metrics: %v\n%s", err, out)
+		}
+	})
 }
 
 // diff lists the lines only in want (-) and only in got (+).

@@ -28,15 +28,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // Need fails the test unless every program exists, naming the Debian
 // package that provides it.
 func Need(t testing.TB, programs map[string]string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test runs daemons in mount namespaces of its own and needs root")
-	}
+	// The daemons run in mount namespaces of the test's own.
+	testenv.Root(t)
 	for path, pkg := range programs {
 		if _, err := os.Stat(path); err != nil {
 			t.Fatalf("%s is missing: apt-get install -y --no-install-recommends %s", path, pkg)

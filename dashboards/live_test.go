@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,6 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/fail2ban"
+	"github.com/cabalmail/mailtier/collectors/process"
+	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
 	"github.com/cabalmail/mailtier/internal/testenv"
 )
@@ -42,21 +47,33 @@ var liveOnly = map[string]string{
 }
 
 // replayTier is one mail tier in the replay: the collectors its sidecar
-// runs (as terraform/modules/mailtier_sidecar enables them, the process
-// collector left out) and the corpus logs it follows.
+// runs (the registry's, as terraform/modules/mailtier_sidecar enables
+// them, the process collector left out: the replay has no mail daemons'
+// processes) and the corpus logs it follows.
 type replayTier struct {
 	name       string
 	collectors []string
 	logs       []string
 }
 
-var replayTiers = []replayTier{
-	{"imap", []string{"sendmail", "mqueue", "dovecot", "fail2ban"}, []string{"maillog", "fail2ban.log"}},
-	{"smtp-in", []string{"sendmail", "mqueue", "opendkim", "fail2ban"}, []string{"maillog", "fail2ban.log"}},
-	{"smtp-out", []string{"sendmail", "mqueue", "dovecot", "opendkim"}, []string{"maillog"}},
+// replayTiers derives the replay's tiers from the collector registry.
+func replayTiers() []replayTier {
+	var tiers []replayTier
+	for _, name := range collectors.MailTiers {
+		tier := replayTier{name: name, logs: []string{"maillog"}}
+		for _, c := range registry.OnTier(name) {
+			if c == process.Registration.Name {
+				continue
+			}
+			tier.collectors = append(tier.collectors, c)
+			if c == fail2ban.Registration.Name {
+				tier.logs = append(tier.logs, "fail2ban.log")
+			}
+		}
+		tiers = append(tiers, tier)
+	}
+	return tiers
 }
-
-var allCollectors = []string{"sendmail", "mqueue", "dovecot", "opendkim", "fail2ban", "process"}
 
 // replayChunks is how many parts the corpus is appended in: each is seen
 // by its own scrape, so every counter and histogram moves across several
@@ -89,6 +106,7 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 		t.Fatalf("building the exporter: %v\n%s", err, out)
 	}
 
+	tiers := replayTiers()
 	corpus := map[string][]string{}
 	for _, name := range []string{"maillog", "fail2ban.log"} {
 		b, err := os.ReadFile(filepath.Join(root, "testdata", "corpus", name))
@@ -109,7 +127,7 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 
 	help, _ := exec.Command(exporter, "--help").CombinedOutput()
 	var targets []string
-	for _, tier := range replayTiers {
+	for _, tier := range tiers {
 		tdir := filepath.Join(dir, tier.name)
 		queue := filepath.Join(tdir, "mqueue")
 		if err := os.MkdirAll(queue, 0o755); err != nil {
@@ -131,7 +149,7 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 			writeFile(t, p, "")
 			args = append(args, "--tail.path="+p)
 		}
-		for _, c := range allCollectors {
+		for _, c := range registry.Names() {
 			if !bytes.Contains(help, []byte("--[no-]collector."+c+" ")) {
 				t.Errorf("mailtier_exporter has no %s collector: its panels cannot have data", c)
 				continue
@@ -190,14 +208,14 @@ func TestPanelsReturnDataFromReplay(t *testing.T) {
 	// their first sample.
 	testenv.WaitFor(t, "Prometheus scrapes the three exporters", 30*time.Second, func() (bool, string) {
 		up := api.byTier(`up{job="mailtier"}`)
-		return len(up) == len(replayTiers) && !slices.Contains(mapValues(up), 0), fmt.Sprint(up)
+		return len(up) == len(tiers) && !slices.Contains(mapValues(up), 0), fmt.Sprint(up)
 	})
 
 	// The replay: append the corpus in parts, a message arrives in each
 	// queue with each part, and each part is scraped before the next.
 	want := map[string]float64{}
 	for i := 0; i < replayChunks; i++ {
-		for _, tier := range replayTiers {
+		for _, tier := range tiers {
 			for _, l := range tier.logs {
 				lines := corpus[l]
 				from, to := len(lines)*i/replayChunks, len(lines)*(i+1)/replayChunks
@@ -445,5 +463,17 @@ func queueMessage(t *testing.T, queue, id string, received time.Time) {
 	writeFile(t, df, "Subject: queued\n\nA message waiting in the queue.\n")
 	if err := os.Chtimes(df, received, received); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReplayTiers checks the replay's tiers as the registry gives them.
+func TestReplayTiers(t *testing.T) {
+	want := []replayTier{
+		{"imap", []string{"sendmail", "mqueue", "dovecot", "fail2ban"}, []string{"maillog", "fail2ban.log"}},
+		{"smtp-in", []string{"sendmail", "mqueue", "fail2ban", "opendkim"}, []string{"maillog", "fail2ban.log"}},
+		{"smtp-out", []string{"sendmail", "mqueue", "dovecot", "opendkim"}, []string{"maillog"}},
+	}
+	if got := replayTiers(); !reflect.DeepEqual(got, want) {
+		t.Errorf("replayTiers() = %v, want %v", got, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"github.com/cabalmail/mailtier/internal/testenv"
 )
@@ -18,8 +19,9 @@ import (
 // of ours that the document does not list fails here, before it can sit
 // silent in production.
 
-// ourPrefixes are the namespaces mailtier_exporter emits.
-var ourPrefixes = []string{"sendmail_", "dovecot_", "opendkim_", "fail2ban_", "mailtier_"}
+// ourPrefixes are the namespaces mailtier_exporter emits, from the
+// collector registry.
+var ourPrefixes = registry.MetricPrefixes()
 
 // foreignPrefixes are metrics of other exporters (node_exporter,
 // blackbox_exporter, cloudwatch_exporter) and of Prometheus itself.

@@ -193,8 +193,8 @@ func expectedSidecar(tier string) ecsContainer {
 			"--collector.sendmail",
 			"--collector.mqueue",
 			"--collector.dovecot",
-			"--no-collector.opendkim",
 			"--no-collector.fail2ban",
+			"--no-collector.opendkim",
 			"--collector.process",
 		)
 	case "smtp-in":
@@ -203,8 +203,8 @@ func expectedSidecar(tier string) ecsContainer {
 			"--collector.sendmail",
 			"--collector.mqueue",
 			"--no-collector.dovecot",
-			"--collector.opendkim",
 			"--no-collector.fail2ban",
+			"--collector.opendkim",
 			"--collector.process",
 		)
 	case "smtp-out":
@@ -217,8 +217,8 @@ func expectedSidecar(tier string) ecsContainer {
 			"--collector.sendmail",
 			"--collector.mqueue",
 			"--collector.dovecot",
-			"--collector.opendkim",
 			"--no-collector.fail2ban",
+			"--collector.opendkim",
 			"--collector.process",
 		)
 	}

@@ -33,6 +33,18 @@ var Registration = collectors.Registration{
 	Name:    "dovecot",
 	Help:    "Dovecot's log lines (syslog or its own log_path file) and, with --collector.dovecot.stats-url, its stats listener.",
 	Enabled: true,
+	// What the rest of the suite derives from the registry.
+	Programs:       []string{"dovecot"},
+	MetricPrefixes: []string{"dovecot_", "mailtier_exporter_dovecot_"},
+	Tiers:          []string{"imap", "smtp-out"},
+	Labels: map[string][]string{
+		"service":   Services,
+		"reason":    append(append([]string{}, LoginFailReasons...), AuthFailReasons...),
+		"known_bot": KnownBotValues,
+		"agent":     Agents,
+		"result":    append(append([]string{}, DeliveryResults...), RelayResults...),
+		"le":        collectors.Buckets(DurationBuckets),
+	},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		programs := app.Flag("collector.dovecot.programs", "Syslog program names whose lines are Dovecot's (its instance_name; Dovecot's own log file is always read as dovecot).").
 			Default("dovecot").Strings()

@@ -52,6 +52,12 @@ var Registration = collectors.Registration{
 	Name:    "fail2ban",
 	Help:    "fail2ban's log (its own logtarget file, or syslog).",
 	Enabled: true,
+	// What the rest of the suite derives from the registry. Terraform runs
+	// it where var.fail2ban_collector is set.
+	Programs:       Programs,
+	MetricPrefixes: []string{"fail2ban_"},
+	Tiers:          []string{"imap", "smtp-in"},
+	Labels:         map[string][]string{"jail": append(append([]string{}, DefaultJails...), Other)},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		jails := app.Flag("collector.fail2ban.jails", "Jail names that are values of the jail label (repeatable, or comma-separated); other jails count as \"other\".").
 			Default(DefaultJails...).Strings()

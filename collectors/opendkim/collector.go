@@ -36,6 +36,15 @@ var Registration = collectors.Registration{
 	Name:    "opendkim",
 	Help:    "OpenDKIM's log lines, and with --collector.opendkim.probe.address a milter probe of its signing time.",
 	Enabled: true,
+	// What the rest of the suite derives from the registry.
+	Programs:       []string{"opendkim"},
+	MetricPrefixes: []string{"opendkim_"},
+	Tiers:          []string{"smtp-in", "smtp-out"},
+	Labels: map[string][]string{
+		"reason": append(append([]string{}, SignFailureReasons...), NotSignedReasons...),
+		"result": Results,
+		"le":     collectors.Buckets(ProbeBuckets),
+	},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		programs := app.Flag("collector.opendkim.programs", "Syslog program names whose lines are OpenDKIM's.").
 			Default("opendkim").Strings()

@@ -24,6 +24,20 @@ var Registration = collectors.Registration{
 	Name:    "sendmail",
 	Help:    "sendmail's log lines (sm-mta, sendmail, sm-msp-queue).",
 	Enabled: true,
+	// What the rest of the suite derives from the registry.
+	Programs:       []string{"sm-mta", "sendmail", "sm-msp-queue"},
+	MetricPrefixes: []string{"sendmail_"},
+	Tiers:          collectors.MailTiers,
+	Labels: map[string][]string{
+		"daemon": Daemons,
+		"mailer": Mailers,
+		"status": Statuses,
+		"stage":  Stages,
+		"reason": append(append([]string{}, Reasons...), DeferReasons...),
+		"role":   {RoleServer, RoleClient},
+		"result": {ResultOK, ResultErr, ResultFail},
+		"le":     collectors.Buckets(DelayBuckets),
+	},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		programs := app.Flag("collector.sendmail.programs", "Syslog program names whose lines are sendmail's.").
 			Default("sm-mta", "sendmail", "sm-msp-queue").Strings()

@@ -21,7 +21,7 @@ import (
 
 // ourPrefixes are the namespaces mailtier_exporter emits, from the
 // collector registry.
-var ourPrefixes = registry.MetricPrefixes()
+var ourPrefixes = registry.All.MetricPrefixes()
 
 // foreignPrefixes are metrics of other exporters (node_exporter,
 // blackbox_exporter, cloudwatch_exporter) and of Prometheus itself.

@@ -18,7 +18,7 @@ import (
 )
 
 // All lists every collector, in the order their flags appear in --help.
-var All = []collectors.Registration{
+var All = List{
 	sendmail.Registration,
 	mqueue.Registration,
 	dovecot.Registration,
@@ -31,20 +31,24 @@ var All = []collectors.Registration{
 // pipeline's, and each collector's health metrics).
 const ExporterPrefix = "mailtier_exporter_"
 
-// Names returns every collector's name, in registry order.
-func Names() []string {
+// List is a list of collectors; its methods derive what the rest of the
+// suite needs from their Registrations.
+type List []collectors.Registration
+
+// Names returns every collector's name, in list order.
+func (l List) Names() []string {
 	var names []string
-	for _, r := range All {
+	for _, r := range l {
 		names = append(names, r.Name)
 	}
 	return names
 }
 
 // OnTier returns the names of the collectors that run on a mail tier, in
-// registry order.
-func OnTier(tier string) []string {
+// list order.
+func (l List) OnTier(tier string) []string {
 	var names []string
-	for _, r := range All {
+	for _, r := range l {
 		if slices.Contains(r.Tiers, tier) {
 			names = append(names, r.Name)
 		}
@@ -54,9 +58,9 @@ func OnTier(tier string) []string {
 
 // MetricPrefixes returns every prefix the exporter's metric names start
 // with: each collector's and the exporter's own.
-func MetricPrefixes() []string {
+func (l List) MetricPrefixes() []string {
 	prefixes := []string{ExporterPrefix}
-	for _, r := range All {
+	for _, r := range l {
 		for _, p := range r.MetricPrefixes {
 			if !slices.Contains(prefixes, p) {
 				prefixes = append(prefixes, p)

@@ -15,7 +15,7 @@ const TerraformFile = "terraform/modules/mailtier_sidecar/collectors.tf"
 // those each tier's sidecar runs, as Terraform locals, formatted as
 // `terraform fmt` writes them. registry_test fails when the file in the
 // tree differs; `go test ./collectors/registry -update` rewrites it.
-func Terraform() string {
+func (l List) Terraform() string {
 	var b strings.Builder
 	b.WriteString(`# Generated from collectors/registry by ` + "`go test ./collectors/registry -update`" + `:
 # edit the collectors' Registrations, not this file.
@@ -24,7 +24,7 @@ locals {
   # passes --collector.<name> or --no-collector.<name> for all of them, so
   # what a tier runs does not depend on the exporter's defaults.
 `)
-	fmt.Fprintf(&b, "  all_collectors = %s\n\n", hclList(Names()))
+	fmt.Fprintf(&b, "  all_collectors = %s\n\n", hclList(l.Names()))
 	b.WriteString(`  # The collectors each tier's sidecar runs when its variables turn none
   # off (locals.tf: fail2ban_collector, share_pid_namespace).
   registry_collectors = {
@@ -34,7 +34,7 @@ locals {
 		width = max(width, len(tier)+2)
 	}
 	for _, tier := range collectors.MailTiers {
-		fmt.Fprintf(&b, "    %-*s = %s\n", width, `"`+tier+`"`, hclList(OnTier(tier)))
+		fmt.Fprintf(&b, "    %-*s = %s\n", width, `"`+tier+`"`, hclList(l.OnTier(tier)))
 	}
 	b.WriteString("  }\n}\n")
 	return b.String()

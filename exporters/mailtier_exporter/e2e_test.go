@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
@@ -87,17 +87,7 @@ func samples(t testing.TB, text string) map[string]float64 {
 }
 
 func TestOnceCorpusMatchesGroundTruth(t *testing.T) {
-	raw, err := os.ReadFile("../../testdata/corpus/ground-truth.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gt struct {
-		Counts map[string]float64 `json:"counts"`
-	}
-	if err := json.Unmarshal(raw, &gt); err != nil {
-		t.Fatal(err)
-	}
-	g := gt.Counts
+	g := metrictest.GroundTruth(t)
 	want := map[string]float64{
 		`sendmail_messages_received_total{daemon="MTA"}`:                   g["smtp_in_accepted"],
 		`sendmail_messages_received_total{daemon="MSA"}`:                   g["submission_relayed"],

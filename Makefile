@@ -27,7 +27,7 @@ TERRAFORM := $(shell $(GO) env GOPATH)/bin/terraform
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test test-fast test-nobody deps vet unit fmt-check terraform-check mail-check e2e cross bench clean
+.PHONY: all build demo test test-fast test-nobody deps vet lint unit fmt-check terraform-check mail-check e2e cross bench clean
 
 all: build
 
@@ -44,7 +44,7 @@ demo: build
 		--tail.path=testdata/corpus/fail2ban.log \
 		--no-collector.mqueue
 
-test: deps fmt-check vet unit terraform-check mail-check
+test: deps fmt-check vet lint unit terraform-check mail-check
 
 # The fast tier alone: no root, no Debian packages, no daemons.
 test-fast:
@@ -70,6 +70,13 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck from the Go module proxy, pinned; its checks are in
+# staticcheck.conf.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
 
 unit:
 	MAILTIER_INTEGRATION=1 $(GO) test -race -count=1 ./...

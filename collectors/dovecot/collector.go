@@ -319,5 +319,3 @@ func (f *fifoSet) take(k string) bool {
 	}
 	return false
 }
-
-func (f *fifoSet) len() int { return len(f.set) }

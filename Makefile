@@ -77,9 +77,13 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 lint:
 	$(GO) run $(STATICCHECK) ./...
+	cd tools && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
+# Both tiers, then the tools module (tools/: Prometheus' own PromQL parser,
+# relabeling and configuration loader, kept out of the main go.mod).
 unit:
 	MAILTIER_INTEGRATION=1 $(GO) test -race -count=1 ./...
+	cd tools && MAILTIER_INTEGRATION=1 $(GO) test -race -count=1 ./...
 
 $(TERRAFORM):
 	$(GO) install github.com/hashicorp/terraform@$(TERRAFORM_VERSION)

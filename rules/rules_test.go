@@ -15,14 +15,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"github.com/cabalmail/mailtier/internal/testenv"
+	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
 const runbookBase = "https://github.com/cabalmail/mailtier/blob/main/docs/runbooks/"
@@ -53,7 +51,6 @@ var (
 	}
 	recordNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z0-9_]+$`)
 	alertNameRE  = regexp.MustCompile(`^[A-Z][A-Za-z0-9]+$`)
-	ruleFileRE   = regexp.MustCompile(`^([a-z]+)\.(rules|alerts)\.yml$`)
 )
 
 // run runs a command and returns its combined output, failing the test on
@@ -75,123 +72,19 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 
 // --- rule files -------------------------------------------------------------
 
-type ruleFile struct {
-	Groups []ruleGroup `yaml:"groups"`
-}
-
-type ruleGroup struct {
-	Name     string `yaml:"name"`
-	Interval string `yaml:"interval"`
-	Rules    []rule `yaml:"rules"`
-}
-
-type rule struct {
-	Record      string            `yaml:"record"`
-	Alert       string            `yaml:"alert"`
-	Expr        string            `yaml:"expr"`
-	For         string            `yaml:"for"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
-}
-
-// loadedRule is a rule with the file and group it came from.
-type loadedRule struct {
-	rule
-	File, Area, Group string
-}
-
 // alertKey names one alerting rule: an alert name can carry two rules
 // that differ in severity (a warning and a critical threshold).
 type alertKey struct{ Name, Severity string }
 
-type ruleSet struct {
-	Files  []string // paths of the rule files, sorted
-	Rules  []loadedRule
-	Groups map[string][]string // rule file path -> group names
-}
-
-func (rs ruleSet) alerts() []loadedRule {
-	var out []loadedRule
-	for _, r := range rs.Rules {
-		if r.Alert != "" {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (rs ruleSet) alertNames() map[string]bool {
-	names := map[string]bool{}
-	for _, r := range rs.alerts() {
-		names[r.Alert] = true
-	}
-	return names
-}
-
-func (rs ruleSet) records() map[string]loadedRule {
-	out := map[string]loadedRule{}
-	for _, r := range rs.Rules {
-		if r.Record != "" {
-			out[r.Record] = r
-		}
-	}
-	return out
-}
-
-func decodeStrict(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-func loadRules(t *testing.T) ruleSet {
+// loadRules reads rules/, reporting every departure from its layout.
+func loadRules(t *testing.T) rulefiles.Set {
 	t.Helper()
-	root := testenv.RepoRoot(t)
-	entries, err := os.ReadDir(filepath.Join(root, "rules"))
+	rs, err := rulefiles.Load(filepath.Join(testenv.RepoRoot(t), "rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := ruleSet{Groups: map[string][]string{}}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yml") && !strings.HasSuffix(e.Name(), ".yaml") {
-			continue
-		}
-		m := ruleFileRE.FindStringSubmatch(e.Name())
-		if m == nil {
-			t.Errorf("rules/%s: rule files are named <area>.rules.yml or <area>.alerts.yml", e.Name())
-			continue
-		}
-		area, kind := m[1], m[2]
-		path := filepath.Join(root, "rules", e.Name())
-		var rf ruleFile
-		if err := decodeStrict(path, &rf); err != nil {
-			t.Errorf("%v", err)
-			continue
-		}
-		rs.Files = append(rs.Files, path)
-		if len(rf.Groups) != 1 || rf.Groups[0].Name != area+"."+kind {
-			t.Errorf("rules/%s: want exactly one group, named %s.%s", e.Name(), area, kind)
-		}
-		for _, g := range rf.Groups {
-			rs.Groups[path] = append(rs.Groups[path], g.Name)
-			for _, r := range g.Rules {
-				if kind == "rules" && r.Record == "" || kind == "alerts" && r.Alert == "" {
-					t.Errorf("rules/%s: group %s holds only %s", e.Name(), g.Name, map[string]string{"rules": "recording rules", "alerts": "alerting rules"}[kind])
-				}
-				rs.Rules = append(rs.Rules, loadedRule{rule: r, File: path, Area: area, Group: g.Name})
-			}
-		}
-	}
-	sort.Strings(rs.Files)
-	if len(rs.alerts()) == 0 {
-		t.Fatal("no alerting rules found under rules/")
+	for _, p := range rs.Problems {
+		t.Error(p)
 	}
 	return rs
 }
@@ -257,7 +150,7 @@ func loadTests(t *testing.T) map[string]testFile {
 	out := map[string]testFile{}
 	for _, path := range testFiles(t) {
 		var tf testFile
-		if err := decodeStrict(path, &tf); err != nil {
+		if err := rulefiles.DecodeStrict(path, &tf); err != nil {
 			t.Errorf("%v", err)
 			continue
 		}
@@ -409,7 +302,7 @@ func TestRuleNames(t *testing.T) {
 func TestAlertMetadata(t *testing.T) {
 	rs := loadRules(t)
 	seen := map[alertKey]bool{}
-	for _, r := range rs.alerts() {
+	for _, r := range rs.Alerts() {
 		file := filepath.Base(r.File)
 		sev := r.Labels["severity"]
 		if !severities[sev] {
@@ -454,11 +347,11 @@ func TestAlertMetadata(t *testing.T) {
 func TestAlertsAreTested(t *testing.T) {
 	rs := loadRules(t)
 	tests := loadTests(t)
-	rulesByKey := map[alertKey]loadedRule{}
-	for _, r := range rs.alerts() {
+	rulesByKey := map[alertKey]rulefiles.Loaded{}
+	for _, r := range rs.Alerts() {
 		rulesByKey[alertKey{r.Alert, r.Labels["severity"]}] = r
 	}
-	names := rs.alertNames()
+	names := rs.AlertNames()
 	firing := map[alertKey][]string{}
 	silent := map[alertKey][]string{}
 	tested := map[string]bool{}
@@ -536,7 +429,7 @@ var runbookSections = []string{"## What it means", "## Impact", "## Confirm", "#
 func TestRunbooks(t *testing.T) {
 	rs := loadRules(t)
 	root := testenv.RepoRoot(t)
-	names := rs.alertNames()
+	names := rs.AlertNames()
 	for name := range names {
 		path := filepath.Join(root, "docs", "runbooks", name+".md")
 		data, err := os.ReadFile(path)
@@ -623,7 +516,7 @@ func TestAlertsDoc(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[alertKey]bool{}
-	for _, r := range rs.alerts() {
+	for _, r := range rs.Alerts() {
 		key := alertKey{r.Alert, r.Labels["severity"]}
 		want[key] = true
 		if rows[key] != 1 {

@@ -8,6 +8,8 @@
 # readable copy of the module cache, and the network proxy turned off.
 #
 #   sh scripts/fast-tier-as-nobody.sh [go test arguments]   (default ./...)
+#
+# It runs the main module's tests, then the tools module's (tools/).
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${MAILTIER_NOBODY_DIR:-/tmp/mailtier-nobody}
@@ -41,5 +43,5 @@ exec unshare --mount --propagation private sh -eu -c '
 		PATH='"$goroot"'/bin:/usr/bin:/bin \
 		HOME='"$work"'/home GOCACHE='"$work"'/gocache GOMODCACHE='"$work"'/gomod \
 		GOFLAGS=-buildvcs=false GOPROXY=off GOTOOLCHAIN=local \
-		go test '"$args"'"
+		sh -c \"go test '"$args"' && cd tools && go test '"$args"'\""
 '

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"github.com/cabalmail/mailtier/internal/testenv"
 
 	"github.com/cabalmail/mailtier/dashboards"
@@ -205,37 +204,6 @@ func TestTemplating(t *testing.T) {
 	}
 }
 
-func TestVariableQueries(t *testing.T) {
-	doc := loadMetricsDoc(t)
-	re := regexp.MustCompile(`^label_values\((.+), ([a-z_]+)\)$`)
-	for _, d := range loadDashboards(t) {
-		for _, v := range d.Templating.List {
-			if v.Type != "query" {
-				continue
-			}
-			q, _ := v.Query.(string)
-			m := re.FindStringSubmatch(q)
-			if m == nil {
-				t.Errorf("%s: $%s: %q is not label_values(selector, label)", d.file, v.Name, q)
-				continue
-			}
-			sels, err := scan(m[1])
-			if err != nil || len(sels) != 1 {
-				t.Errorf("%s: $%s: %q: %v", d.file, v.Name, m[1], err)
-				continue
-			}
-			_, dm, _, ok := doc.Lookup(sels[0].metric)
-			if !ok {
-				t.Errorf("%s: $%s reads %s, which docs/metrics.md does not list", d.file, v.Name, sels[0].metric)
-				continue
-			}
-			if !scrapeLabels[m[2]] && !slices.Contains(dm.Labels, m[2]) {
-				t.Errorf("%s: $%s lists label %s, which %s does not have", d.file, v.Name, m[2], sels[0].metric)
-			}
-		}
-	}
-}
-
 func TestPanelConventions(t *testing.T) {
 	for _, d := range loadDashboards(t) {
 		titles := map[string]bool{}
@@ -423,207 +391,14 @@ func TestMailAlertsOnDashboards(t *testing.T) {
 		if r.Alert == "" {
 			continue
 		}
-		area := strings.SplitN(r.file, ".", 2)[0]
+		area := strings.SplitN(filepath.Base(r.File), ".", 2)[0]
 		switch area {
 		case "sendmail", "dovecot", "opendkim", "processes", "exporter", "fail2ban":
 		default:
 			continue
 		}
 		if !linked[r.Alert] {
-			t.Errorf("alert %s (%s) is on no panel: add a panel that shows what it measures and link its runbook", r.Alert, r.file)
-		}
-	}
-}
-
-// scrapeLabels are set by the scrape configuration, on every series.
-var scrapeLabels = map[string]bool{"tier": true, "instance": true, "job": true}
-
-// alertsLabels are the labels of Prometheus' ALERTS series the dashboards
-// select or group on.
-var alertsLabels = map[string]bool{"alertname": true, "alertstate": true, "severity": true, "tier": true, "instance": true}
-
-type query struct {
-	d     jsonDashboard
-	panel string
-	ref   string
-	expr  string
-}
-
-func (q query) String() string { return fmt.Sprintf("%s: %q %s", q.d.file, q.panel, q.ref) }
-
-func allQueries(t *testing.T) []query {
-	t.Helper()
-	var out []query
-	for _, d := range loadDashboards(t) {
-		for _, a := range d.Annotations.List {
-			if a.Expr != "" {
-				out = append(out, query{d, "annotation: " + a.Name, "", a.Expr})
-			}
-		}
-		for _, p := range d.panels() {
-			for _, tg := range p.Targets {
-				out = append(out, query{d, p.Title, tg.RefID, tg.Expr})
-			}
-		}
-	}
-	return out
-}
-
-var (
-	// histogramRE is the one way the dashboards read a histogram: a
-	// quantile of the per-le sum of the buckets' rates.
-	histogramRE = regexp.MustCompile(`histogram_quantile\(0?\.[0-9]+, sum by \(le(, [a-z_]+)*\) \(rate\([a-z_]+_bucket\{[^}]*\}\[\$__rate_interval\]\)\)\)`)
-	bucketRE    = regexp.MustCompile(`_bucket\b`)
-	varUseRE    = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
-	literalRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+(\|[A-Za-z0-9_-]+)*$`)
-)
-
-func TestQueryConventions(t *testing.T) {
-	doc := loadMetricsDoc(t)
-	records := map[string]bool{}
-	for _, r := range loadRules(t) {
-		if r.Record != "" {
-			records[r.Record] = true
-		}
-	}
-	lint := loadLint(t)
-	for _, q := range allQueries(t) {
-		for _, m := range varUseRE.FindAllStringSubmatch(q.expr, -1) {
-			switch m[1] {
-			case "tier", "instance", "__rate_interval":
-			default:
-				t.Errorf("%s: uses $%s; queries may use $tier, $instance and $__rate_interval", q, m[1])
-			}
-		}
-		sels, groups, err := scanAll(q.expr)
-		if err != nil {
-			t.Errorf("%s: %v: %s", q, err, q.expr)
-			continue
-		}
-		carried := map[string]bool{}
-		for _, s := range sels {
-			for l := range seriesLabels(s.metric, doc, records) {
-				carried[l] = true
-			}
-		}
-		for _, g := range groups {
-			if !carried[g] && !carried["*"] {
-				t.Errorf("%s: groups or matches on %q, which none of its series carry", q, g)
-			}
-		}
-		if len(sels) == 0 && !strings.HasPrefix(q.panel, "annotation") {
-			t.Errorf("%s: selects no series", q)
-		}
-		// The histogram form: every _bucket read inside
-		// histogram_quantile(q, sum by (le, ...) (rate(..._bucket{...}[$__rate_interval]))).
-		if n, m := len(bucketRE.FindAllString(q.expr, -1)), len(histogramRE.FindAllString(q.expr, -1)); n != m {
-			t.Errorf("%s: %d _bucket selectors, %d in the histogram_quantile(q, sum by (le…) (rate(…_bucket…[$__rate_interval]))) form: %s", q, n, m, q.expr)
-		}
-		for _, s := range sels {
-			// target-rate-interval-rule, and no fixed window anywhere.
-			if s.rng != "" && s.rng != "$__rate_interval" {
-				t.Errorf("%s: %s[%s]: ranges are $__rate_interval", q, s.metric, s.rng)
-			}
-			counterFn := s.fn == "rate" || s.fn == "irate" || s.fn == "increase"
-			if counterFn && s.rng == "" {
-				t.Errorf("%s: %s(%s) without a range", q, s.fn, s.metric)
-			}
-			if s.rng != "" && !counterFn {
-				t.Errorf("%s: %s[...] is given to %q; the dashboards use ranges only in rate and increase", q, s.metric, s.fn)
-			}
-			// target-counter-agg-rule
-			if strings.HasSuffix(s.metric, "_total") && !counterFn {
-				t.Errorf("%s: counter %s is not inside rate, irate or increase", q, s.metric)
-			}
-			// target-instance-rule, with .lint's exclusions.
-			// The linter does not read annotations; the annotation shows
-			// the tier's alerts, which mostly have no instance.
-			annotation := strings.HasPrefix(q.panel, "annotation: ")
-			if m, ok := s.matcher("instance"); (!ok || m.op != "=~" || m.value != "$instance") && !annotation && !lint.excluded("target-instance-rule", q.d.Title, q.panel) {
-				t.Errorf("%s: %s does not match instance=~\"$instance\"", q, s.metric)
-			}
-			if m, ok := s.matcher("tier"); !ok || !((m.op == "=~" && m.value == "$tier") || (m.op == "=" && slices.Contains(mailTiers, m.value))) {
-				t.Errorf("%s: %s matches no tier (tier=~\"$tier\", or tier=\"<tier>\" on the overview)", q, s.metric)
-			}
-			checkSelector(t, q, s, doc, records)
-		}
-	}
-}
-
-// seriesLabels returns the labels the series of a metric carry; "*" when
-// they are not known here (a recording rule).
-func seriesLabels(metric string, doc metricsdoc.Doc, records map[string]bool) map[string]bool {
-	out := map[string]bool{}
-	switch {
-	case metric == "ALERTS":
-		for l := range alertsLabels {
-			out[l] = true
-		}
-		return out
-	case records[metric]:
-		out["*"] = true
-		return out
-	}
-	for l := range scrapeLabels {
-		out[l] = true
-	}
-	if _, dm, extra, ok := doc.Lookup(metric); ok {
-		for _, l := range append(append([]string{}, dm.Labels...), extra...) {
-			out[l] = true
-		}
-	}
-	return out
-}
-
-// checkSelector checks that a selector names a metric the exporter
-// documents (or a recording rule, or Prometheus' own up and ALERTS), with
-// labels it has and values it can take.
-func checkSelector(t *testing.T, q query, s selector, doc metricsdoc.Doc, records map[string]bool) {
-	t.Helper()
-	var allowed map[string]bool
-	var base string
-	switch {
-	case s.metric == "ALERTS":
-		allowed = alertsLabels
-	case s.metric == "up":
-		// Written by Prometheus at each scrape; only the exporter's job.
-		if m, ok := s.matcher("job"); !ok || m.op != "=" || m.value != "mailtier" {
-			t.Errorf("%s: up must select job=\"mailtier\", the exporters' scrape job", q)
-		}
-		allowed = scrapeLabels
-	case records[s.metric]:
-		return
-	default:
-		b, dm, extra, ok := doc.Lookup(s.metric)
-		if !ok {
-			t.Errorf("%s: metric %s is not in docs/metrics.md, nor a recording rule in rules/", q, s.metric)
-			return
-		}
-		base = b
-		allowed = map[string]bool{}
-		for _, l := range append(append([]string{}, dm.Labels...), extra...) {
-			allowed[l] = true
-		}
-		for l := range scrapeLabels {
-			allowed[l] = true
-		}
-	}
-	for _, m := range s.matchers {
-		if !allowed[m.name] {
-			t.Errorf("%s: %s has no label %q", q, s.metric, m.name)
-			continue
-		}
-		if base == "" || scrapeLabels[m.name] || (m.op != "=" && m.op != "=~") || !literalRE.MatchString(m.value) {
-			continue
-		}
-		values, closed := doc.ClosedValues(base, m.name)
-		if !closed {
-			continue
-		}
-		for _, v := range strings.Split(m.value, "|") {
-			if !slices.Contains(values, v) {
-				t.Errorf("%s: %s{%s} never takes the value %q (docs/metrics.md lists %s)", q, base, m.name, v, fmtList(values))
-			}
+			t.Errorf("alert %s (%s) is on no panel: add a panel that shows what it measures and link its runbook", r.Alert, filepath.Base(r.File))
 		}
 	}
 }

@@ -8,10 +8,10 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/cabalmail/mailtier/dashboards/panelcheck"
 	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"github.com/cabalmail/mailtier/internal/testenv"
-
-	"gopkg.in/yaml.v3"
+	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
 // What the tests read from the rest of the repository: the dashboards as
@@ -161,89 +161,22 @@ func loadMetricsDoc(t *testing.T) metricsdoc.Doc {
 	return doc
 }
 
-// rule is one rule of rules/*.yml.
-type rule struct {
-	file   string
-	Record string            `yaml:"record"`
-	Alert  string            `yaml:"alert"`
-	Expr   string            `yaml:"expr"`
-	Labels map[string]string `yaml:"labels"`
-}
-
-func loadRules(t *testing.T) []rule {
+func loadRules(t *testing.T) []rulefiles.Loaded {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "rules", "*.yml"))
+	rs, err := rulefiles.Load(filepath.Join(testenv.RepoRoot(t), "rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) == 0 {
-		t.Fatal("no rules in rules/")
-	}
-	var out []rule
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rf struct {
-			Groups []struct {
-				Rules []rule `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				r.file = filepath.Base(f)
-				out = append(out, r)
-			}
-		}
-	}
-	return out
+	return rs.Rules
 }
 
-// lintConfig is dashboards/.lint, in grafana/dashboard-linter's format:
-// rules excluded, with a reason, for all panels or listed ones.
-type lintConfig struct {
-	Exclusions map[string]struct {
-		Reason  string `yaml:"reason"`
-		Entries []struct {
-			Reason    string `yaml:"reason"`
-			Dashboard string `yaml:"dashboard"`
-			Panel     string `yaml:"panel"`
-		} `yaml:"entries"`
-	} `yaml:"exclusions"`
-}
-
-func loadLint(t *testing.T) lintConfig {
+func loadLint(t *testing.T) panelcheck.Lint {
 	t.Helper()
-	b, err := os.ReadFile(".lint")
+	c, err := panelcheck.LoadLint(".lint")
 	if err != nil {
 		t.Fatal(err)
-	}
-	var c lintConfig
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		t.Fatalf(".lint: %v", err)
 	}
 	return c
-}
-
-// excluded says whether rule is excluded for the panel of a dashboard.
-func (c lintConfig) excluded(rule, dashboard, panel string) bool {
-	e, ok := c.Exclusions[rule]
-	if !ok {
-		return false
-	}
-	if len(e.Entries) == 0 {
-		return true
-	}
-	for _, en := range e.Entries {
-		if en.Dashboard == dashboard && (en.Panel == "" || en.Panel == panel) {
-			return true
-		}
-	}
-	return false
 }
 
 func fmtList(xs []string) string { return fmt.Sprintf("%q", xs) }

@@ -129,6 +129,36 @@ func (v variable) defaultValue() (string, bool) {
 // Load returns the queries of every dashboard (*.json) at the top of fsys,
 // ordered by file, then as they appear in the file.
 func Load(fsys fs.FS) ([]Query, error) {
+	return loadAll(fsys, Parse)
+}
+
+// Variable is one of a dashboard's template variables, as written.
+type Variable struct {
+	File, Name, Type string
+	// Query is a query variable's query (label_values(selector, label))
+	// or a custom variable's values; empty for a datasource.
+	Query string
+}
+
+// LoadVariables returns the template variables of every dashboard (*.json)
+// at the top of fsys, ordered by file, then as they appear in the file.
+func LoadVariables(fsys fs.FS) ([]Variable, error) {
+	return loadAll(fsys, func(file string, b []byte) ([]Variable, error) {
+		var d dashboard
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		var out []Variable
+		for _, v := range d.Templating.List {
+			q, _ := v.Query.(string)
+			out = append(out, Variable{File: file, Name: v.Name, Type: v.Type, Query: q})
+		}
+		return out, nil
+	})
+}
+
+// loadAll parses every dashboard (*.json) at the top of fsys with parse.
+func loadAll[T any](fsys fs.FS, parse func(file string, b []byte) ([]T, error)) ([]T, error) {
 	files, err := fs.Glob(fsys, "*.json")
 	if err != nil {
 		return nil, err
@@ -137,17 +167,17 @@ func Load(fsys fs.FS) ([]Query, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no dashboards (*.json)")
 	}
-	var out []Query
+	var out []T
 	for _, f := range files {
 		b, err := fs.ReadFile(fsys, f)
 		if err != nil {
 			return nil, err
 		}
-		qs, err := Parse(path.Base(f), b)
+		items, err := parse(path.Base(f), b)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, qs...)
+		out = append(out, items...)
 	}
 	return out, nil
 }

@@ -32,8 +32,6 @@ var wantDashboards = map[string]struct{ uid, tier string }{
 	"smtp-out.json": {"mailtier-smtp-out", "smtp-out"},
 }
 
-var mailTiers = []string{"imap", "smtp-in", "smtp-out"}
-
 // validUnits are the Grafana unit ids (packages/grafana-data, valueFormats)
 // the dashboards may use.
 var validUnits = map[string]bool{

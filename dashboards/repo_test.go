@@ -2,14 +2,12 @@ package dashboards_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
@@ -150,17 +148,6 @@ func loadDashboards(t *testing.T) []jsonDashboard {
 	return out
 }
 
-// loadMetricsDoc reads docs/metrics.md, the list of every metric, label
-// and closed label value the exporter has.
-func loadMetricsDoc(t *testing.T) metricsdoc.Doc {
-	t.Helper()
-	doc, err := metricsdoc.Parse(readRepoFile(t, "docs/metrics.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
-
 func loadRules(t *testing.T) []rulefiles.Loaded {
 	t.Helper()
 	rs, err := rulefiles.Load(filepath.Join(testenv.RepoRoot(t), "rules"))
@@ -178,5 +165,3 @@ func loadLint(t *testing.T) panelcheck.Lint {
 	}
 	return c
 }
-
-func fmtList(xs []string) string { return fmt.Sprintf("%q", xs) }

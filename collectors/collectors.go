@@ -109,3 +109,22 @@ func Buckets(upperBounds []float64) []string {
 	}
 	return out
 }
+
+// Metrics is the metrics a collector owns (counter and histogram vectors,
+// gauges). Its Describe and Collect serve them all, so each collector's
+// own Describe and Collect only add what is not in it.
+type Metrics []prometheus.Collector
+
+// Describe sends the descriptors of every metric.
+func (ms Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range ms {
+		m.Describe(ch)
+	}
+}
+
+// Collect sends every metric's series.
+func (ms Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range ms {
+		m.Collect(ch)
+	}
+}

@@ -86,7 +86,7 @@ type Collector struct {
 	deliveries    *prometheus.CounterVec
 	relays        *prometheus.CounterVec
 	authFailures  *prometheus.CounterVec
-	metrics       []prometheus.Collector
+	metrics       collectors.Metrics
 
 	bots  atomic.Pointer[Networks]
 	stats *statsScraper
@@ -155,7 +155,7 @@ func New(cfg Config) (*Collector, error) {
 	for _, r := range AuthFailReasons {
 		c.authFailures.WithLabelValues(r)
 	}
-	c.metrics = []prometheus.Collector{c.logins, c.loginFailures, c.deliveries, c.relays, c.authFailures}
+	c.metrics = collectors.Metrics{c.logins, c.loginFailures, c.deliveries, c.relays, c.authFailures}
 	if cfg.KnownBotNetworks != "" {
 		n, err := LoadNetworks(cfg.KnownBotNetworks)
 		if err != nil {
@@ -248,9 +248,7 @@ func (c *Collector) Reload() error {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range c.metrics {
-		m.Describe(ch)
-	}
+	c.metrics.Describe(ch)
 	if c.stats != nil {
 		for _, d := range statsDescs {
 			ch <- d
@@ -263,9 +261,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // mailtier_exporter_dovecot_stats_scrape_success to 0 and is logged, and
 // the rest of the scrape goes on.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.metrics {
-		m.Collect(ch)
-	}
+	c.metrics.Collect(ch)
 	if c.stats == nil {
 		return
 	}

@@ -102,7 +102,7 @@ type Collector struct {
 	unbans   *prometheus.CounterVec
 	matches  *prometheus.CounterVec
 	restores *prometheus.CounterVec
-	metrics  []prometheus.Collector
+	metrics  collectors.Metrics
 
 	mu     sync.Mutex
 	jails  map[string]map[string]struct{} // jail name -> banned addresses
@@ -162,7 +162,7 @@ func New(cfg Config) (*Collector, error) {
 		c.matches.WithLabelValues(l)
 		c.restores.WithLabelValues(l)
 	}
-	c.metrics = []prometheus.Collector{c.bans, c.unbans, c.matches, c.restores}
+	c.metrics = collectors.Metrics{c.bans, c.unbans, c.matches, c.restores}
 	for _, p := range cfg.LogPaths {
 		if err := c.replay(p); err != nil {
 			return nil, err
@@ -337,17 +337,13 @@ func (c *Collector) heldCount() int {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range c.metrics {
-		m.Describe(ch)
-	}
+	c.metrics.Describe(ch)
 	ch <- bannedDesc
 }
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.metrics {
-		m.Collect(ch)
-	}
+	c.metrics.Collect(ch)
 	counts := map[string]int{}
 	c.mu.Lock()
 	for jail, ips := range c.jails {

@@ -95,7 +95,7 @@ type Collector struct {
 	verifications *prometheus.CounterVec
 	probeDuration prometheus.Histogram // nil without a probe
 	probeSuccess  prometheus.Gauge
-	metrics       []prometheus.Collector
+	metrics       collectors.Metrics
 
 	probeMu        sync.Mutex // one probe at a time
 	probeErr       error      // the last probe's error
@@ -155,7 +155,7 @@ func New(cfg Config) (*Collector, error) {
 	for _, r := range Results {
 		c.verifications.WithLabelValues(r)
 	}
-	c.metrics = []prometheus.Collector{c.signed, c.signFailures, c.notSigned, c.verifications}
+	c.metrics = collectors.Metrics{c.signed, c.signFailures, c.notSigned, c.verifications}
 	if cfg.ProbeAddress != "" {
 		if cfg.ProbeFrom == "" {
 			// A probe with no sender cannot succeed. The exporter still
@@ -207,17 +207,13 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range c.metrics {
-		m.Describe(ch)
-	}
+	c.metrics.Describe(ch)
 }
 
 // Collect implements prometheus.Collector. It never runs a probe: the
 // probe runs on its own interval (Start).
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.metrics {
-		m.Collect(ch)
-	}
+	c.metrics.Collect(ch)
 }
 
 // Start implements collectors.Starter: with a probe configured, it probes

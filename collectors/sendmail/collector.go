@@ -85,7 +85,7 @@ type Collector struct {
 	dsns         prometheus.Counter
 	auth         *prometheus.CounterVec
 	held         prometheus.GaugeFunc
-	metrics      []prometheus.Collector
+	metrics      collectors.Metrics
 	mu           sync.Mutex
 	pending      *heldQueue
 	aborted      *qidSet // clients gone before their from= line
@@ -188,7 +188,7 @@ func New(cfg Config) *Collector {
 	for _, r := range []string{ResultOK, ResultFail} {
 		c.auth.WithLabelValues(r)
 	}
-	c.metrics = []prometheus.Collector{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
+	c.metrics = collectors.Metrics{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
 		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.held}
 	return c
 }
@@ -291,9 +291,7 @@ func (c *Collector) Flush() {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range c.metrics {
-		m.Describe(ch)
-	}
+	c.metrics.Describe(ch)
 }
 
 // Collect implements prometheus.Collector. Held messages whose decision
@@ -303,7 +301,5 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	c.decideOld(c.cfg.Now())
 	c.mu.Unlock()
-	for _, m := range c.metrics {
-		m.Collect(ch)
-	}
+	c.metrics.Collect(ch)
 }

@@ -251,6 +251,7 @@ func TestCorpus(t *testing.T) {
 			}
 			c := newCollector(t, dovecot.Config{KnownBotNetworks: bots})
 			r := replay(t, c, tc.files...)
+			metrictest.Golden(t, c, "corpus-"+strings.Join(tc.files, "+"))
 			got := gather(t, c)
 			for k, v := range tc.want {
 				if got[k] != v {

@@ -75,6 +75,7 @@ func TestCorpus(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			c := newCollector(t, opendkim.Config{})
 			r := metrictest.Replay(t, "opendkim", c, file)
+			metrictest.Golden(t, c, "corpus-"+file)
 			for _, w := range want {
 				if w.value == 0 {
 					t.Fatalf("ground truth has no value for %s{%s}", w.name, w.labels)

@@ -200,6 +200,7 @@ func TestCorpus(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			c := sendmail.New(sendmail.Config{DecisionDelay: 2 * time.Second})
 			r := metrictest.Replay(t, "sendmail", c, file)
+			metrictest.Golden(t, c, "corpus-"+file)
 			for _, w := range want {
 				if w.value == 0 {
 					t.Fatalf("ground truth has no value for %s{%s}", w.name, w.labels)

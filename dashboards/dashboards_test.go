@@ -86,40 +86,40 @@ func TestDashboardsAreValid(t *testing.T) {
 	uids, titles := map[string]string{}, map[string]string{}
 	seen := map[string]bool{}
 	for _, d := range ds {
-		seen[d.file] = true
-		want, ok := wantDashboards[d.file]
+		seen[d.File] = true
+		want, ok := wantDashboards[d.File]
 		if !ok {
-			t.Errorf("%s: unexpected dashboard; add it to wantDashboards with its uid", d.file)
+			t.Errorf("%s: unexpected dashboard; add it to wantDashboards with its uid", d.File)
 			continue
 		}
 		if d.UID != want.uid {
-			t.Errorf("%s: uid %q, want %q (uids are stable: links and bookmarks use them)", d.file, d.UID, want.uid)
+			t.Errorf("%s: uid %q, want %q (uids are stable: links and bookmarks use them)", d.File, d.UID, want.uid)
 		}
 		if len(d.UID) > 40 {
-			t.Errorf("%s: uid %q is longer than Grafana's 40 characters", d.file, d.UID)
+			t.Errorf("%s: uid %q is longer than Grafana's 40 characters", d.File, d.UID)
 		}
 		if other, dup := uids[d.UID]; dup {
-			t.Errorf("%s and %s share the uid %q", d.file, other, d.UID)
+			t.Errorf("%s and %s share the uid %q", d.File, other, d.UID)
 		}
-		uids[d.UID] = d.file
+		uids[d.UID] = d.File
 		if other, dup := titles[d.Title]; dup || d.Title == "" {
-			t.Errorf("%s: title %q is empty or also %s's", d.file, d.Title, other)
+			t.Errorf("%s: title %q is empty or also %s's", d.File, d.Title, other)
 		}
-		titles[d.Title] = d.file
-		if v, ok := d.raw["id"]; !ok || v != nil {
-			t.Errorf("%s: \"id\" must be null, or Grafana's provisioning refuses the file", d.file)
+		titles[d.Title] = d.File
+		if v, ok := d.Raw["id"]; !ok || v != nil {
+			t.Errorf("%s: \"id\" must be null, or Grafana's provisioning refuses the file", d.File)
 		}
 		if d.Editable {
-			t.Errorf("%s: editable; provisioned dashboards change in the repository, not in Grafana", d.file)
+			t.Errorf("%s: editable; provisioned dashboards change in the repository, not in Grafana", d.File)
 		}
 		if d.SchemaVersion < 36 {
-			t.Errorf("%s: schemaVersion %d predates the data source uids the panels use", d.file, d.SchemaVersion)
+			t.Errorf("%s: schemaVersion %d predates the data source uids the panels use", d.File, d.SchemaVersion)
 		}
 		if !slices.Contains(d.Tags, "mailtier") {
-			t.Errorf("%s: lacks the mailtier tag the dashboards' links list", d.file)
+			t.Errorf("%s: lacks the mailtier tag the dashboards' links list", d.File)
 		}
 		if want.tier != "" && !slices.Contains(d.Tags, want.tier) {
-			t.Errorf("%s: lacks the tag %q", d.file, want.tier)
+			t.Errorf("%s: lacks the tag %q", d.File, want.tier)
 		}
 		checkLayout(t, d)
 	}
@@ -132,27 +132,27 @@ func TestDashboardsAreValid(t *testing.T) {
 
 // checkLayout checks that panel ids are unique and that no two panels
 // overlap on the 24-column grid.
-func checkLayout(t *testing.T, d jsonDashboard) {
+func checkLayout(t *testing.T, d panelcheck.Dashboard) {
 	t.Helper()
 	ids := map[int]bool{}
 	type cell struct{ x, y int }
 	taken := map[cell]string{}
-	var all []jsonPanel
+	var all []panelcheck.PanelDef
 	all = append(all, d.Panels...)
 	for _, p := range all {
 		if ids[p.ID] {
-			t.Errorf("%s: panel id %d is used twice", d.file, p.ID)
+			t.Errorf("%s: panel id %d is used twice", d.File, p.ID)
 		}
 		ids[p.ID] = true
 		g := p.GridPos
 		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
-			t.Errorf("%s: panel %q is off the grid: %+v", d.file, p.Title, g)
+			t.Errorf("%s: panel %q is off the grid: %+v", d.File, p.Title, g)
 			continue
 		}
 		for x := g.X; x < g.X+g.W; x++ {
 			for y := g.Y; y < g.Y+g.H; y++ {
 				if other, ok := taken[cell{x, y}]; ok {
-					t.Errorf("%s: panels %q and %q overlap", d.file, other, p.Title)
+					t.Errorf("%s: panels %q and %q overlap", d.File, other, p.Title)
 					return
 				}
 				taken[cell{x, y}] = p.Title
@@ -163,41 +163,41 @@ func checkLayout(t *testing.T, d jsonDashboard) {
 
 func TestTemplating(t *testing.T) {
 	for _, d := range loadDashboards(t) {
-		want := wantDashboards[d.file]
+		want := wantDashboards[d.File]
 		// template-datasource-rule
-		ds, ok := d.variable("datasource")
+		ds, ok := d.Variable("datasource")
 		if !ok || ds.Type != "datasource" || ds.Query != "prometheus" || ds.Label != "Data source" {
-			t.Errorf("%s: needs a variable datasource (type datasource, query prometheus, label \"Data source\"), got %+v", d.file, ds)
+			t.Errorf("%s: needs a variable datasource (type datasource, query prometheus, label \"Data source\"), got %+v", d.File, ds)
 		}
 		// The query variables: the linter's template-instance-rule, and
 		// template-on-time-change-reload.
 		checkQueryVar := func(name, label string) {
-			v, ok := d.variable(name)
+			v, ok := d.Variable(name)
 			if !ok {
-				t.Errorf("%s: has no $%s variable", d.file, name)
+				t.Errorf("%s: has no $%s variable", d.File, name)
 				return
 			}
 			if v.Type != "query" || v.Datasource["uid"] != "$datasource" || v.Label != label ||
 				!v.Multi || !v.IncludeAll || v.AllValue != ".+" || v.Refresh != 2 {
-				t.Errorf("%s: $%s must be a multi-value query on $datasource labelled %q, with All as .+, refreshed on time range change; got %+v", d.file, name, label, v)
+				t.Errorf("%s: $%s must be a multi-value query on $datasource labelled %q, with All as .+, refreshed on time range change; got %+v", d.File, name, label, v)
 			}
 			q, _ := v.Query.(string)
 			if q != v.Definition {
-				t.Errorf("%s: $%s: query %q and definition %q differ", d.file, name, q, v.Definition)
+				t.Errorf("%s: $%s: query %q and definition %q differ", d.File, name, q, v.Definition)
 			}
 		}
 		checkQueryVar("instance", "Instance")
 		if want.tier == "" {
 			checkQueryVar("tier", "Tier")
 		} else {
-			v, ok := d.variable("tier")
+			v, ok := d.Variable("tier")
 			cur, _ := v.Current.Value.(string)
 			if !ok || v.Type != "custom" || v.Query != want.tier || cur != want.tier || v.Label != "Tier" {
-				t.Errorf("%s: $tier must be fixed (custom) to %q, got %+v", d.file, want.tier, v)
+				t.Errorf("%s: $tier must be fixed (custom) to %q, got %+v", d.File, want.tier, v)
 			}
 		}
 		if len(d.Templating.List) != 3 {
-			t.Errorf("%s: %d variables, want datasource, tier and instance", d.file, len(d.Templating.List))
+			t.Errorf("%s: %d variables, want datasource, tier and instance", d.File, len(d.Templating.List))
 		}
 	}
 }
@@ -205,8 +205,8 @@ func TestTemplating(t *testing.T) {
 func TestPanelConventions(t *testing.T) {
 	for _, d := range loadDashboards(t) {
 		titles := map[string]bool{}
-		for _, p := range d.panels() {
-			where := fmt.Sprintf("%s: panel %q", d.file, p.Title)
+		for _, p := range d.AllPanels() {
+			where := fmt.Sprintf("%s: panel %q", d.File, p.Title)
 			// panel-title-description-rule
 			if p.Title == "" || len(p.Description) < 60 {
 				t.Errorf("%s: needs a title and a description that says what to do", where)
@@ -248,7 +248,7 @@ func TestPanelConventions(t *testing.T) {
 		}
 		for _, a := range d.Annotations.List {
 			if a.Expr != "" && a.Datasource["uid"] != "$datasource" {
-				t.Errorf("%s: annotation %q does not use $datasource", d.file, a.Name)
+				t.Errorf("%s: annotation %q does not use $datasource", d.File, a.Name)
 			}
 		}
 	}
@@ -256,7 +256,7 @@ func TestPanelConventions(t *testing.T) {
 
 // linksAlertList says whether a panel links docs/alerts.md, the list of
 // every alert and its runbook (the overview's alert counts).
-func linksAlertList(p jsonPanel) bool {
+func linksAlertList(p panelcheck.PanelDef) bool {
 	for _, l := range p.Links {
 		if strings.HasSuffix(l.URL, "/docs/alerts.md") {
 			return true
@@ -266,7 +266,7 @@ func linksAlertList(p jsonPanel) bool {
 }
 
 // panelRunbooks returns the alert names of a panel's runbook links.
-func panelRunbooks(p jsonPanel) []string {
+func panelRunbooks(p panelcheck.PanelDef) []string {
 	var out []string
 	for _, l := range p.Links {
 		if a, ok := strings.CutPrefix(l.URL, dashboards.RunbookBase); ok {
@@ -284,7 +284,7 @@ func TestRunbookLinks(t *testing.T) {
 		}
 	}
 	for _, d := range loadDashboards(t) {
-		for _, p := range d.panels() {
+		for _, p := range d.AllPanels() {
 			for _, l := range p.Links {
 				if !strings.HasPrefix(l.URL, "https://github.com/") {
 					continue
@@ -293,18 +293,18 @@ func TestRunbookLinks(t *testing.T) {
 				if !ok {
 					rel, ok := strings.CutPrefix(l.URL, "https://github.com/cabalmail/mailtier/blob/main/")
 					if !ok {
-						t.Errorf("%s: panel %q links outside the repository: %s", d.file, p.Title, l.URL)
+						t.Errorf("%s: panel %q links outside the repository: %s", d.File, p.Title, l.URL)
 					} else if _, err := os.Stat(filepath.Join(testenv.RepoRoot(t), rel)); err != nil {
-						t.Errorf("%s: panel %q links to %s, which does not exist", d.file, p.Title, rel)
+						t.Errorf("%s: panel %q links to %s, which does not exist", d.File, p.Title, rel)
 					}
 					continue
 				}
 				a = strings.TrimSuffix(a, ".md")
 				if !alerts[a] {
-					t.Errorf("%s: panel %q links the runbook of %s, which no rule in rules/ defines", d.file, p.Title, a)
+					t.Errorf("%s: panel %q links the runbook of %s, which no rule in rules/ defines", d.File, p.Title, a)
 				}
 				if _, err := os.Stat(filepath.Join(testenv.RepoRoot(t), "docs", "runbooks", a+".md")); err != nil {
-					t.Errorf("%s: panel %q links docs/runbooks/%s.md, which does not exist", d.file, p.Title, a)
+					t.Errorf("%s: panel %q links docs/runbooks/%s.md, which does not exist", d.File, p.Title, a)
 				}
 			}
 		}
@@ -343,7 +343,7 @@ func TestThresholdsMatchAlerts(t *testing.T) {
 		thresholds[r.Alert] = append(thresholds[r.Alert], v)
 	}
 	for _, d := range loadDashboards(t) {
-		for _, p := range d.panels() {
+		for _, p := range d.AllPanels() {
 			var steps []float64
 			for _, s := range p.FieldConfig.Defaults.Thresholds.Steps {
 				if s.Value != nil {
@@ -367,7 +367,7 @@ func TestThresholdsMatchAlerts(t *testing.T) {
 					}
 				}
 				if !found {
-					t.Errorf("%s: panel %q links %s but draws none of its thresholds %v (steps %v)", d.file, p.Title, a, want, steps)
+					t.Errorf("%s: panel %q links %s but draws none of its thresholds %v (steps %v)", d.File, p.Title, a, want, steps)
 				}
 			}
 		}
@@ -379,7 +379,7 @@ func TestThresholdsMatchAlerts(t *testing.T) {
 func TestMailAlertsOnDashboards(t *testing.T) {
 	linked := map[string]bool{}
 	for _, d := range loadDashboards(t) {
-		for _, p := range d.panels() {
+		for _, p := range d.AllPanels() {
 			for _, a := range panelRunbooks(p) {
 				linked[a] = true
 			}
@@ -430,7 +430,7 @@ func TestQueriesArePromQL(t *testing.T) {
 			q, _ := v.Query.(string)
 			if sel, ok := strings.CutPrefix(q, "label_values("); ok && v.Type == "query" {
 				sel = sel[:strings.LastIndex(sel, ",")]
-				add(fmt.Sprintf("%s variable %s", d.file, v.Name), strings.ReplaceAll(sel, "$tier", ".+"))
+				add(fmt.Sprintf("%s variable %s", d.File, v.Name), strings.ReplaceAll(sel, "$tier", ".+"))
 			}
 		}
 	}
@@ -452,7 +452,7 @@ func TestLintExclusions(t *testing.T) {
 	panels := map[[2]string]bool{}
 	for _, d := range loadDashboards(t) {
 		panels[[2]string{d.Title, ""}] = true
-		for _, p := range d.panels() {
+		for _, p := range d.AllPanels() {
 			panels[[2]string{d.Title, p.Title}] = true
 		}
 	}

@@ -193,7 +193,7 @@ func TestCorpus(t *testing.T) {
 	r.Flush()
 	want := map[string]float64{}
 	for jail, st := range status(t) {
-	metrictest.Golden(t, c, "corpus-fail2ban.log")
+		metrictest.Golden(t, c, "corpus-fail2ban.log")
 
 		want["fail2ban_bans_total{jail="+jail+"}"] = st["Total banned"]
 		want["fail2ban_matches_total{jail="+jail+"}"] = st["Total failed"]

@@ -61,34 +61,34 @@ func loadQueries(t *testing.T) []panelcheck.Query {
 func TestVariableQueries(t *testing.T) {
 	doc := loadMetricsDoc(t)
 	re := regexp.MustCompile(`^label_values\((.+), ([a-z_]+)\)$`)
-	vars, err := panelcheck.LoadVariables(os.DirFS(filepath.Join(testenv.RepoRoot(t), "dashboards")))
+	ds, err := panelcheck.LoadDashboards(os.DirFS(filepath.Join(testenv.RepoRoot(t), "dashboards")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range vars {
-		{
+	for _, d := range ds {
+		for _, v := range d.Templating.List {
 			if v.Type != "query" {
 				continue
 			}
-			q := v.Query
+			q, _ := v.Query.(string)
 			m := re.FindStringSubmatch(q)
 			if m == nil {
-				t.Errorf("%s: $%s: %q is not label_values(selector, label)", v.File, v.Name, q)
+				t.Errorf("%s: $%s: %q is not label_values(selector, label)", d.File, v.Name, q)
 				continue
 			}
 			info, err := promqlscan.Scan(m[1])
 			sels := info.Selectors
 			if err != nil || len(sels) != 1 {
-				t.Errorf("%s: $%s: %q: %v", v.File, v.Name, m[1], err)
+				t.Errorf("%s: $%s: %q: %v", d.File, v.Name, m[1], err)
 				continue
 			}
 			_, dm, _, ok := doc.Lookup(sels[0].Metric)
 			if !ok {
-				t.Errorf("%s: $%s reads %s, which docs/metrics.md does not list", v.File, v.Name, sels[0].Metric)
+				t.Errorf("%s: $%s reads %s, which docs/metrics.md does not list", d.File, v.Name, sels[0].Metric)
 				continue
 			}
 			if !scrapeLabels[m[2]] && !slices.Contains(dm.Labels, m[2]) {
-				t.Errorf("%s: $%s lists label %s, which %s does not have", v.File, v.Name, m[2], sels[0].Metric)
+				t.Errorf("%s: $%s lists label %s, which %s does not have", d.File, v.Name, m[2], sels[0].Metric)
 			}
 		}
 	}

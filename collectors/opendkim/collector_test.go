@@ -113,18 +113,11 @@ func TestProbeLinesAreNotMail(t *testing.T) {
 	if n != 5 {
 		t.Errorf("%d lines recognised, want 5", n)
 	}
-	for _, tc := range []struct {
-		name, labels string
-		want         float64
-	}{
-		{"opendkim_messages_signed_total", "", 1},
-		{"opendkim_messages_not_signed_total", "reason=no_signing_table_match", 0},
-		{"opendkim_sign_failures_total", "reason=key_load", 0},
-	} {
-		if got := value(t, c, tc.name, tc.labels); got != tc.want {
-			t.Errorf("%s{%s} = %v, want %v", tc.name, tc.labels, got, tc.want)
-		}
-	}
+	metrictest.Expect(t, c,
+		metrictest.Want{"opendkim_messages_signed_total", "", 1},
+		metrictest.Want{"opendkim_messages_not_signed_total", "reason=no_signing_table_match", 0},
+		metrictest.Want{"opendkim_sign_failures_total", "reason=key_load", 0},
+	)
 }
 
 func TestLint(t *testing.T) {

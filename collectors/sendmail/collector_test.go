@@ -98,18 +98,11 @@ func TestAbortBeforeFrom(t *testing.T) {
 		"Nov 24 05:15:41 vm sm-mta[9203]: 6AO5Fffn009203: from=<jdoe@partner.test>, size=0, class=0, nrcpts=1, proto=ESMTP, daemon=MTA, relay=mx21.remote.test [127.0.0.21]",
 	)
 	c.Flush()
-	for _, tc := range []struct {
-		name, labels string
-		want         float64
-	}{
-		{"sendmail_messages_received_total", "daemon=MTA", 0},
-		{"sendmail_connections_lost_total", "stage=data", 1},
-		{"sendmail_connections_lost_total", "stage=rcpt", 1},
-	} {
-		if got := value(t, c, tc.name, tc.labels); got != tc.want {
-			t.Errorf("%s{%s} = %v, want %v", tc.name, tc.labels, got, tc.want)
-		}
-	}
+	metrictest.Expect(t, c,
+		metrictest.Want{"sendmail_messages_received_total", "daemon=MTA", 0},
+		metrictest.Want{"sendmail_connections_lost_total", "stage=data", 1},
+		metrictest.Want{"sendmail_connections_lost_total", "stage=rcpt", 1},
+	)
 }
 
 func TestSizeRefusedAtMail(t *testing.T) {

@@ -2,6 +2,7 @@ package rulescheck_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -55,50 +56,21 @@ func contractProblems(rs rulefiles.Set, doc metricsdoc.Doc) (problems []string, 
 
 	// available returns the labels the series of an expression can carry,
 	// and false when it selects metrics whose labels are not ours to know.
-	var available func(expr string, seen map[string]bool) (map[string]bool, bool)
-	available = func(expr string, seen map[string]bool) (map[string]bool, bool) {
-		info, err := promqlscan.Scan(expr)
-		if err != nil {
-			return nil, false
-		}
-		labels := map[string]bool{}
+	available := func(expr string, seen map[string]bool) (map[string]bool, bool) {
+		labels := maps.Clone(scrapeLabels)
 		known := true
-		for l := range scrapeLabels {
-			labels[l] = true
-		}
-		for _, r := range info.Replaces {
-			labels[r.Dst] = true
-		}
-		for _, sel := range info.Selectors {
-			switch {
-			case strings.Contains(sel.Metric, ":"):
-				rec, ok := records[sel.Metric]
-				if !ok {
-					known = false
-					continue
-				}
-				if seen[sel.Metric] {
-					continue
-				}
-				seen[sel.Metric] = true
-				sub, ok := available(rec.Expr, seen)
-				known = known && ok
-				for l := range sub {
-					labels[l] = true
-				}
-			case hasPrefix(sel.Metric, ourPrefixes):
-				if _, m, extra, ok := doc.Lookup(sel.Metric); ok {
-					for _, l := range append(append([]string{}, m.Labels...), extra...) {
-						labels[l] = true
-					}
-				} else {
-					known = false
-				}
-			default:
+		written, ok := expand(expr, records, seen, func(sel promqlscan.Selector) {
+			_, m, extra, found := doc.Lookup(sel.Metric)
+			if !hasPrefix(sel.Metric, ourPrefixes) || !found {
 				known = false
+				return
 			}
-		}
-		return labels, known
+			for _, l := range append(append([]string{}, m.Labels...), extra...) {
+				labels[l] = true
+			}
+		})
+		maps.Copy(labels, written)
+		return labels, known && ok
 	}
 
 	for _, r := range rs.Rules {
@@ -184,32 +156,48 @@ func contractProblems(rs rulefiles.Set, doc metricsdoc.Doc) (problems []string, 
 // sourceMetrics returns the metrics of ours an expression reads, through
 // recording rules too, and the labels its label_replace calls create.
 func sourceMetrics(expr string, records map[string]rulefiles.Loaded, seen map[string]bool) (metrics []string, replaced map[string]bool) {
-	replaced = map[string]bool{}
-	info, err := promqlscan.Scan(expr)
-	if err != nil {
-		return nil, replaced
-	}
-	for _, r := range info.Replaces {
-		replaced[r.Dst] = true
-	}
-	for _, sel := range info.Selectors {
-		switch {
-		case strings.Contains(sel.Metric, ":"):
-			rec, ok := records[sel.Metric]
-			if !ok || seen[sel.Metric] {
-				continue
-			}
-			seen[sel.Metric] = true
-			m, r := sourceMetrics(rec.Expr, records, seen)
-			metrics = append(metrics, m...)
-			for l := range r {
-				replaced[l] = true
-			}
-		case hasPrefix(sel.Metric, ourPrefixes):
+	replaced, _ = expand(expr, records, seen, func(sel promqlscan.Selector) {
+		if hasPrefix(sel.Metric, ourPrefixes) {
 			metrics = append(metrics, sel.Metric)
 		}
-	}
+	})
 	return metrics, replaced
+}
+
+// expand reads expr and, through the recording rules it selects, the
+// expressions they record (each once). It calls visit for every selector
+// of a metric that is not a recording rule, and returns the labels that
+// label_replace and label_join write on the way, and false when an
+// expression cannot be read or a recording rule is unknown.
+func expand(expr string, records map[string]rulefiles.Loaded, seen map[string]bool, visit func(promqlscan.Selector)) (written map[string]bool, ok bool) {
+	written = map[string]bool{}
+	info, err := promqlscan.Scan(expr)
+	if err != nil {
+		return written, false
+	}
+	ok = true
+	for _, r := range info.Replaces {
+		written[r.Dst] = true
+	}
+	for _, sel := range info.Selectors {
+		if !strings.Contains(sel.Metric, ":") {
+			visit(sel)
+			continue
+		}
+		rec, known := records[sel.Metric]
+		if !known {
+			ok = false
+			continue
+		}
+		if seen[sel.Metric] {
+			continue
+		}
+		seen[sel.Metric] = true
+		sub, subOK := expand(rec.Expr, records, seen, visit)
+		ok = ok && subOK
+		maps.Copy(written, sub)
+	}
+	return written, ok
 }
 
 // recordedMatcherProblems checks the matchers on a recorded series against

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -144,16 +143,6 @@ func TestOnceCorpusMatchesGroundTruth(t *testing.T) {
 	}
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // exporter is a running exporter process.
 type exporter struct {
 	cmd    *exec.Cmd
@@ -164,7 +153,7 @@ type exporter struct {
 
 func startExporter(t testing.TB, args ...string) *exporter {
 	t.Helper()
-	e := &exporter{addr: freeAddr(t), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	e := &exporter{addr: testenv.FreeAddr(t), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	base := []string{"--web.listen-address=" + e.addr}
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--tail.poll-interval=") }) {
 		base = append(base, "--tail.poll-interval=10ms")
@@ -203,17 +192,12 @@ func (e *exporter) scrape(testing.TB) string {
 // waitFor scrapes until cond holds on the samples, and returns the last scrape.
 func (e *exporter) waitFor(t *testing.T, what string, cond func(map[string]float64) bool) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		text := e.scrape(t)
-		if text != "" && cond(samples(t, text)) {
-			return text
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last scrape:\n%s", what, text)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var text string
+	testenv.WaitFor(t, what, 20*time.Second, func() (bool, string) {
+		text = e.scrape(t)
+		return text != "" && cond(samples(t, text)), "last scrape:\n" + text
+	})
+	return text
 }
 
 // normalise drops what depends on the run (time of the last line, build

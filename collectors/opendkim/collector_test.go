@@ -114,9 +114,9 @@ func TestProbeLinesAreNotMail(t *testing.T) {
 		t.Errorf("%d lines recognised, want 5", n)
 	}
 	metrictest.Expect(t, c,
-		metrictest.Want{"opendkim_messages_signed_total", "", 1},
-		metrictest.Want{"opendkim_messages_not_signed_total", "reason=no_signing_table_match", 0},
-		metrictest.Want{"opendkim_sign_failures_total", "reason=key_load", 0},
+		metrictest.Want{Name: "opendkim_messages_signed_total", Labels: "", Value: 1},
+		metrictest.Want{Name: "opendkim_messages_not_signed_total", Labels: "reason=no_signing_table_match", Value: 0},
+		metrictest.Want{Name: "opendkim_sign_failures_total", Labels: "reason=key_load", Value: 0},
 	)
 }
 

@@ -99,9 +99,9 @@ func TestAbortBeforeFrom(t *testing.T) {
 	)
 	c.Flush()
 	metrictest.Expect(t, c,
-		metrictest.Want{"sendmail_messages_received_total", "daemon=MTA", 0},
-		metrictest.Want{"sendmail_connections_lost_total", "stage=data", 1},
-		metrictest.Want{"sendmail_connections_lost_total", "stage=rcpt", 1},
+		metrictest.Want{Name: "sendmail_messages_received_total", Labels: "daemon=MTA", Value: 0},
+		metrictest.Want{Name: "sendmail_connections_lost_total", Labels: "stage=data", Value: 1},
+		metrictest.Want{Name: "sendmail_connections_lost_total", Labels: "stage=rcpt", Value: 1},
 	)
 }
 

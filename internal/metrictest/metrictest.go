@@ -1,7 +1,7 @@
 // Package metrictest is what the collectors' tests share: handing log
 // lines to a collector as the pipeline would (one by one, or replaying the
-// lab's corpus), building a collector from its flags, and reading its
-// series back.
+// lab's corpus), building a collector from its flags, reading its series
+// back, and comparing its whole exposition with a golden file (Golden).
 package metrictest
 
 import (

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -236,7 +235,7 @@ func TestPanelConventions(t *testing.T) {
 			if len(steps) == 0 || steps[0].Value != nil {
 				t.Errorf("%s: thresholds must start with a base step", where)
 			}
-			runbooks := panelRunbooks(p)
+			runbooks := p.Runbooks(dashboards.RunbookBase)
 			if len(steps) > 1 && len(runbooks) == 0 && !linksAlertList(p) {
 				t.Errorf("%s: draws a threshold but links no runbook", where)
 			}
@@ -263,17 +262,6 @@ func linksAlertList(p panelcheck.PanelDef) bool {
 		}
 	}
 	return false
-}
-
-// panelRunbooks returns the alert names of a panel's runbook links.
-func panelRunbooks(p panelcheck.PanelDef) []string {
-	var out []string
-	for _, l := range p.Links {
-		if a, ok := strings.CutPrefix(l.URL, dashboards.RunbookBase); ok {
-			out = append(out, strings.TrimSuffix(a, ".md"))
-		}
-	}
-	return out
 }
 
 func TestRunbookLinks(t *testing.T) {
@@ -311,76 +299,13 @@ func TestRunbookLinks(t *testing.T) {
 	}
 }
 
-// alertThresholdRE reads an alert expression of the form "<expr> <op>
-// <number>" (no and/or/unless): the threshold a panel should draw.
-var alertThresholdRE = regexp.MustCompile(`^([^\n]*?)\s*(>|<|==)\s*([0-9.]+)\s*$`)
-
-// TestThresholdsMatchAlerts checks that a panel linked to an alert draws
-// the alert's threshold, as the golden-signal tables set it: a step at
-// the value the alert compares with ("any", > 0, is a step just above
-// zero; "== 0" of a 0/1 gauge is red below a green step at 1).
-func TestThresholdsMatchAlerts(t *testing.T) {
-	thresholds := map[string][]float64{}
-	for _, r := range loadRules(t) {
-		if r.Alert == "" {
-			continue
-		}
-		expr := strings.TrimSpace(r.Expr)
-		m := alertThresholdRE.FindStringSubmatch(expr)
-		if m == nil || regexp.MustCompile(`\b(and|or|unless)\b`).MatchString(m[1]) {
-			continue
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case m[2] == "==" && v == 0:
-			v = 1
-		case m[2] == ">" && v == 0:
-			v = -1 // "any": checked below
-		}
-		thresholds[r.Alert] = append(thresholds[r.Alert], v)
-	}
-	for _, d := range loadDashboards(t) {
-		for _, p := range d.AllPanels() {
-			var steps []float64
-			for _, s := range p.FieldConfig.Defaults.Thresholds.Steps {
-				if s.Value != nil {
-					steps = append(steps, *s.Value)
-				}
-			}
-			for _, a := range panelRunbooks(p) {
-				want, ok := thresholds[a]
-				if !ok {
-					continue
-				}
-				// A panel may draw only part of an alert that has several
-				// rules (SendmailQueueDepthHigh on smtp-out: 50, not 500),
-				// but at least one of them.
-				found := false
-				for _, w := range want {
-					for _, s := range steps {
-						if w == s || (w == -1 && s > 0 && s < 0.01) {
-							found = true
-						}
-					}
-				}
-				if !found {
-					t.Errorf("%s: panel %q links %s but draws none of its thresholds %v (steps %v)", d.File, p.Title, a, want, steps)
-				}
-			}
-		}
-	}
-}
-
 // TestMailAlertsOnDashboards checks that every alert on the mail tiers and
 // on the exporter is linked from a panel that shows what it measures.
 func TestMailAlertsOnDashboards(t *testing.T) {
 	linked := map[string]bool{}
 	for _, d := range loadDashboards(t) {
 		for _, p := range d.AllPanels() {
-			for _, a := range panelRunbooks(p) {
+			for _, a := range p.Runbooks(dashboards.RunbookBase) {
 				linked[a] = true
 			}
 		}

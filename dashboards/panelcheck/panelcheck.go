@@ -135,6 +135,18 @@ type Variable struct {
 	} `json:"current"`
 }
 
+// Runbooks returns the alert names of the panel's links to runbooks: the
+// links under base ("…/docs/runbooks/"), each "<alert>.md".
+func (p PanelDef) Runbooks(base string) []string {
+	var out []string
+	for _, l := range p.Links {
+		if a, ok := strings.CutPrefix(l.URL, base); ok {
+			out = append(out, strings.TrimSuffix(a, ".md"))
+		}
+	}
+	return out
+}
+
 // Variable returns the dashboard's variable of that name.
 func (d Dashboard) Variable(name string) (Variable, bool) {
 	for _, v := range d.Templating.List {

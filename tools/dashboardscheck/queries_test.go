@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/dashboards"
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
 	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"github.com/cabalmail/mailtier/internal/testenv"
@@ -48,6 +49,16 @@ func loadLint(t *testing.T) panelcheck.Lint {
 	return c
 }
 
+// loadDashboards reads every dashboard's JSON.
+func loadDashboards(t *testing.T) []panelcheck.Dashboard {
+	t.Helper()
+	ds, err := panelcheck.LoadDashboards(os.DirFS(filepath.Join(testenv.RepoRoot(t), "dashboards")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
 // loadQueries returns every query of every dashboard, annotations included.
 func loadQueries(t *testing.T) []panelcheck.Query {
 	t.Helper()
@@ -61,11 +72,7 @@ func loadQueries(t *testing.T) []panelcheck.Query {
 func TestVariableQueries(t *testing.T) {
 	doc := loadMetricsDoc(t)
 	re := regexp.MustCompile(`^label_values\((.+), ([a-z_]+)\)$`)
-	ds, err := panelcheck.LoadDashboards(os.DirFS(filepath.Join(testenv.RepoRoot(t), "dashboards")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range ds {
+	for _, d := range loadDashboards(t) {
 		for _, v := range d.Templating.List {
 			if v.Type != "query" {
 				continue
@@ -256,6 +263,60 @@ func checkSelector(t *testing.T, q panelcheck.Query, s promqlscan.Selector, doc 
 		for _, v := range strings.Split(m.Value, "|") {
 			if !slices.Contains(values, v) {
 				t.Errorf("%s: %s{%s} never takes the value %q (docs/metrics.md lists %s)", q, base, m.Name, v, fmt.Sprintf("%q", values))
+			}
+		}
+	}
+}
+
+// TestThresholdsMatchAlerts checks that a panel linked to an alert draws
+// the alert's threshold, as the golden-signal tables set it: a step at
+// the value the alert compares with ("any", > 0, is a step just above
+// zero; "== 0" of a 0/1 gauge is red below a green step at 1).
+func TestThresholdsMatchAlerts(t *testing.T) {
+	thresholds := map[string][]float64{}
+	for _, r := range loadRules(t).Rules {
+		if r.Alert == "" {
+			continue
+		}
+		op, v, ok := promqlscan.Threshold(r.Expr)
+		if !ok || op != ">" && op != "<" && op != "==" {
+			continue
+		}
+		switch {
+		case op == "==" && v == 0:
+			v = 1
+		case op == ">" && v == 0:
+			v = -1 // "any": checked below
+		}
+		thresholds[r.Alert] = append(thresholds[r.Alert], v)
+	}
+	for _, d := range loadDashboards(t) {
+		for _, p := range d.AllPanels() {
+			var steps []float64
+			for _, s := range p.FieldConfig.Defaults.Thresholds.Steps {
+				if s.Value != nil {
+					steps = append(steps, *s.Value)
+				}
+			}
+			for _, a := range p.Runbooks(dashboards.RunbookBase) {
+				want, ok := thresholds[a]
+				if !ok {
+					continue
+				}
+				// A panel may draw only part of an alert that has several
+				// rules (SendmailQueueDepthHigh on smtp-out: 50, not 500),
+				// but at least one of them.
+				found := false
+				for _, w := range want {
+					for _, s := range steps {
+						if w == s || (w == -1 && s > 0 && s < 0.01) {
+							found = true
+						}
+					}
+				}
+				if !found {
+					t.Errorf("%s: panel %q links %s but draws none of its thresholds %v (steps %v)", d.File, p.Title, a, want, steps)
+				}
 			}
 		}
 	}

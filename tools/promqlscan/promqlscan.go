@@ -209,3 +209,30 @@ func replaces(c *parser.Call) ([]LabelReplace, error) {
 	}
 	return nil, nil
 }
+
+// Threshold reads an alerting expression of the form "<expr> <op>
+// <number>" with op a comparison (>, <, >=, <=, ==, !=): the threshold a
+// panel should draw. ok is false for any other form, an "and", "or" or
+// "unless" at the top included.
+func Threshold(expr string) (op string, value float64, ok bool) {
+	node, err := promql.ParseExpr(expr)
+	if err != nil {
+		return "", 0, false
+	}
+	for {
+		p, isParen := node.(*parser.ParenExpr)
+		if !isParen {
+			break
+		}
+		node = p.Expr
+	}
+	b, isBinary := node.(*parser.BinaryExpr)
+	if !isBinary || !b.Op.IsComparisonOperator() {
+		return "", 0, false
+	}
+	n, isNumber := b.RHS.(*parser.NumberLiteral)
+	if !isNumber {
+		return "", 0, false
+	}
+	return b.Op.String(), n.Val, true
+}

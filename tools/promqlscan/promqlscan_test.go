@@ -96,3 +96,24 @@ func TestScanRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		expr  string
+		op    string
+		value float64
+		ok    bool
+	}{
+		{`sum by (tier) (rate(x_total[5m])) > 0.5`, ">", 0.5, true},
+		{"max(sendmail_queue_messages)\n  >= 500\n", ">=", 500, true},
+		{`(up{job="mailtier"} == 0)`, "==", 0, true},
+		{`a > 1 and on (tier) b > 0`, "", 0, false},
+		{`a > b`, "", 0, false},
+		{`a + 1`, "", 0, false},
+	} {
+		op, v, ok := Threshold(tc.expr)
+		if op != tc.op || v != tc.value || ok != tc.ok {
+			t.Errorf("Threshold(%q) = %q, %v, %v; want %q, %v, %v", tc.expr, op, v, ok, tc.op, tc.value, tc.ok)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
 // --- Alertmanager -----------------------------------------------------------------
@@ -187,22 +185,6 @@ func TestAlertmanagerEntrypoint(t *testing.T) {
 	if !strings.Contains(out, "SUCCESS") {
 		t.Errorf("amtool check-config on the rendered file:\n%s", out)
 	}
-}
-
-// amMatcher is one Alertmanager matcher such as alertname=~"A|B".
-type amMatcher struct {
-	name, op, value string
-}
-
-var amMatcherRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"(.*)"$`)
-
-func parseAMMatcher(t *testing.T, s string) amMatcher {
-	t.Helper()
-	m := amMatcherRE.FindStringSubmatch(s)
-	if m == nil {
-		t.Fatalf("matcher %q is not of the form name=\"value\"", s)
-	}
-	return amMatcher{name: m[1], op: m[2], value: m[3]}
 }
 
 // alertmanagerWithConfig runs Debian's Alertmanager on a free loopback
@@ -402,25 +384,5 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 				t.Errorf("inhibited = %v, want %v", got, tc.want)
 			}
 		})
-	}
-}
-
-// TestAlertmanagerNamesExist checks that every alert name the inhibit rules
-// mention is one the rules define.
-func TestAlertmanagerNamesExist(t *testing.T) {
-	c := loadAMConfig(t, filepath.Join(testenv.RepoRoot(t), amTemplate))
-	names := loadRules(t).AlertNames()
-	for _, r := range c.InhibitRules {
-		for _, s := range append(append([]string{}, r.SourceMatchers...), r.TargetMatchers...) {
-			m := parseAMMatcher(t, s)
-			if m.name != "alertname" {
-				continue
-			}
-			for _, v := range rulefiles.LiteralValues(m.op, m.value) {
-				if !names[v] {
-					t.Errorf("inhibit rule matcher %s names %q, which no rule defines", s, v)
-				}
-			}
-		}
 	}
 }

@@ -17,11 +17,10 @@ goroot=$(go env GOROOT)
 modcache=$(go env GOMODCACHE)
 
 mkdir -p "$work/home" "$work/gocache"
-# A readable copy of the module cache (the user's own is usually under /root).
-if [ ! -d "$work/gomod" ] || [ "$modcache" -nt "$work/gomod" ]; then
-	rm -rf "$work/gomod.new" && cp -a "$modcache" "$work/gomod.new"
-	rm -rf "$work/gomod" && mv "$work/gomod.new" "$work/gomod"
-fi
+# A readable copy of the module cache (the user's own is usually under
+# /root), brought up to date with what was downloaded since.
+mkdir -p "$work/gomod"
+cp -a -u "$modcache/." "$work/gomod/"
 chown -R nobody "$work"
 
 # Debian's programs the integration tier runs, and terraform.

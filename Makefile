@@ -42,7 +42,7 @@ RIE := $(RIE_DIR)/aws-lambda-rie
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test deps sendmail-bin vet unit fmt-check terraform-check mail-check e2e cross bench fuzz clean docker-context
+.PHONY: all build demo test test-fast test-nobody deps sendmail-bin vet lint unit fmt-check terraform-check mail-check e2e cross bench fuzz clean docker-context
 
 all: build
 
@@ -59,7 +59,16 @@ demo: build
 		--tail.path=testdata/corpus/fail2ban.log \
 		--no-collector.mqueue
 
-test: deps fmt-check vet unit terraform-check mail-check
+test: deps fmt-check vet lint unit terraform-check mail-check
+
+# The fast tier alone: no root, no Debian packages, no daemons.
+test-fast:
+	$(GO) test -count=1 ./...
+
+# The fast tier as user nobody with the integration tier's programs hidden
+# (root: it sets up a mount namespace); see README.md.
+test-nobody:
+	sh scripts/fast-tier-as-nobody.sh -count=1 ./...
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -80,12 +89,22 @@ vet:
 	$(GO) vet ./...
 	cd tools && $(GO) vet ./...
 
+# staticcheck from the Go module proxy, pinned; its checks are in
+# staticcheck.conf.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
+	cd tools && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+
 sendmail-bin:
 	@[ -x "$(SENDMAIL_ROOT)/usr/libexec/sendmail/sendmail" ] || { \
 		tmp=$$(mktemp -d) && (cd "$$tmp" && { apt-get download -qq -o APT::Sandbox::User=root sendmail-bin || \
 			{ apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root sendmail-bin; }; }) && \
 		mkdir -p "$(SENDMAIL_ROOT)" && dpkg-deb -x "$$tmp"/sendmail-bin_*.deb "$(SENDMAIL_ROOT)" && rm -rf "$$tmp"; }
 
+# Both tiers, then the tools module (tools/: Prometheus' own PromQL parser,
+# relabeling and configuration loader, kept out of the main go.mod).
 # terraform/'s tests run the terraform binary (TERRAFORM); the sendmail
 # tests run Debian's sendmail-bin, unpacked (SENDMAIL_ROOT); alert_sink's
 # run the Lambda Runtime Interface Emulator (RIE).

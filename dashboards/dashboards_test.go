@@ -3,15 +3,15 @@ package dashboards_test
 import (
 	"bytes"
 	"fmt"
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 
 	"github.com/cabalmail/mailtier/dashboards"
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
@@ -30,8 +30,6 @@ var wantDashboards = map[string]struct{ uid, tier string }{
 	"smtp-in.json":  {"mailtier-smtp-in", "smtp-in"},
 	"smtp-out.json": {"mailtier-smtp-out", "smtp-out"},
 }
-
-var mailTiers = []string{"imap", "smtp-in", "smtp-out"}
 
 // validUnits are the Grafana unit ids (packages/grafana-data, valueFormats)
 // the dashboards may use.
@@ -87,40 +85,40 @@ func TestDashboardsAreValid(t *testing.T) {
 	uids, titles := map[string]string{}, map[string]string{}
 	seen := map[string]bool{}
 	for _, d := range ds {
-		seen[d.file] = true
-		want, ok := wantDashboards[d.file]
+		seen[d.File] = true
+		want, ok := wantDashboards[d.File]
 		if !ok {
-			t.Errorf("%s: unexpected dashboard; add it to wantDashboards with its uid", d.file)
+			t.Errorf("%s: unexpected dashboard; add it to wantDashboards with its uid", d.File)
 			continue
 		}
 		if d.UID != want.uid {
-			t.Errorf("%s: uid %q, want %q (uids are stable: links and bookmarks use them)", d.file, d.UID, want.uid)
+			t.Errorf("%s: uid %q, want %q (uids are stable: links and bookmarks use them)", d.File, d.UID, want.uid)
 		}
 		if len(d.UID) > 40 {
-			t.Errorf("%s: uid %q is longer than Grafana's 40 characters", d.file, d.UID)
+			t.Errorf("%s: uid %q is longer than Grafana's 40 characters", d.File, d.UID)
 		}
 		if other, dup := uids[d.UID]; dup {
-			t.Errorf("%s and %s share the uid %q", d.file, other, d.UID)
+			t.Errorf("%s and %s share the uid %q", d.File, other, d.UID)
 		}
-		uids[d.UID] = d.file
+		uids[d.UID] = d.File
 		if other, dup := titles[d.Title]; dup || d.Title == "" {
-			t.Errorf("%s: title %q is empty or also %s's", d.file, d.Title, other)
+			t.Errorf("%s: title %q is empty or also %s's", d.File, d.Title, other)
 		}
-		titles[d.Title] = d.file
-		if v, ok := d.raw["id"]; !ok || v != nil {
-			t.Errorf("%s: \"id\" must be null, or Grafana's provisioning refuses the file", d.file)
+		titles[d.Title] = d.File
+		if v, ok := d.Raw["id"]; !ok || v != nil {
+			t.Errorf("%s: \"id\" must be null, or Grafana's provisioning refuses the file", d.File)
 		}
 		if d.Editable {
-			t.Errorf("%s: editable; provisioned dashboards change in the repository, not in Grafana", d.file)
+			t.Errorf("%s: editable; provisioned dashboards change in the repository, not in Grafana", d.File)
 		}
 		if d.SchemaVersion < 36 {
-			t.Errorf("%s: schemaVersion %d predates the data source uids the panels use", d.file, d.SchemaVersion)
+			t.Errorf("%s: schemaVersion %d predates the data source uids the panels use", d.File, d.SchemaVersion)
 		}
 		if !slices.Contains(d.Tags, "mailtier") {
-			t.Errorf("%s: lacks the mailtier tag the dashboards' links list", d.file)
+			t.Errorf("%s: lacks the mailtier tag the dashboards' links list", d.File)
 		}
 		if want.tier != "" && !slices.Contains(d.Tags, want.tier) {
-			t.Errorf("%s: lacks the tag %q", d.file, want.tier)
+			t.Errorf("%s: lacks the tag %q", d.File, want.tier)
 		}
 		checkLayout(t, d)
 	}
@@ -133,27 +131,27 @@ func TestDashboardsAreValid(t *testing.T) {
 
 // checkLayout checks that panel ids are unique and that no two panels
 // overlap on the 24-column grid.
-func checkLayout(t *testing.T, d jsonDashboard) {
+func checkLayout(t *testing.T, d panelcheck.Dashboard) {
 	t.Helper()
 	ids := map[int]bool{}
 	type cell struct{ x, y int }
 	taken := map[cell]string{}
-	var all []jsonPanel
+	var all []panelcheck.PanelDef
 	all = append(all, d.Panels...)
 	for _, p := range all {
 		if ids[p.ID] {
-			t.Errorf("%s: panel id %d is used twice", d.file, p.ID)
+			t.Errorf("%s: panel id %d is used twice", d.File, p.ID)
 		}
 		ids[p.ID] = true
 		g := p.GridPos
 		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
-			t.Errorf("%s: panel %q is off the grid: %+v", d.file, p.Title, g)
+			t.Errorf("%s: panel %q is off the grid: %+v", d.File, p.Title, g)
 			continue
 		}
 		for x := g.X; x < g.X+g.W; x++ {
 			for y := g.Y; y < g.Y+g.H; y++ {
 				if other, ok := taken[cell{x, y}]; ok {
-					t.Errorf("%s: panels %q and %q overlap", d.file, other, p.Title)
+					t.Errorf("%s: panels %q and %q overlap", d.File, other, p.Title)
 					return
 				}
 				taken[cell{x, y}] = p.Title
@@ -164,72 +162,41 @@ func checkLayout(t *testing.T, d jsonDashboard) {
 
 func TestTemplating(t *testing.T) {
 	for _, d := range loadDashboards(t) {
-		want := wantDashboards[d.file]
+		want := wantDashboards[d.File]
 		// template-datasource-rule
-		ds, ok := d.variable("datasource")
+		ds, ok := d.Variable("datasource")
 		if !ok || ds.Type != "datasource" || ds.Query != "prometheus" || ds.Label != "Data source" {
-			t.Errorf("%s: needs a variable datasource (type datasource, query prometheus, label \"Data source\"), got %+v", d.file, ds)
+			t.Errorf("%s: needs a variable datasource (type datasource, query prometheus, label \"Data source\"), got %+v", d.File, ds)
 		}
 		// The query variables: the linter's template-instance-rule, and
 		// template-on-time-change-reload.
 		checkQueryVar := func(name, label string) {
-			v, ok := d.variable(name)
+			v, ok := d.Variable(name)
 			if !ok {
-				t.Errorf("%s: has no $%s variable", d.file, name)
+				t.Errorf("%s: has no $%s variable", d.File, name)
 				return
 			}
 			if v.Type != "query" || v.Datasource["uid"] != "$datasource" || v.Label != label ||
 				!v.Multi || !v.IncludeAll || v.AllValue != ".+" || v.Refresh != 2 {
-				t.Errorf("%s: $%s must be a multi-value query on $datasource labelled %q, with All as .+, refreshed on time range change; got %+v", d.file, name, label, v)
+				t.Errorf("%s: $%s must be a multi-value query on $datasource labelled %q, with All as .+, refreshed on time range change; got %+v", d.File, name, label, v)
 			}
 			q, _ := v.Query.(string)
 			if q != v.Definition {
-				t.Errorf("%s: $%s: query %q and definition %q differ", d.file, name, q, v.Definition)
+				t.Errorf("%s: $%s: query %q and definition %q differ", d.File, name, q, v.Definition)
 			}
 		}
 		checkQueryVar("instance", "Instance")
 		if want.tier == "" {
 			checkQueryVar("tier", "Tier")
 		} else {
-			v, ok := d.variable("tier")
+			v, ok := d.Variable("tier")
 			cur, _ := v.Current.Value.(string)
 			if !ok || v.Type != "custom" || v.Query != want.tier || cur != want.tier || v.Label != "Tier" {
-				t.Errorf("%s: $tier must be fixed (custom) to %q, got %+v", d.file, want.tier, v)
+				t.Errorf("%s: $tier must be fixed (custom) to %q, got %+v", d.File, want.tier, v)
 			}
 		}
 		if len(d.Templating.List) != 3 {
-			t.Errorf("%s: %d variables, want datasource, tier and instance", d.file, len(d.Templating.List))
-		}
-	}
-}
-
-func TestVariableQueries(t *testing.T) {
-	doc := loadMetricsDoc(t)
-	re := regexp.MustCompile(`^label_values\((.+), ([a-z_]+)\)$`)
-	for _, d := range loadDashboards(t) {
-		for _, v := range d.Templating.List {
-			if v.Type != "query" {
-				continue
-			}
-			q, _ := v.Query.(string)
-			m := re.FindStringSubmatch(q)
-			if m == nil {
-				t.Errorf("%s: $%s: %q is not label_values(selector, label)", d.file, v.Name, q)
-				continue
-			}
-			sels, err := scan(m[1])
-			if err != nil || len(sels) != 1 {
-				t.Errorf("%s: $%s: %q: %v", d.file, v.Name, m[1], err)
-				continue
-			}
-			_, dm, _, ok := doc.Lookup(sels[0].metric)
-			if !ok {
-				t.Errorf("%s: $%s reads %s, which docs/metrics.md does not list", d.file, v.Name, sels[0].metric)
-				continue
-			}
-			if !scrapeLabels[m[2]] && !slices.Contains(dm.Labels, m[2]) {
-				t.Errorf("%s: $%s lists label %s, which %s does not have", d.file, v.Name, m[2], sels[0].metric)
-			}
+			t.Errorf("%s: %d variables, want datasource, tier and instance", d.File, len(d.Templating.List))
 		}
 	}
 }
@@ -237,8 +204,8 @@ func TestVariableQueries(t *testing.T) {
 func TestPanelConventions(t *testing.T) {
 	for _, d := range loadDashboards(t) {
 		titles := map[string]bool{}
-		for _, p := range d.panels() {
-			where := fmt.Sprintf("%s: panel %q", d.file, p.Title)
+		for _, p := range d.AllPanels() {
+			where := fmt.Sprintf("%s: panel %q", d.File, p.Title)
 			// panel-title-description-rule
 			if p.Title == "" || len(p.Description) < 60 {
 				t.Errorf("%s: needs a title and a description that says what to do", where)
@@ -268,7 +235,7 @@ func TestPanelConventions(t *testing.T) {
 			if len(steps) == 0 || steps[0].Value != nil {
 				t.Errorf("%s: thresholds must start with a base step", where)
 			}
-			runbooks := panelRunbooks(p)
+			runbooks := p.Runbooks(dashboards.RunbookBase)
 			if len(steps) > 1 && len(runbooks) == 0 && !linksAlertList(p) {
 				t.Errorf("%s: draws a threshold but links no runbook", where)
 			}
@@ -280,7 +247,7 @@ func TestPanelConventions(t *testing.T) {
 		}
 		for _, a := range d.Annotations.List {
 			if a.Expr != "" && a.Datasource["uid"] != "$datasource" {
-				t.Errorf("%s: annotation %q does not use $datasource", d.file, a.Name)
+				t.Errorf("%s: annotation %q does not use $datasource", d.File, a.Name)
 			}
 		}
 	}
@@ -288,24 +255,13 @@ func TestPanelConventions(t *testing.T) {
 
 // linksAlertList says whether a panel links docs/alerts.md, the list of
 // every alert and its runbook (the overview's alert counts).
-func linksAlertList(p jsonPanel) bool {
+func linksAlertList(p panelcheck.PanelDef) bool {
 	for _, l := range p.Links {
 		if strings.HasSuffix(l.URL, "/docs/alerts.md") {
 			return true
 		}
 	}
 	return false
-}
-
-// panelRunbooks returns the alert names of a panel's runbook links.
-func panelRunbooks(p jsonPanel) []string {
-	var out []string
-	for _, l := range p.Links {
-		if a, ok := strings.CutPrefix(l.URL, dashboards.RunbookBase); ok {
-			out = append(out, strings.TrimSuffix(a, ".md"))
-		}
-	}
-	return out
 }
 
 func TestRunbookLinks(t *testing.T) {
@@ -316,7 +272,7 @@ func TestRunbookLinks(t *testing.T) {
 		}
 	}
 	for _, d := range loadDashboards(t) {
-		for _, p := range d.panels() {
+		for _, p := range d.AllPanels() {
 			for _, l := range p.Links {
 				if !strings.HasPrefix(l.URL, "https://github.com/") {
 					continue
@@ -325,81 +281,18 @@ func TestRunbookLinks(t *testing.T) {
 				if !ok {
 					rel, ok := strings.CutPrefix(l.URL, "https://github.com/cabalmail/mailtier/blob/main/")
 					if !ok {
-						t.Errorf("%s: panel %q links outside the repository: %s", d.file, p.Title, l.URL)
-					} else if _, err := os.Stat(filepath.Join(repoRoot(t), rel)); err != nil {
-						t.Errorf("%s: panel %q links to %s, which does not exist", d.file, p.Title, rel)
+						t.Errorf("%s: panel %q links outside the repository: %s", d.File, p.Title, l.URL)
+					} else if _, err := os.Stat(filepath.Join(testenv.RepoRoot(t), rel)); err != nil {
+						t.Errorf("%s: panel %q links to %s, which does not exist", d.File, p.Title, rel)
 					}
 					continue
 				}
 				a = strings.TrimSuffix(a, ".md")
 				if !alerts[a] {
-					t.Errorf("%s: panel %q links the runbook of %s, which no rule in rules/ defines", d.file, p.Title, a)
+					t.Errorf("%s: panel %q links the runbook of %s, which no rule in rules/ defines", d.File, p.Title, a)
 				}
-				if _, err := os.Stat(filepath.Join(repoRoot(t), "docs", "runbooks", a+".md")); err != nil {
-					t.Errorf("%s: panel %q links docs/runbooks/%s.md, which does not exist", d.file, p.Title, a)
-				}
-			}
-		}
-	}
-}
-
-// alertThresholdRE reads an alert expression of the form "<expr> <op>
-// <number>" (no and/or/unless): the threshold a panel should draw.
-var alertThresholdRE = regexp.MustCompile(`^([^\n]*?)\s*(>|<|==)\s*([0-9.]+)\s*$`)
-
-// TestThresholdsMatchAlerts checks that a panel linked to an alert draws
-// the alert's threshold, as the golden-signal tables set it: a step at
-// the value the alert compares with ("any", > 0, is a step just above
-// zero; "== 0" of a 0/1 gauge is red below a green step at 1).
-func TestThresholdsMatchAlerts(t *testing.T) {
-	thresholds := map[string][]float64{}
-	for _, r := range loadRules(t) {
-		if r.Alert == "" {
-			continue
-		}
-		expr := strings.TrimSpace(r.Expr)
-		m := alertThresholdRE.FindStringSubmatch(expr)
-		if m == nil || regexp.MustCompile(`\b(and|or|unless)\b`).MatchString(m[1]) {
-			continue
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case m[2] == "==" && v == 0:
-			v = 1
-		case m[2] == ">" && v == 0:
-			v = -1 // "any": checked below
-		}
-		thresholds[r.Alert] = append(thresholds[r.Alert], v)
-	}
-	for _, d := range loadDashboards(t) {
-		for _, p := range d.panels() {
-			var steps []float64
-			for _, s := range p.FieldConfig.Defaults.Thresholds.Steps {
-				if s.Value != nil {
-					steps = append(steps, *s.Value)
-				}
-			}
-			for _, a := range panelRunbooks(p) {
-				want, ok := thresholds[a]
-				if !ok {
-					continue
-				}
-				// A panel may draw only part of an alert that has several
-				// rules (SendmailQueueDepthHigh on smtp-out: 50, not 500),
-				// but at least one of them.
-				found := false
-				for _, w := range want {
-					for _, s := range steps {
-						if w == s || (w == -1 && s > 0 && s < 0.01) {
-							found = true
-						}
-					}
-				}
-				if !found {
-					t.Errorf("%s: panel %q links %s but draws none of its thresholds %v (steps %v)", d.file, p.Title, a, want, steps)
+				if _, err := os.Stat(filepath.Join(testenv.RepoRoot(t), "docs", "runbooks", a+".md")); err != nil {
+					t.Errorf("%s: panel %q links docs/runbooks/%s.md, which does not exist", d.File, p.Title, a)
 				}
 			}
 		}
@@ -411,8 +304,8 @@ func TestThresholdsMatchAlerts(t *testing.T) {
 func TestMailAlertsOnDashboards(t *testing.T) {
 	linked := map[string]bool{}
 	for _, d := range loadDashboards(t) {
-		for _, p := range d.panels() {
-			for _, a := range panelRunbooks(p) {
+		for _, p := range d.AllPanels() {
+			for _, a := range p.Runbooks(dashboards.RunbookBase) {
 				linked[a] = true
 			}
 		}
@@ -421,207 +314,14 @@ func TestMailAlertsOnDashboards(t *testing.T) {
 		if r.Alert == "" {
 			continue
 		}
-		area := strings.SplitN(r.file, ".", 2)[0]
+		area := strings.SplitN(filepath.Base(r.File), ".", 2)[0]
 		switch area {
 		case "sendmail", "dovecot", "opendkim", "processes", "exporter", "fail2ban":
 		default:
 			continue
 		}
 		if !linked[r.Alert] {
-			t.Errorf("alert %s (%s) is on no panel: add a panel that shows what it measures and link its runbook", r.Alert, r.file)
-		}
-	}
-}
-
-// scrapeLabels are set by the scrape configuration, on every series.
-var scrapeLabels = map[string]bool{"tier": true, "instance": true, "job": true}
-
-// alertsLabels are the labels of Prometheus' ALERTS series the dashboards
-// select or group on.
-var alertsLabels = map[string]bool{"alertname": true, "alertstate": true, "severity": true, "tier": true, "instance": true}
-
-type query struct {
-	d     jsonDashboard
-	panel string
-	ref   string
-	expr  string
-}
-
-func (q query) String() string { return fmt.Sprintf("%s: %q %s", q.d.file, q.panel, q.ref) }
-
-func allQueries(t *testing.T) []query {
-	t.Helper()
-	var out []query
-	for _, d := range loadDashboards(t) {
-		for _, a := range d.Annotations.List {
-			if a.Expr != "" {
-				out = append(out, query{d, "annotation: " + a.Name, "", a.Expr})
-			}
-		}
-		for _, p := range d.panels() {
-			for _, tg := range p.Targets {
-				out = append(out, query{d, p.Title, tg.RefID, tg.Expr})
-			}
-		}
-	}
-	return out
-}
-
-var (
-	// histogramRE is the one way the dashboards read a histogram: a
-	// quantile of the per-le sum of the buckets' rates.
-	histogramRE = regexp.MustCompile(`histogram_quantile\(0?\.[0-9]+, sum by \(le(, [a-z_]+)*\) \(rate\([a-z_]+_bucket\{[^}]*\}\[\$__rate_interval\]\)\)\)`)
-	bucketRE    = regexp.MustCompile(`_bucket\b`)
-	varUseRE    = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
-	literalRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+(\|[A-Za-z0-9_-]+)*$`)
-)
-
-func TestQueryConventions(t *testing.T) {
-	doc := loadMetricsDoc(t)
-	records := map[string]bool{}
-	for _, r := range loadRules(t) {
-		if r.Record != "" {
-			records[r.Record] = true
-		}
-	}
-	lint := loadLint(t)
-	for _, q := range allQueries(t) {
-		for _, m := range varUseRE.FindAllStringSubmatch(q.expr, -1) {
-			switch m[1] {
-			case "tier", "instance", "__rate_interval":
-			default:
-				t.Errorf("%s: uses $%s; queries may use $tier, $instance and $__rate_interval", q, m[1])
-			}
-		}
-		sels, groups, err := scanAll(q.expr)
-		if err != nil {
-			t.Errorf("%s: %v: %s", q, err, q.expr)
-			continue
-		}
-		carried := map[string]bool{}
-		for _, s := range sels {
-			for l := range seriesLabels(s.metric, doc, records) {
-				carried[l] = true
-			}
-		}
-		for _, g := range groups {
-			if !carried[g] && !carried["*"] {
-				t.Errorf("%s: groups or matches on %q, which none of its series carry", q, g)
-			}
-		}
-		if len(sels) == 0 && !strings.HasPrefix(q.panel, "annotation") {
-			t.Errorf("%s: selects no series", q)
-		}
-		// The histogram form: every _bucket read inside
-		// histogram_quantile(q, sum by (le, ...) (rate(..._bucket{...}[$__rate_interval]))).
-		if n, m := len(bucketRE.FindAllString(q.expr, -1)), len(histogramRE.FindAllString(q.expr, -1)); n != m {
-			t.Errorf("%s: %d _bucket selectors, %d in the histogram_quantile(q, sum by (le…) (rate(…_bucket…[$__rate_interval]))) form: %s", q, n, m, q.expr)
-		}
-		for _, s := range sels {
-			// target-rate-interval-rule, and no fixed window anywhere.
-			if s.rng != "" && s.rng != "$__rate_interval" {
-				t.Errorf("%s: %s[%s]: ranges are $__rate_interval", q, s.metric, s.rng)
-			}
-			counterFn := s.fn == "rate" || s.fn == "irate" || s.fn == "increase"
-			if counterFn && s.rng == "" {
-				t.Errorf("%s: %s(%s) without a range", q, s.fn, s.metric)
-			}
-			if s.rng != "" && !counterFn {
-				t.Errorf("%s: %s[...] is given to %q; the dashboards use ranges only in rate and increase", q, s.metric, s.fn)
-			}
-			// target-counter-agg-rule
-			if strings.HasSuffix(s.metric, "_total") && !counterFn {
-				t.Errorf("%s: counter %s is not inside rate, irate or increase", q, s.metric)
-			}
-			// target-instance-rule, with .lint's exclusions.
-			// The linter does not read annotations; the annotation shows
-			// the tier's alerts, which mostly have no instance.
-			annotation := strings.HasPrefix(q.panel, "annotation: ")
-			if m, ok := s.matcher("instance"); (!ok || m.op != "=~" || m.value != "$instance") && !annotation && !lint.excluded("target-instance-rule", q.d.Title, q.panel) {
-				t.Errorf("%s: %s does not match instance=~\"$instance\"", q, s.metric)
-			}
-			if m, ok := s.matcher("tier"); !ok || !((m.op == "=~" && m.value == "$tier") || (m.op == "=" && slices.Contains(mailTiers, m.value))) {
-				t.Errorf("%s: %s matches no tier (tier=~\"$tier\", or tier=\"<tier>\" on the overview)", q, s.metric)
-			}
-			checkSelector(t, q, s, doc, records)
-		}
-	}
-}
-
-// seriesLabels returns the labels the series of a metric carry; "*" when
-// they are not known here (a recording rule).
-func seriesLabels(metric string, doc metricsdoc.Doc, records map[string]bool) map[string]bool {
-	out := map[string]bool{}
-	switch {
-	case metric == "ALERTS":
-		for l := range alertsLabels {
-			out[l] = true
-		}
-		return out
-	case records[metric]:
-		out["*"] = true
-		return out
-	}
-	for l := range scrapeLabels {
-		out[l] = true
-	}
-	if _, dm, extra, ok := doc.Lookup(metric); ok {
-		for _, l := range append(append([]string{}, dm.Labels...), extra...) {
-			out[l] = true
-		}
-	}
-	return out
-}
-
-// checkSelector checks that a selector names a metric the exporter
-// documents (or a recording rule, or Prometheus' own up and ALERTS), with
-// labels it has and values it can take.
-func checkSelector(t *testing.T, q query, s selector, doc metricsdoc.Doc, records map[string]bool) {
-	t.Helper()
-	var allowed map[string]bool
-	var base string
-	switch {
-	case s.metric == "ALERTS":
-		allowed = alertsLabels
-	case s.metric == "up":
-		// Written by Prometheus at each scrape; only the exporter's job.
-		if m, ok := s.matcher("job"); !ok || m.op != "=" || m.value != "mailtier" {
-			t.Errorf("%s: up must select job=\"mailtier\", the exporters' scrape job", q)
-		}
-		allowed = scrapeLabels
-	case records[s.metric]:
-		return
-	default:
-		b, dm, extra, ok := doc.Lookup(s.metric)
-		if !ok {
-			t.Errorf("%s: metric %s is not in docs/metrics.md, nor a recording rule in rules/", q, s.metric)
-			return
-		}
-		base = b
-		allowed = map[string]bool{}
-		for _, l := range append(append([]string{}, dm.Labels...), extra...) {
-			allowed[l] = true
-		}
-		for l := range scrapeLabels {
-			allowed[l] = true
-		}
-	}
-	for _, m := range s.matchers {
-		if !allowed[m.name] {
-			t.Errorf("%s: %s has no label %q", q, s.metric, m.name)
-			continue
-		}
-		if base == "" || scrapeLabels[m.name] || (m.op != "=" && m.op != "=~") || !literalRE.MatchString(m.value) {
-			continue
-		}
-		values, closed := doc.ClosedValues(base, m.name)
-		if !closed {
-			continue
-		}
-		for _, v := range strings.Split(m.value, "|") {
-			if !slices.Contains(values, v) {
-				t.Errorf("%s: %s{%s} never takes the value %q (docs/metrics.md lists %s)", q, base, m.name, v, fmtList(values))
-			}
+			t.Errorf("alert %s (%s) is on no panel: add a panel that shows what it measures and link its runbook", r.Alert, filepath.Base(r.File))
 		}
 	}
 }
@@ -630,7 +330,7 @@ func checkSelector(t *testing.T, q query, s selector, doc metricsdoc.Doc, record
 // rules file as a recording rule, one group per query, and has promtool
 // check it with Prometheus' own parser.
 func TestQueriesArePromQL(t *testing.T) {
-	promtool := needBinary(t, "promtool", "prometheus")
+	promtool := testenv.Binary(t, "promtool", "prometheus")
 	qs, err := panelcheck.Load(os.DirFS("."))
 	if err != nil {
 		t.Fatal(err)
@@ -655,7 +355,7 @@ func TestQueriesArePromQL(t *testing.T) {
 			q, _ := v.Query.(string)
 			if sel, ok := strings.CutPrefix(q, "label_values("); ok && v.Type == "query" {
 				sel = sel[:strings.LastIndex(sel, ",")]
-				add(fmt.Sprintf("%s variable %s", d.file, v.Name), strings.ReplaceAll(sel, "$tier", ".+"))
+				add(fmt.Sprintf("%s variable %s", d.File, v.Name), strings.ReplaceAll(sel, "$tier", ".+"))
 			}
 		}
 	}
@@ -677,7 +377,7 @@ func TestLintExclusions(t *testing.T) {
 	panels := map[[2]string]bool{}
 	for _, d := range loadDashboards(t) {
 		panels[[2]string{d.Title, ""}] = true
-		for _, p := range d.panels() {
+		for _, p := range d.AllPanels() {
 			panels[[2]string{d.Title, p.Title}] = true
 		}
 	}

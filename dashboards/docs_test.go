@@ -32,7 +32,7 @@ func TestDocsDescribeDashboards(t *testing.T) {
 	for _, d := range loadDashboards(t) {
 		h, body := find(func(h string) bool { return strings.Contains(h, "`"+d.UID+"`") })
 		if h == "" {
-			t.Errorf("docs/dashboards.md has no section for %s (a heading with `%s`)", d.file, d.UID)
+			t.Errorf("docs/dashboards.md has no section for %s (a heading with `%s`)", d.File, d.UID)
 			continue
 		}
 		if !strings.Contains(h, d.Title) {
@@ -48,11 +48,11 @@ func TestDocsDescribeDashboards(t *testing.T) {
 				continue
 			}
 			where, text := h, body
-			if row == "Exporter health" && wantDashboards[d.file].tier != "" {
+			if row == "Exporter health" && wantDashboards[d.File].tier != "" {
 				where, text = "Exporter health", exporterRow
 			}
 			if !strings.Contains(text, "| "+p.Title+" |") {
-				t.Errorf("docs/dashboards.md: section %q does not list the panel %q (row %s of %s)", where, p.Title, row, d.file)
+				t.Errorf("docs/dashboards.md: section %q does not list the panel %q (row %s of %s)", where, p.Title, row, d.File)
 			}
 		}
 	}

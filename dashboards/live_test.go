@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,7 +20,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cabalmail/mailtier/collectors"
+	"github.com/cabalmail/mailtier/collectors/fail2ban"
+	"github.com/cabalmail/mailtier/collectors/opendmarc"
+	"github.com/cabalmail/mailtier/collectors/process"
+	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // liveOnly lists the panels whose metrics only live daemons produce, with
@@ -51,13 +57,27 @@ type replayTier struct {
 	logs       []string
 }
 
-var replayTiers = []replayTier{
-	{"imap", []string{"sendmail", "mqueue", "dovecot", "fail2ban"}, []string{"maillog", "fail2ban.log"}},
-	{"smtp-in", []string{"sendmail", "mqueue", "opendkim", "opendmarc", "fail2ban"}, []string{"maillog", "fail2ban.log", "opendmarc.log"}},
-	{"smtp-out", []string{"sendmail", "mqueue", "dovecot", "opendkim"}, []string{"maillog"}},
+// replayTiers derives the replay's tiers from the collector registry.
+func replayTiers(reg registry.List) []replayTier {
+	var tiers []replayTier
+	for _, name := range collectors.MailTiers {
+		tier := replayTier{name: name, logs: []string{"maillog"}}
+		for _, c := range reg.OnTier(name) {
+			if c == process.Registration.Name {
+				continue
+			}
+			tier.collectors = append(tier.collectors, c)
+			switch c {
+			case fail2ban.Registration.Name:
+				tier.logs = append(tier.logs, "fail2ban.log")
+			case opendmarc.Registration.Name:
+				tier.logs = append(tier.logs, "opendmarc.log")
+			}
+		}
+		tiers = append(tiers, tier)
+	}
+	return tiers
 }
-
-var allCollectors = []string{"sendmail", "mqueue", "dovecot", "opendkim", "opendmarc", "fail2ban", "process"}
 
 // replayLogs are the logs the replay appends, from the repository: the lab
 // corpus, and what Debian's OpenDMARC logged in its collector's test (the
@@ -98,7 +118,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 	if err != nil {
 		t.Fatalf("the go command is not on PATH: %v", err)
 	}
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
 	start := time.Now()
 
@@ -109,6 +129,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 		t.Fatalf("building the exporter: %v\n%s", err, out)
 	}
 
+	tiers := replayTiers(registry.All)
 	corpus := map[string][]string{}
 	for name, path := range replayLogs {
 		b, err := os.ReadFile(filepath.Join(root, path))
@@ -129,7 +150,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 
 	help, _ := exec.Command(exporter, "--help").CombinedOutput()
 	var targets []string
-	for _, tier := range replayTiers {
+	for _, tier := range tiers {
 		tdir := filepath.Join(dir, tier.name)
 		queue := filepath.Join(tdir, "mqueue")
 		if err := os.MkdirAll(queue, 0o755); err != nil {
@@ -139,7 +160,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 		for i, age := range []time.Duration{40 * time.Minute, 10 * time.Minute} {
 			queueMessage(t, queue, fmt.Sprintf("6AO5Fa%02d%06d", i, 1), time.Now().Add(-age))
 		}
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		args := []string{
 			"--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
 			"--log.level=warn",
@@ -151,7 +172,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 			writeFile(t, p, "")
 			args = append(args, "--tail.path="+p)
 		}
-		for _, c := range allCollectors {
+		for _, c := range registry.All.Names() {
 			if !bytes.Contains(help, []byte("--[no-]collector."+c+" ")) {
 				t.Errorf("mailtier_exporter has no %s collector: its panels cannot have data", c)
 				continue
@@ -177,16 +198,16 @@ func replayPanels(t *testing.T, startBackend backend) {
 
 	// Every exporter scraped once before any mail: the counters' zero is
 	// their first sample.
-	waitFor(t, 30*time.Second, "Prometheus scrapes the three exporters", func() (bool, string) {
+	testenv.WaitFor(t, "Prometheus scrapes the three exporters", 30*time.Second, func() (bool, string) {
 		up := api.byTier(`up{job="mailtier"}`)
-		return len(up) == len(replayTiers) && !slices.Contains(mapValues(up), 0), fmt.Sprint(up)
+		return len(up) == len(tiers) && !slices.Contains(mapValues(up), 0), fmt.Sprint(up)
 	})
 
 	// The replay: append the corpus in parts, a message arrives in each
 	// queue with each part, and each part is scraped before the next.
 	want := map[string]float64{}
 	for i := 0; i < replayChunks; i++ {
-		for _, tier := range replayTiers {
+		for _, tier := range tiers {
 			for _, l := range tier.logs {
 				lines := corpus[l]
 				from, to := len(lines)*i/replayChunks, len(lines)*(i+1)/replayChunks
@@ -195,7 +216,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 			}
 			queueMessage(t, filepath.Join(dir, tier.name, "mqueue"), fmt.Sprintf("6AO5Fb%02d%06d", i, 2), time.Now())
 		}
-		waitFor(t, 20*time.Second, fmt.Sprintf("part %d of the corpus is read and scraped", i+1), func() (bool, string) {
+		testenv.WaitFor(t, fmt.Sprintf("part %d of the corpus is read and scraped", i+1), 20*time.Second, func() (bool, string) {
 			got := api.byTier(`sum by (tier) (mailtier_exporter_lines_read_total{job="mailtier"})`)
 			for tier, n := range want {
 				if got[tier] != n {
@@ -206,7 +227,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 		})
 	}
 	if rulesOK {
-		waitFor(t, 20*time.Second, "the rules fire an alert on the replayed traffic", func() (bool, string) {
+		testenv.WaitFor(t, "the rules fire an alert on the replayed traffic", 20*time.Second, func() (bool, string) {
 			n := api.byTier(`count by (tier) (ALERTS{alertstate="firing"})`)
 			return len(n) > 0, "no alert firing"
 		})
@@ -258,8 +279,8 @@ func replayPanels(t *testing.T, startBackend backend) {
 // startPrometheus is the backend of production: Debian's Prometheus, with
 // the rules when promtool accepts them.
 func startPrometheus(t *testing.T, dir string, targets, ruleGlobs []string) (string, bool) {
-	prometheus := needBinary(t, "prometheus", "prometheus")
-	promtool := needBinary(t, "promtool", "prometheus")
+	prometheus := testenv.Binary(t, "prometheus", "prometheus")
+	promtool := testenv.Binary(t, "promtool", "prometheus")
 	var ruleFiles []string
 	for _, g := range ruleGlobs {
 		m, _ := filepath.Glob(g)
@@ -284,7 +305,7 @@ func startPrometheus(t *testing.T, dir string, targets, ruleGlobs []string) (str
 	if out, err := exec.Command(promtool, "check", "config", configFile).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
 	}
-	promPort := freePort(t)
+	promPort := testenv.FreePort(t)
 	promURL := "http://127.0.0.1:" + strconv.Itoa(promPort)
 	startProcess(t, "prometheus", prometheus,
 		"--config.file="+configFile,
@@ -394,25 +415,6 @@ func mapValues(m map[string]float64) []float64 {
 	return out
 }
 
-// waitFor polls cond until it holds, failing the test with cond's last
-// word at the deadline.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for: %s; last: %s", limit, what, last)
-		}
-		<-tick.C
-	}
-}
-
 // startProcess starts a program for the test and stops it at the end
 // (SIGTERM, then SIGKILL), showing its output when the test failed.
 func startProcess(t *testing.T, name, path string, args ...string) {
@@ -462,17 +464,6 @@ func (s *syncBuffer) Len() int {
 	return s.b.Len()
 }
 
-// freePort returns a loopback TCP port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -504,5 +495,24 @@ func queueMessage(t *testing.T, queue, id string, received time.Time) {
 	writeFile(t, df, "Subject: queued\n\nA message waiting in the queue.\n")
 	if err := os.Chtimes(df, received, received); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReplayTiers derives the replay's tiers from a registry of four
+// collectors.
+func TestReplayTiers(t *testing.T) {
+	reg := registry.List{
+		{Name: "sendmail", Tiers: collectors.MailTiers},
+		{Name: fail2ban.Registration.Name, Tiers: []string{"smtp-in"}},
+		{Name: opendmarc.Registration.Name, Tiers: []string{"smtp-in"}},
+		{Name: process.Registration.Name, Tiers: collectors.MailTiers},
+	}
+	want := []replayTier{
+		{"imap", []string{"sendmail"}, []string{"maillog"}},
+		{"smtp-in", []string{"sendmail", "fail2ban", "opendmarc"}, []string{"maillog", "fail2ban.log", "opendmarc.log"}},
+		{"smtp-out", []string{"sendmail"}, []string{"maillog"}},
+	}
+	if got := replayTiers(reg); !reflect.DeepEqual(got, want) {
+		t.Errorf("replayTiers() = %v, want %v", got, want)
 	}
 }

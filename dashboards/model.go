@@ -256,44 +256,32 @@ func (d Dashboard) variables() []any {
 			{"type", "custom"},
 		}
 	} else {
-		q := "label_values(mailtier_exporter_build_info, tier)"
-		tier = ordered{
-			{"allValue", ".+"},
-			{"current", map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}}},
-			{"datasource", ds},
-			{"definition", q},
-			{"hide", 0},
-			{"includeAll", true},
-			{"label", "Tier"},
-			{"multi", true},
-			{"name", "tier"},
-			{"options", []any{}},
-			{"query", q},
-			{"refresh", 2},
-			{"regex", ""},
-			{"sort", 1},
-			{"type", "query"},
-		}
+		tier = multiQueryVariable("tier", "Tier", "label_values(mailtier_exporter_build_info, tier)")
 	}
-	q := `label_values(mailtier_exporter_build_info{tier=~"$tier"}, instance)`
-	instance := ordered{
+	instance := multiQueryVariable("instance", "Instance", `label_values(mailtier_exporter_build_info{tier=~"$tier"}, instance)`)
+	return []any{datasource, tier, instance}
+}
+
+// multiQueryVariable is a variable listing the values of a label, all of
+// them selected by default.
+func multiQueryVariable(name, label, query string) ordered {
+	return ordered{
 		{"allValue", ".+"},
 		{"current", map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}}},
 		{"datasource", ds},
-		{"definition", q},
+		{"definition", query},
 		{"hide", 0},
 		{"includeAll", true},
-		{"label", "Instance"},
+		{"label", label},
 		{"multi", true},
-		{"name", "instance"},
+		{"name", name},
 		{"options", []any{}},
-		{"query", q},
+		{"query", query},
 		{"refresh", 2},
 		{"regex", ""},
 		{"sort", 1},
 		{"type", "query"},
 	}
-	return []any{datasource, tier, instance}
 }
 
 type gridPos struct {

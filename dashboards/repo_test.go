@@ -1,269 +1,51 @@
 package dashboards_test
 
 import (
-	"encoding/json"
-	"fmt"
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/cabalmail/mailtier/dashboards/panelcheck"
+	"github.com/cabalmail/mailtier/internal/testenv"
+	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
 // What the tests read from the rest of the repository: the dashboards as
 // Grafana loads them, docs/metrics.md, the rules and the runbooks.
 
-// repoRoot is the checkout root; go test runs in dashboards/.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 func readRepoFile(t *testing.T, rel string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), rel))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), rel))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
 }
 
-// needBinary returns the path of a program a test runs, and fails the test
-// (never skips it) with the Debian package to install when it is missing.
-func needBinary(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not installed: apt-get install %s (make deps does it)", name, pkg)
-	}
-	return p
-}
-
-// The dashboard JSON as the tests read it.
-type jsonDashboard struct {
-	file          string
-	raw           map[string]any
-	UID           string   `json:"uid"`
-	Title         string   `json:"title"`
-	ID            *int     `json:"id"`
-	Editable      bool     `json:"editable"`
-	SchemaVersion int      `json:"schemaVersion"`
-	Tags          []string `json:"tags"`
-	Annotations   struct {
-		List []struct {
-			Name       string            `json:"name"`
-			Expr       string            `json:"expr"`
-			Datasource map[string]string `json:"datasource"`
-		} `json:"list"`
-	} `json:"annotations"`
-	Panels     []jsonPanel `json:"panels"`
-	Templating struct {
-		List []jsonVariable `json:"list"`
-	} `json:"templating"`
-}
-
-type jsonPanel struct {
-	ID          int                      `json:"id"`
-	Type        string                   `json:"type"`
-	Title       string                   `json:"title"`
-	Description string                   `json:"description"`
-	Datasource  map[string]string        `json:"datasource"`
-	GridPos     struct{ H, W, X, Y int } `json:"gridPos"`
-	FieldConfig struct {
-		Defaults struct {
-			Unit       string `json:"unit"`
-			Thresholds struct {
-				Steps []struct {
-					Color string   `json:"color"`
-					Value *float64 `json:"value"`
-				} `json:"steps"`
-			} `json:"thresholds"`
-		} `json:"defaults"`
-	} `json:"fieldConfig"`
-	Links []struct {
-		Title string `json:"title"`
-		URL   string `json:"url"`
-	} `json:"links"`
-	Targets []struct {
-		Expr       string            `json:"expr"`
-		RefID      string            `json:"refId"`
-		Datasource map[string]string `json:"datasource"`
-	} `json:"targets"`
-	Panels []jsonPanel `json:"panels"`
-}
-
-type jsonVariable struct {
-	Name       string            `json:"name"`
-	Label      string            `json:"label"`
-	Type       string            `json:"type"`
-	Query      any               `json:"query"`
-	Definition string            `json:"definition"`
-	Datasource map[string]string `json:"datasource"`
-	Multi      bool              `json:"multi"`
-	IncludeAll bool              `json:"includeAll"`
-	AllValue   string            `json:"allValue"`
-	Refresh    int               `json:"refresh"`
-	Current    struct {
-		Value any `json:"value"`
-	} `json:"current"`
-}
-
-func (d jsonDashboard) variable(name string) (jsonVariable, bool) {
-	for _, v := range d.Templating.List {
-		if v.Name == name {
-			return v, true
-		}
-	}
-	return jsonVariable{}, false
-}
-
-// panels returns every panel that is not a row, rows' own panels included.
-func (d jsonDashboard) panels() []jsonPanel {
-	var out []jsonPanel
-	var walk func([]jsonPanel)
-	walk = func(ps []jsonPanel) {
-		for _, p := range ps {
-			if p.Type != "row" {
-				out = append(out, p)
-			}
-			walk(p.Panels)
-		}
-	}
-	walk(d.Panels)
-	return out
-}
-
 // loadDashboards reads every *.json in dashboards/.
-func loadDashboards(t *testing.T) []jsonDashboard {
+func loadDashboards(t *testing.T) []panelcheck.Dashboard {
 	t.Helper()
-	files, err := filepath.Glob("*.json")
+	ds, err := panelcheck.LoadDashboards(os.DirFS("."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(files)
-	if len(files) == 0 {
-		t.Fatal("no dashboards (*.json) in dashboards/")
-	}
-	var out []jsonDashboard
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d jsonDashboard
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatalf("%s is not a valid dashboard: %v", f, err)
-		}
-		if err := json.Unmarshal(b, &d.raw); err != nil {
-			t.Fatal(err)
-		}
-		d.file = f
-		out = append(out, d)
-	}
-	return out
+	return ds
 }
 
-// loadMetricsDoc reads docs/metrics.md, the list of every metric, label
-// and closed label value the exporter has.
-func loadMetricsDoc(t *testing.T) metricsdoc.Doc {
+func loadRules(t *testing.T) []rulefiles.Loaded {
 	t.Helper()
-	doc, err := metricsdoc.Parse(readRepoFile(t, "docs/metrics.md"))
+	rs, err := rulefiles.Load(filepath.Join(testenv.RepoRoot(t), "rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return doc
+	return rs.Rules
 }
 
-// rule is one rule of rules/*.yml.
-type rule struct {
-	file   string
-	Record string            `yaml:"record"`
-	Alert  string            `yaml:"alert"`
-	Expr   string            `yaml:"expr"`
-	Labels map[string]string `yaml:"labels"`
-}
-
-func loadRules(t *testing.T) []rule {
+func loadLint(t *testing.T) panelcheck.Lint {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "rules", "*.yml"))
+	c, err := panelcheck.LoadLint(".lint")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no rules in rules/")
-	}
-	var out []rule
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rf struct {
-			Groups []struct {
-				Rules []rule `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				r.file = filepath.Base(f)
-				out = append(out, r)
-			}
-		}
-	}
-	return out
-}
-
-// lintConfig is dashboards/.lint, in grafana/dashboard-linter's format:
-// rules excluded, with a reason, for all panels or listed ones.
-type lintConfig struct {
-	Exclusions map[string]struct {
-		Reason  string `yaml:"reason"`
-		Entries []struct {
-			Reason    string `yaml:"reason"`
-			Dashboard string `yaml:"dashboard"`
-			Panel     string `yaml:"panel"`
-		} `yaml:"entries"`
-	} `yaml:"exclusions"`
-}
-
-func loadLint(t *testing.T) lintConfig {
-	t.Helper()
-	b, err := os.ReadFile(".lint")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c lintConfig
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		t.Fatalf(".lint: %v", err)
 	}
 	return c
 }
-
-// excluded says whether rule is excluded for the panel of a dashboard.
-func (c lintConfig) excluded(rule, dashboard, panel string) bool {
-	e, ok := c.Exclusions[rule]
-	if !ok {
-		return false
-	}
-	if len(e.Entries) == 0 {
-		return true
-	}
-	for _, en := range e.Entries {
-		if en.Dashboard == dashboard && (en.Panel == "" || en.Panel == panel) {
-			return true
-		}
-	}
-	return false
-}
-
-func fmtList(xs []string) string { return fmt.Sprintf("%q", xs) }

@@ -2,9 +2,9 @@
 // promtool unit tests in tests/, the runbooks and alert list in docs/, and
 // the Prometheus and Alertmanager configurations in docker/.
 //
-// Run with `go test ./rules/...`. promtool and amtool must be on PATH
-// (Debian packages prometheus and prometheus-alertmanager); without them
-// the tests fail, they never skip.
+// The checks that run promtool and amtool (Debian packages prometheus and
+// prometheus-alertmanager) belong to the integration tier (make test); the
+// rest runs in plain `go test ./rules/...`.
 package rules_test
 
 import (
@@ -15,11 +15,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/cabalmail/mailtier/docs/metricsdoc"
+	"github.com/cabalmail/mailtier/internal/testenv"
+	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
 const runbookBase = "https://github.com/cabalmail/mailtier/blob/main/docs/runbooks/"
@@ -50,28 +51,7 @@ var (
 	}
 	recordNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z0-9_]+$`)
 	alertNameRE  = regexp.MustCompile(`^[A-Z][A-Za-z0-9]+$`)
-	ruleFileRE   = regexp.MustCompile(`^([a-z]+)\.(rules|alerts)\.yml$`)
 )
-
-// repoRoot is the checkout root; go test runs in rules/.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-// requireTool returns the path of a binary or fails the test.
-func requireTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not on PATH: install the Debian package %s (apt-get install --no-install-recommends %s); these checks never skip", name, pkg, pkg)
-	}
-	return path
-}
 
 // run runs a command and returns its combined output, failing the test on
 // a non-zero exit.
@@ -92,123 +72,19 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 
 // --- rule files -------------------------------------------------------------
 
-type ruleFile struct {
-	Groups []ruleGroup `yaml:"groups"`
-}
-
-type ruleGroup struct {
-	Name     string `yaml:"name"`
-	Interval string `yaml:"interval"`
-	Rules    []rule `yaml:"rules"`
-}
-
-type rule struct {
-	Record      string            `yaml:"record"`
-	Alert       string            `yaml:"alert"`
-	Expr        string            `yaml:"expr"`
-	For         string            `yaml:"for"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
-}
-
-// loadedRule is a rule with the file and group it came from.
-type loadedRule struct {
-	rule
-	File, Area, Group string
-}
-
 // alertKey names one alerting rule: an alert name can carry two rules
 // that differ in severity (a warning and a critical threshold).
 type alertKey struct{ Name, Severity string }
 
-type ruleSet struct {
-	Files  []string // paths of the rule files, sorted
-	Rules  []loadedRule
-	Groups map[string][]string // rule file path -> group names
-}
-
-func (rs ruleSet) alerts() []loadedRule {
-	var out []loadedRule
-	for _, r := range rs.Rules {
-		if r.Alert != "" {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (rs ruleSet) alertNames() map[string]bool {
-	names := map[string]bool{}
-	for _, r := range rs.alerts() {
-		names[r.Alert] = true
-	}
-	return names
-}
-
-func (rs ruleSet) records() map[string]loadedRule {
-	out := map[string]loadedRule{}
-	for _, r := range rs.Rules {
-		if r.Record != "" {
-			out[r.Record] = r
-		}
-	}
-	return out
-}
-
-func decodeStrict(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-func loadRules(t *testing.T) ruleSet {
+// loadRules reads rules/, reporting every departure from its layout.
+func loadRules(t *testing.T) rulefiles.Set {
 	t.Helper()
-	root := repoRoot(t)
-	entries, err := os.ReadDir(filepath.Join(root, "rules"))
+	rs, err := rulefiles.Load(filepath.Join(testenv.RepoRoot(t), "rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := ruleSet{Groups: map[string][]string{}}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yml") && !strings.HasSuffix(e.Name(), ".yaml") {
-			continue
-		}
-		m := ruleFileRE.FindStringSubmatch(e.Name())
-		if m == nil {
-			t.Errorf("rules/%s: rule files are named <area>.rules.yml or <area>.alerts.yml", e.Name())
-			continue
-		}
-		area, kind := m[1], m[2]
-		path := filepath.Join(root, "rules", e.Name())
-		var rf ruleFile
-		if err := decodeStrict(path, &rf); err != nil {
-			t.Errorf("%v", err)
-			continue
-		}
-		rs.Files = append(rs.Files, path)
-		if len(rf.Groups) != 1 || rf.Groups[0].Name != area+"."+kind {
-			t.Errorf("rules/%s: want exactly one group, named %s.%s", e.Name(), area, kind)
-		}
-		for _, g := range rf.Groups {
-			rs.Groups[path] = append(rs.Groups[path], g.Name)
-			for _, r := range g.Rules {
-				if kind == "rules" && r.Record == "" || kind == "alerts" && r.Alert == "" {
-					t.Errorf("rules/%s: group %s holds only %s", e.Name(), g.Name, map[string]string{"rules": "recording rules", "alerts": "alerting rules"}[kind])
-				}
-				rs.Rules = append(rs.Rules, loadedRule{rule: r, File: path, Area: area, Group: g.Name})
-			}
-		}
-	}
-	sort.Strings(rs.Files)
-	if len(rs.alerts()) == 0 {
-		t.Fatal("no alerting rules found under rules/")
+	for _, p := range rs.Problems {
+		t.Error(p)
 	}
 	return rs
 }
@@ -259,7 +135,7 @@ type promqlExprTest struct {
 
 func testFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "rules", "tests", "*.yml"))
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "rules", "tests", "*.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +150,7 @@ func loadTests(t *testing.T) map[string]testFile {
 	out := map[string]testFile{}
 	for _, path := range testFiles(t) {
 		var tf testFile
-		if err := decodeStrict(path, &tf); err != nil {
+		if err := rulefiles.DecodeStrict(path, &tf); err != nil {
 			t.Errorf("%v", err)
 			continue
 		}
@@ -286,7 +162,7 @@ func loadTests(t *testing.T) map[string]testFile {
 // --- promtool and amtool ------------------------------------------------------
 
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := testenv.Binary(t, "promtool", "prometheus")
 	rs := loadRules(t)
 	out := run(t, nil, promtool, append([]string{"check", "rules"}, rs.Files...)...)
 	if got, want := strings.Count(out, "SUCCESS"), len(rs.Files); got != want {
@@ -298,7 +174,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 }
 
 func TestPromtoolTestRules(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
+	promtool := testenv.Binary(t, "promtool", "prometheus")
 	files := testFiles(t)
 	out := run(t, nil, promtool, append([]string{"test", "rules"}, files...)...)
 	if got, want := strings.Count(out, "SUCCESS"), len(files); got != want {
@@ -310,8 +186,8 @@ func TestPromtoolTestRules(t *testing.T) {
 // entrypoint into the layout of the image (the config beside rules/) and
 // checks it, rules included.
 func TestPromtoolCheckConfig(t *testing.T) {
-	promtool := requireTool(t, "promtool", "prometheus")
-	root := repoRoot(t)
+	promtool := testenv.Binary(t, "promtool", "prometheus")
+	root := testenv.RepoRoot(t)
 	rs := loadRules(t)
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "rules"), 0o755); err != nil {
@@ -358,7 +234,7 @@ func TestPromtoolCheckConfig(t *testing.T) {
 }
 
 func TestEntrypointsRefuseMissingSettings(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
 	cases := []struct {
 		script string
@@ -426,7 +302,7 @@ func TestRuleNames(t *testing.T) {
 func TestAlertMetadata(t *testing.T) {
 	rs := loadRules(t)
 	seen := map[alertKey]bool{}
-	for _, r := range rs.alerts() {
+	for _, r := range rs.Alerts() {
 		file := filepath.Base(r.File)
 		sev := r.Labels["severity"]
 		if !severities[sev] {
@@ -471,11 +347,11 @@ func TestAlertMetadata(t *testing.T) {
 func TestAlertsAreTested(t *testing.T) {
 	rs := loadRules(t)
 	tests := loadTests(t)
-	rulesByKey := map[alertKey]loadedRule{}
-	for _, r := range rs.alerts() {
+	rulesByKey := map[alertKey]rulefiles.Loaded{}
+	for _, r := range rs.Alerts() {
 		rulesByKey[alertKey{r.Alert, r.Labels["severity"]}] = r
 	}
-	names := rs.alertNames()
+	names := rs.AlertNames()
 	firing := map[alertKey][]string{}
 	silent := map[alertKey][]string{}
 	tested := map[string]bool{}
@@ -552,8 +428,8 @@ var runbookSections = []string{"## What it means", "## Impact", "## Confirm", "#
 
 func TestRunbooks(t *testing.T) {
 	rs := loadRules(t)
-	root := repoRoot(t)
-	names := rs.alertNames()
+	root := testenv.RepoRoot(t)
+	names := rs.AlertNames()
 	for name := range names {
 		path := filepath.Join(root, "docs", "runbooks", name+".md")
 		data, err := os.ReadFile(path)
@@ -612,7 +488,7 @@ func section(text, heading string) string {
 // does not exist.
 func TestAlertsDoc(t *testing.T) {
 	rs := loadRules(t)
-	path := filepath.Join(repoRoot(t), "docs", "alerts.md")
+	path := filepath.Join(testenv.RepoRoot(t), "docs", "alerts.md")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -622,7 +498,7 @@ func TestAlertsDoc(t *testing.T) {
 	nameRE := regexp.MustCompile("^`([A-Za-z0-9]+)`$")
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		cells := tableCells(sc.Text())
+		cells := metricsdoc.TableCells(sc.Text())
 		if len(cells) < 6 {
 			continue
 		}
@@ -640,7 +516,7 @@ func TestAlertsDoc(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[alertKey]bool{}
-	for _, r := range rs.alerts() {
+	for _, r := range rs.Alerts() {
 		key := alertKey{r.Alert, r.Labels["severity"]}
 		want[key] = true
 		if rows[key] != 1 {
@@ -652,18 +528,4 @@ func TestAlertsDoc(t *testing.T) {
 			t.Errorf("docs/alerts.md lists %s (%s), which no rule defines", key.Name, key.Severity)
 		}
 	}
-}
-
-// tableCells splits a Markdown table row into trimmed cells.
-func tableCells(line string) []string {
-	line = strings.TrimSpace(line)
-	if !strings.HasPrefix(line, "|") || !strings.HasSuffix(line, "|") {
-		return nil
-	}
-	// A `\|` inside a cell is a literal pipe, not a cell boundary.
-	parts := strings.Split(strings.ReplaceAll(line[1:len(line)-1], `\|`, "\x00"), "|")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(strings.ReplaceAll(parts[i], "\x00", "|"))
-	}
-	return parts
 }

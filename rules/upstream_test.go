@@ -1,6 +1,10 @@
 package rules_test
 
 import (
+	"github.com/cabalmail/mailtier/docs/metricsdoc"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
+
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,7 +19,7 @@ import (
 // complemented or replaced and by which mailtier alerts (which must
 // exist), and a retirement step for each one replaced.
 func TestUpstreamAlertsDoc(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "alerts.md"))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "docs", "alerts.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,11 +28,11 @@ func TestUpstreamAlertsDoc(t *testing.T) {
 	if section == "" {
 		t.Fatal(`docs/alerts.md has no "## cabal-infra's alerts" section`)
 	}
-	ours := loadRules(t).alertNames()
+	ours := loadRules(t).AlertNames()
 	relation := regexp.MustCompile("^(kept|kept, complemented by|replaced by)((?: `[A-Za-z0-9]+`,?)*)$")
 	rows := map[string]string{}
 	for _, line := range strings.Split(section, "\n") {
-		cells := tableCells(line)
+		cells := metricsdoc.TableCells(line)
 		if len(cells) != 3 || !strings.HasPrefix(cells[0], "`") {
 			continue
 		}

@@ -34,6 +34,11 @@ var AnvilRegistration = collectors.Registration{
 	Name:    "anvil",
 	Help:    "Dovecot's anvil socket, read at scrape time: sessions logged in now, per service (what doveadm who lists).",
 	Enabled: false,
+	// Scrape-time: no programs. No tier runs it by default: it needs
+	// Dovecot to open the anvil socket to the sidecar's group
+	// (docs/operations.md), which the tiers' configurations do not yet do.
+	MetricPrefixes: []string{"dovecot_sessions", "mailtier_exporter_dovecot_anvil_"},
+	Labels:         map[string][]string{"service": Services},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		socket := app.Flag("collector.anvil.socket", "Dovecot's anvil socket (base_dir/anvil). The exporter needs read and write access to it: see docs/collectors.md.").
 			Default("/run/dovecot/anvil").String()

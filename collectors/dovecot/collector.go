@@ -33,6 +33,18 @@ var Registration = collectors.Registration{
 	Name:    "dovecot",
 	Help:    "Dovecot's log lines (syslog or its own log_path file) and, with --collector.dovecot.stats-url, its stats listener.",
 	Enabled: true,
+	// What the rest of the suite derives from the registry.
+	Programs:       []string{"dovecot"},
+	MetricPrefixes: []string{"dovecot_", "mailtier_exporter_dovecot_"},
+	Tiers:          []string{"imap", "smtp-out"},
+	Labels: map[string][]string{
+		"service":   Services,
+		"reason":    append(append([]string{}, LoginFailReasons...), AuthFailReasons...),
+		"known_bot": KnownBotValues,
+		"agent":     Agents,
+		"result":    append(append([]string{}, DeliveryResults...), RelayResults...),
+		"le":        collectors.Buckets(DurationBuckets),
+	},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		programs := app.Flag("collector.dovecot.programs", "Syslog program names whose lines are Dovecot's (its instance_name; Dovecot's own log file is always read as dovecot).").
 			Default("dovecot").Strings()
@@ -74,7 +86,7 @@ type Collector struct {
 	deliveries    *prometheus.CounterVec
 	relays        *prometheus.CounterVec
 	authFailures  *prometheus.CounterVec
-	metrics       []prometheus.Collector
+	metrics       collectors.Metrics
 
 	bots  atomic.Pointer[Networks]
 	stats *statsScraper
@@ -143,7 +155,7 @@ func New(cfg Config) (*Collector, error) {
 	for _, r := range AuthFailReasons {
 		c.authFailures.WithLabelValues(r)
 	}
-	c.metrics = []prometheus.Collector{c.logins, c.loginFailures, c.deliveries, c.relays, c.authFailures}
+	c.metrics = collectors.Metrics{c.logins, c.loginFailures, c.deliveries, c.relays, c.authFailures}
 	if cfg.KnownBotNetworks != "" {
 		n, err := LoadNetworks(cfg.KnownBotNetworks)
 		if err != nil {
@@ -236,9 +248,7 @@ func (c *Collector) Reload() error {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range c.metrics {
-		m.Describe(ch)
-	}
+	c.metrics.Describe(ch)
 	if c.stats != nil {
 		for _, d := range statsDescs {
 			ch <- d
@@ -251,9 +261,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // mailtier_exporter_dovecot_stats_scrape_success to 0 and is logged, and
 // the rest of the scrape goes on.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.metrics {
-		m.Collect(ch)
-	}
+	c.metrics.Collect(ch)
 	if c.stats == nil {
 		return
 	}
@@ -307,5 +315,3 @@ func (f *fifoSet) take(k string) bool {
 	}
 	return false
 }
-
-func (f *fifoSet) len() int { return len(f.set) }

@@ -2,12 +2,13 @@ package dovecot_test
 
 import (
 	"fmt"
-	"github.com/cabalmail/mailtier/internal/metrictest"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cabalmail/mailtier/internal/metrictest"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -17,16 +18,11 @@ import (
 	"github.com/cabalmail/mailtier/internal/pipeline"
 )
 
-func feed(t *testing.T, c *dovecot.Collector, lines ...string) {
-	t.Helper()
-	metrictest.MustFeed(t, c, lines...)
-}
+// feed hands lines to c, failing on one it does not recognise.
+var feed = metrictest.MustFeed
 
 // gather returns every series of c as "name{k=v,k=v}" -> value.
-func gather(t *testing.T, c prometheus.Collector) map[string]float64 {
-	t.Helper()
-	return metrictest.Gather(t, c)
-}
+var gather = metrictest.Gather
 
 func newCollector(t *testing.T, cfg dovecot.Config) *dovecot.Collector {
 	t.Helper()
@@ -255,6 +251,7 @@ func TestCorpus(t *testing.T) {
 			}
 			c := newCollector(t, dovecot.Config{KnownBotNetworks: bots})
 			r := replay(t, c, tc.files...)
+			metrictest.Golden(t, c, "corpus-"+strings.Join(tc.files, "+"))
 			got := gather(t, c)
 			for k, v := range tc.want {
 				if got[k] != v {

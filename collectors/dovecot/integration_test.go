@@ -15,6 +15,7 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors/dovecot"
 	"github.com/cabalmail/mailtier/internal/pipeline"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // The Dovecot of Debian 12 (2.3.19) that the integration test runs.
@@ -28,28 +29,6 @@ const (
 // image installs as conf.d/95-stats.conf.
 const statsConf = "../../docker/mail/dovecot/95-stats.conf"
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// waitUntil polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // runningDovecot is a Dovecot master started by the test.
 type runningDovecot struct {
 	dir, conf, log   string
@@ -62,6 +41,8 @@ type runningDovecot struct {
 // its listener's port changed, and the configuration lines of extra.
 func startDovecot(t *testing.T, extra ...string) *runningDovecot {
 	t.Helper()
+	// Dovecot's master process needs root.
+	testenv.Root(t)
 	for _, bin := range []struct{ path, pkg string }{
 		{dovecotBin, "dovecot-core"}, {ldaBin, "dovecot-core"}, {imapBin, "dovecot-imapd"},
 	} {
@@ -73,9 +54,6 @@ func startDovecot(t *testing.T, extra ...string) *runningDovecot {
 		if _, err := user.Lookup(u); err != nil {
 			t.Fatalf("user %s missing: it is created by Debian's dovecot-core package: %v", u, err)
 		}
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("the Dovecot integration test runs Dovecot's master process, which needs root")
 	}
 	stats, err := filepath.Abs(statsConf)
 	if err != nil {
@@ -108,7 +86,7 @@ func startDovecot(t *testing.T, extra ...string) *runningDovecot {
 		t.Fatal(err)
 	}
 	d := &runningDovecot{dir: dir, conf: filepath.Join(dir, "dovecot.conf"), log: filepath.Join(dir, "dovecot.log"),
-		imapPort: freePort(t), statsP: freePort(t)}
+		imapPort: testenv.FreePort(t), statsP: testenv.FreePort(t)}
 	conf := fmt.Sprintf(`instance_name = mailtier-test
 base_dir = %[1]s/run
 state_dir = %[1]s/state
@@ -195,7 +173,7 @@ service stats {
 			t.Logf("dovecot output:\n%s\ndovecot.log:\n%s", o, log)
 		}
 	})
-	waitUntil(t, "Dovecot's stats listener", 15*time.Second, func() bool {
+	testenv.WaitUntil(t, "Dovecot's stats listener", 15*time.Second, func() bool {
 		select {
 		case err := <-done:
 			done <- err
@@ -340,7 +318,7 @@ func TestRealDovecot(t *testing.T) {
 	im.conn.Close()
 
 	var after map[string]float64
-	waitUntil(t, fmt.Sprintf("the histogram's count to rise by %d", n), 10*time.Second, func() bool {
+	testenv.WaitUntil(t, fmt.Sprintf("the histogram's count to rise by %d", n), 10*time.Second, func() bool {
 		after = gather(t, c)
 		return after[commands] >= before[commands]+float64(n)
 	})
@@ -357,7 +335,7 @@ func TestRealDovecot(t *testing.T) {
 	if out, err := lda.CombinedOutput(); err != nil {
 		t.Fatalf("dovecot-lda: %v\n%s", err, out)
 	}
-	waitUntil(t, "the auth failure and the delivery in Dovecot's stats", 10*time.Second, func() bool {
+	testenv.WaitUntil(t, "the auth failure and the delivery in Dovecot's stats", 10*time.Second, func() bool {
 		after = gather(t, c)
 		return after[authFail] >= before[authFail]+1 && after[delivery] >= before[delivery]+1
 	})
@@ -389,7 +367,7 @@ func TestRealDovecot(t *testing.T) {
 	}
 	var logged map[string]float64
 	var r *pipeline.Router
-	waitUntil(t, "Dovecot's log lines", 10*time.Second, func() bool {
+	testenv.WaitUntil(t, "Dovecot's log lines", 10*time.Second, func() bool {
 		lc := newCollector(t, dovecot.Config{})
 		r = pipeline.NewRouter([]pipeline.Named{{Name: "dovecot", Collector: lc}}, nil)
 		f, err := os.Open(d.log)

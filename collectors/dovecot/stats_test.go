@@ -2,7 +2,6 @@ package dovecot_test
 
 import (
 	"bytes"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/cabalmail/mailtier/collectors/dovecot"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // serve answers every request with body, as Dovecot's stats listener does.
@@ -187,15 +187,8 @@ dovecot_imap_command_bucket{cmd_name="x\\",le="+Inf"} 1
 // A stats listener that fails never fails the exporter's scrape: the
 // success gauge says 0, the log metrics are there, nothing else is.
 func TestStatsFailures(t *testing.T) {
-	closed := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		return "http://" + addr + "/metrics"
-	}()
+	// A port nothing listens on.
+	closed := "http://" + testenv.FreeAddr(t) + "/metrics"
 	status := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no", http.StatusInternalServerError)
 	}))

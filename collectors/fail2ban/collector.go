@@ -54,6 +54,12 @@ var Registration = collectors.Registration{
 	Name:    "fail2ban",
 	Help:    "fail2ban's log (its own logtarget file, or syslog).",
 	Enabled: true,
+	// What the rest of the suite derives from the registry. Terraform runs
+	// it where var.fail2ban_collector is set.
+	Programs:       Programs,
+	MetricPrefixes: []string{"fail2ban_"},
+	Tiers:          []string{"imap", "smtp-in"},
+	Labels:         map[string][]string{"jail": append(append([]string{}, DefaultJails...), Other)},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		jails := app.Flag("collector.fail2ban.jails", "Jail names that are values of the jail label (repeatable, or comma-separated); other jails count as \"other\".").
 			Default(DefaultJails...).Strings()
@@ -98,7 +104,7 @@ type Collector struct {
 	unbans   *prometheus.CounterVec
 	matches  *prometheus.CounterVec
 	restores *prometheus.CounterVec
-	metrics  []prometheus.Collector
+	metrics  collectors.Metrics
 
 	mu     sync.Mutex
 	jails  map[string]map[string]struct{} // jail name -> banned addresses
@@ -158,7 +164,7 @@ func New(cfg Config) (*Collector, error) {
 		c.matches.WithLabelValues(l)
 		c.restores.WithLabelValues(l)
 	}
-	c.metrics = []prometheus.Collector{c.bans, c.unbans, c.matches, c.restores}
+	c.metrics = collectors.Metrics{c.bans, c.unbans, c.matches, c.restores}
 	for _, p := range cfg.LogPaths {
 		if err := c.replay(p); err != nil {
 			return nil, err
@@ -333,17 +339,13 @@ func (c *Collector) heldCount() int {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range c.metrics {
-		m.Describe(ch)
-	}
+	c.metrics.Describe(ch)
 	ch <- bannedDesc
 }
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.metrics {
-		m.Collect(ch)
-	}
+	c.metrics.Collect(ch)
 	counts := map[string]int{}
 	c.mu.Lock()
 	for jail, ips := range c.jails {

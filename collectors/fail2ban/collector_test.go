@@ -2,13 +2,14 @@ package fail2ban_test
 
 import (
 	"fmt"
-	"github.com/cabalmail/mailtier/internal/metrictest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cabalmail/mailtier/internal/metrictest"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -19,10 +20,7 @@ import (
 )
 
 // gather returns every series of c as "name{k=v,k=v}" -> value.
-func gather(t *testing.T, c prometheus.Collector) map[string]float64 {
-	t.Helper()
-	return metrictest.Gather(t, c)
-}
+var gather = metrictest.Gather
 
 func newCollector(t *testing.T, cfg fail2ban.Config) *fail2ban.Collector {
 	t.Helper()
@@ -33,10 +31,8 @@ func newCollector(t *testing.T, cfg fail2ban.Config) *fail2ban.Collector {
 	return c
 }
 
-func feed(t *testing.T, c *fail2ban.Collector, lines ...string) {
-	t.Helper()
-	metrictest.MustFeed(t, c, lines...)
-}
+// feed hands lines to c, failing on one it does not recognise.
+var feed = metrictest.MustFeed
 
 func check(t *testing.T, c prometheus.Collector, want map[string]float64) {
 	t.Helper()
@@ -197,6 +193,8 @@ func TestCorpus(t *testing.T) {
 	r.Flush()
 	want := map[string]float64{}
 	for jail, st := range status(t) {
+		metrictest.Golden(t, c, "corpus-fail2ban.log")
+
 		want["fail2ban_bans_total{jail="+jail+"}"] = st["Total banned"]
 		want["fail2ban_matches_total{jail="+jail+"}"] = st["Total failed"]
 		want["fail2ban_banned{jail="+jail+"}"] = st["Currently banned"]

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
 	"github.com/cabalmail/mailtier/internal/pipeline"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // Debian 12's fail2ban 1.0.2.
@@ -22,17 +23,6 @@ const (
 	clientBin = "/usr/bin/fail2ban-client"
 	filterDir = "/etc/fail2ban/filter.d"
 )
-
-func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // lab is a fail2ban configuration of its own: the stock dovecot filter on
 // a log file of the test, an action that does nothing, a database file so
@@ -43,6 +33,7 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
+	testenv.Integration(t)
 	for _, f := range []string{serverBin, clientBin, filepath.Join(filterDir, "dovecot.conf"), filepath.Join(filterDir, "common.conf")} {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("%s not found: install Debian's fail2ban package (apt-get install fail2ban): %v", f, err)
@@ -208,7 +199,7 @@ func (l *lab) collect(t *testing.T) map[string]float64 {
 func TestRealFail2ban(t *testing.T) {
 	l := newLab(t)
 	stop := l.start(t)
-	waitUntil(t, "the dovecot jail to start", 20*time.Second, func() bool { return l.logHas("Jail 'dovecot' started") > 0 })
+	testenv.WaitUntil(t, "the dovecot jail to start", 20*time.Second, func() bool { return l.logHas("Jail 'dovecot' started") > 0 })
 
 	// Three failed logins from 127.0.0.2 (maxretry 3), as Dovecot logs them over syslog.
 	f, err := os.OpenFile(l.maillog, os.O_APPEND|os.O_WRONLY, 0)
@@ -220,7 +211,7 @@ func TestRealFail2ban(t *testing.T) {
 			time.Now().Format(time.Stamp), i)
 	}
 	f.Close()
-	waitUntil(t, "the ban", 20*time.Second, func() bool { return l.logHas("[dovecot] Ban 127.0.0.2") == 1 })
+	testenv.WaitUntil(t, "the ban", 20*time.Second, func() bool { return l.logHas("[dovecot] Ban 127.0.0.2") == 1 })
 
 	st := l.status(t, "dovecot")
 	got := l.collect(t)
@@ -243,7 +234,7 @@ func TestRealFail2ban(t *testing.T) {
 	// from its database.
 	stop()
 	l.start(t)
-	waitUntil(t, "the restored ban", 20*time.Second, func() bool { return l.logHas("[dovecot] Restore Ban 127.0.0.2") == 1 })
+	testenv.WaitUntil(t, "the restored ban", 20*time.Second, func() bool { return l.logHas("[dovecot] Restore Ban 127.0.0.2") == 1 })
 	st = l.status(t, "dovecot")
 	if st["Currently banned"] != 1 {
 		t.Fatalf("fail2ban's status after its restart: %v", st)

@@ -33,6 +33,10 @@ var Registration = collectors.Registration{
 	Name:    "mqueue",
 	Help:    "sendmail's queue directories, read at scrape time.",
 	Enabled: true,
+	// What the rest of the suite derives from the registry. Its one label,
+	// queue, is a directory of its flags, not a value from a log.
+	MetricPrefixes: []string{"sendmail_queue_", "mailtier_exporter_queue_"},
+	Tiers:          collectors.MailTiers,
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		paths := app.Flag("collector.mqueue.path", "A sendmail queue directory to read (repeatable).").
 			Default("/var/spool/mqueue").Strings()

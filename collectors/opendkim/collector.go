@@ -36,6 +36,15 @@ var Registration = collectors.Registration{
 	Name:    "opendkim",
 	Help:    "OpenDKIM's log lines, and with --collector.opendkim.probe.address a milter probe of its signing time.",
 	Enabled: true,
+	// What the rest of the suite derives from the registry.
+	Programs:       []string{"opendkim"},
+	MetricPrefixes: []string{"opendkim_"},
+	Tiers:          []string{"smtp-in", "smtp-out"},
+	Labels: map[string][]string{
+		"reason": append(append([]string{}, SignFailureReasons...), NotSignedReasons...),
+		"result": Results,
+		"le":     collectors.Buckets(ProbeBuckets),
+	},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		programs := app.Flag("collector.opendkim.programs", "Syslog program names whose lines are OpenDKIM's.").
 			Default("opendkim").Strings()
@@ -86,7 +95,7 @@ type Collector struct {
 	verifications *prometheus.CounterVec
 	probeDuration prometheus.Histogram // nil without a probe
 	probeSuccess  prometheus.Gauge
-	metrics       []prometheus.Collector
+	metrics       collectors.Metrics
 
 	probeMu        sync.Mutex // one probe at a time
 	probeErr       error      // the last probe's error
@@ -146,7 +155,7 @@ func New(cfg Config) (*Collector, error) {
 	for _, r := range Results {
 		c.verifications.WithLabelValues(r)
 	}
-	c.metrics = []prometheus.Collector{c.signed, c.signFailures, c.notSigned, c.verifications}
+	c.metrics = collectors.Metrics{c.signed, c.signFailures, c.notSigned, c.verifications}
 	if cfg.ProbeAddress != "" {
 		if cfg.ProbeFrom == "" {
 			// A probe with no sender cannot succeed. The exporter still
@@ -198,17 +207,13 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range c.metrics {
-		m.Describe(ch)
-	}
+	c.metrics.Describe(ch)
 }
 
 // Collect implements prometheus.Collector. It never runs a probe: the
 // probe runs on its own interval (Start).
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.metrics {
-		m.Collect(ch)
-	}
+	c.metrics.Collect(ch)
 }
 
 // Start implements collectors.Starter: with a probe configured, it probes

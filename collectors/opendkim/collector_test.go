@@ -2,13 +2,15 @@ package opendkim_test
 
 import (
 	"context"
-	"github.com/cabalmail/mailtier/internal/metrictest"
 	"net"
 	"net/textproto"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cabalmail/mailtier/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/testenv"
 
 	"github.com/emersion/go-milter"
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,6 +75,7 @@ func TestCorpus(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			c := newCollector(t, opendkim.Config{})
 			r := metrictest.Replay(t, "opendkim", c, file)
+			metrictest.Golden(t, c, "corpus-"+file)
 			for _, w := range want {
 				if w.value == 0 {
 					t.Fatalf("ground truth has no value for %s{%s}", w.name, w.labels)
@@ -110,18 +113,11 @@ func TestProbeLinesAreNotMail(t *testing.T) {
 	if n != 5 {
 		t.Errorf("%d lines recognised, want 5", n)
 	}
-	for _, tc := range []struct {
-		name, labels string
-		want         float64
-	}{
-		{"opendkim_messages_signed_total", "", 1},
-		{"opendkim_messages_not_signed_total", "reason=no_signing_table_match", 0},
-		{"opendkim_sign_failures_total", "reason=key_load", 0},
-	} {
-		if got := value(t, c, tc.name, tc.labels); got != tc.want {
-			t.Errorf("%s{%s} = %v, want %v", tc.name, tc.labels, got, tc.want)
-		}
-	}
+	metrictest.Expect(t, c,
+		metrictest.Want{Name: "opendkim_messages_signed_total", Labels: "", Value: 1},
+		metrictest.Want{Name: "opendkim_messages_not_signed_total", Labels: "reason=no_signing_table_match", Value: 0},
+		metrictest.Want{Name: "opendkim_sign_failures_total", Labels: "reason=key_load", Value: 0},
+	)
 }
 
 func TestLint(t *testing.T) {
@@ -239,18 +235,6 @@ func startFakeMilter(t *testing.T) (spec string, count *atomic.Int64) {
 	return "unix:" + path, count
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestProbeRunsOnItsInterval checks that the probe runs on its own
 // interval, not at scrape time.
 func TestProbeRunsOnItsInterval(t *testing.T) {
@@ -261,7 +245,7 @@ func TestProbeRunsOnItsInterval(t *testing.T) {
 	c.Start(ctx)
 	c.Start(ctx) // a second Start starts nothing more
 	// The first probe runs at once.
-	waitFor(t, 10*time.Second, "the first probe", func() bool { return value(t, c, "opendkim_probe_duration_seconds", "") == 1 })
+	testenv.WaitUntil(t, "the first probe", 10*time.Second, func() bool { return value(t, c, "opendkim_probe_duration_seconds", "") == 1 })
 	if got := value(t, c, "opendkim_probe_success", ""); got != 1 {
 		t.Fatalf("opendkim_probe_success = %v", got)
 	}
@@ -282,7 +266,7 @@ func TestProbeRunsOnItsInterval(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	c2.Start(ctx2)
 	defer cancel2()
-	waitFor(t, 10*time.Second, "five probes", func() bool { return count2.Load() >= 5 })
+	testenv.WaitUntil(t, "five probes", 10*time.Second, func() bool { return count2.Load() >= 5 })
 }
 
 func TestProbeFailure(t *testing.T) {

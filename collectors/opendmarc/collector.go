@@ -26,6 +26,15 @@ var Registration = collectors.Registration{
 	Name:    "opendmarc",
 	Help:    "OpenDMARC's log lines: DMARC results, its own SPF checks, messages not evaluated, errors.",
 	Enabled: true,
+	// What the rest of the suite derives from the registry.
+	Programs:       []string{"opendmarc"},
+	MetricPrefixes: []string{"opendmarc_"},
+	Tiers:          []string{"smtp-in"},
+	Labels: map[string][]string{
+		"result": append(append([]string{}, Results...), SPFResults...),
+		"origin": Origins,
+		"reason": append(append([]string{}, NotEvaluatedReason...), ErrorReasons...),
+	},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		programs := app.Flag("collector.opendmarc.programs", "Syslog program names whose lines are OpenDMARC's.").
 			Default("opendmarc").Strings()

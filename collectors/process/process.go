@@ -109,6 +109,11 @@ var Registration = collectors.Registration{
 	Name:    "process",
 	Help:    "The mail daemons' processes from procfs (needs the daemons' PID namespace).",
 	Enabled: false,
+	// What the rest of the suite derives from the registry: no labels (a
+	// group's name is its metrics' prefix). Terraform runs it where the
+	// task shares its PID namespace.
+	MetricPrefixes: []string{"mailtier_exporter_process_"},
+	Tiers:          collectors.MailTiers,
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		names := &namesValue{}
 		app.Flag("collector.process.names", "Process groups, comma-separated: group[/comm…], group one of "+strings.Join(Groups, ", ")+"; a process joins a group when its comm is the group or a listed comm, or its command line starts with group/ or group:.").

@@ -314,12 +314,14 @@ func TestRealProc(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	}()
-	// prlimit execs the program: wait until the process bears its name.
+	// prlimit execs the program: wait until the process bears its name
+	// and the exec has finished (a process caught in the middle of exec
+	// has its new name but no memory yet).
 	deadline := time.Now().Add(10 * time.Second)
 	var s map[string]float64
 	for {
 		s = gather(t, c)
-		if s["procmail_processes"] == 1 {
+		if s["procmail_processes"] == 1 && s["procmail_process_resident_memory_bytes"] > 0 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -24,6 +24,21 @@ var Registration = collectors.Registration{
 	Name:    "sendmail",
 	Help:    "sendmail's log lines (sm-mta, sendmail, sm-msp-queue).",
 	Enabled: true,
+	// What the rest of the suite derives from the registry.
+	Programs:       []string{"sm-mta", "sendmail", "sm-msp-queue"},
+	MetricPrefixes: []string{"sendmail_"},
+	Tiers:          collectors.MailTiers,
+	Labels: map[string][]string{
+		"daemon":      Daemons,
+		"mailer":      Mailers,
+		"status":      Statuses,
+		"stage":       Stages,
+		"reason":      append(append([]string{}, Reasons...), DeferReasons...),
+		"role":        {RoleServer, RoleClient},
+		"disposition": Dispositions,
+		"result":      {ResultOK, ResultErr, ResultFail},
+		"le":          collectors.Buckets(DelayBuckets),
+	},
 	Flags: func(app *kingpin.Application) collectors.Builder {
 		programs := app.Flag("collector.sendmail.programs", "Syslog program names whose lines are sendmail's.").
 			Default("sm-mta", "sendmail", "sm-msp-queue").Strings()
@@ -82,7 +97,7 @@ type Collector struct {
 	held         prometheus.GaugeFunc
 	sessions     *sessionCounter        // sessions.go
 	dmarc        *prometheus.CounterVec // dmarc.go
-	metrics      []prometheus.Collector
+	metrics      collectors.Metrics
 	mu           sync.Mutex
 	pending      *heldQueue
 	aborted      *qidSet // clients gone before their from= line
@@ -194,7 +209,7 @@ func New(cfg Config) *Collector {
 	}
 	c.sessions = newSessionCounter()
 	c.dmarc = newDMARCDispositions()
-	c.metrics = []prometheus.Collector{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
+	c.metrics = collectors.Metrics{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
 		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.badDelays, c.held, c.sessions.total, c.dmarc}
 	return c
 }
@@ -304,9 +319,7 @@ func (c *Collector) Flush() {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range c.metrics {
-		m.Describe(ch)
-	}
+	c.metrics.Describe(ch)
 }
 
 // Collect implements prometheus.Collector. Held messages whose decision
@@ -316,7 +329,5 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	c.decideOld(c.cfg.Now())
 	c.mu.Unlock()
-	for _, m := range c.metrics {
-		m.Collect(ch)
-	}
+	c.metrics.Collect(ch)
 }

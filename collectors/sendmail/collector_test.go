@@ -98,18 +98,11 @@ func TestAbortBeforeFrom(t *testing.T) {
 		"Nov 24 05:15:41 vm sm-mta[9203]: 6AO5Fffn009203: from=<jdoe@partner.test>, size=0, class=0, nrcpts=1, proto=ESMTP, daemon=MTA, relay=mx21.remote.test [127.0.0.21]",
 	)
 	c.Flush()
-	for _, tc := range []struct {
-		name, labels string
-		want         float64
-	}{
-		{"sendmail_messages_received_total", "daemon=MTA", 0},
-		{"sendmail_connections_lost_total", "stage=data", 1},
-		{"sendmail_connections_lost_total", "stage=rcpt", 1},
-	} {
-		if got := value(t, c, tc.name, tc.labels); got != tc.want {
-			t.Errorf("%s{%s} = %v, want %v", tc.name, tc.labels, got, tc.want)
-		}
-	}
+	metrictest.Expect(t, c,
+		metrictest.Want{Name: "sendmail_messages_received_total", Labels: "daemon=MTA", Value: 0},
+		metrictest.Want{Name: "sendmail_connections_lost_total", Labels: "stage=data", Value: 1},
+		metrictest.Want{Name: "sendmail_connections_lost_total", Labels: "stage=rcpt", Value: 1},
+	)
 }
 
 func TestSizeRefusedAtMail(t *testing.T) {
@@ -200,6 +193,7 @@ func TestCorpus(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			c := sendmail.New(sendmail.Config{DecisionDelay: 2 * time.Second})
 			r := metrictest.Replay(t, "sendmail", c, file)
+			metrictest.Golden(t, c, "corpus-"+file)
 			for _, w := range want {
 				if w.value == 0 {
 					t.Fatalf("ground truth has no value for %s{%s}", w.name, w.labels)

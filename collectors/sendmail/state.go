@@ -44,8 +44,6 @@ func (s *qidSet) take(q string) bool {
 	return false
 }
 
-func (s *qidSet) len() int { return len(s.m) }
-
 // held is a message whose from= line has been read and whose fate (taken
 // into the queue, or refused at the end of DATA) is not yet known.
 type held struct {

@@ -74,7 +74,7 @@ var (
 func Parse(text string) (Doc, error) {
 	doc := Doc{Metrics: map[string]Metric{}, Values: map[string][]string{}, MetricValues: map[[2]string][]string{}}
 	for n, line := range strings.Split(text, "\n") {
-		cells := tableCells(line)
+		cells := TableCells(line)
 		if len(cells) < 2 || separatorRE.MatchString(cells[0]) {
 			continue
 		}
@@ -176,9 +176,10 @@ func Load(path string) (Doc, error) {
 	return doc, nil
 }
 
-// tableCells splits a Markdown table row into its trimmed cells, or
-// returns nil for a line that is not a row.
-func tableCells(line string) []string {
+// TableCells splits a Markdown table row into its trimmed cells, or
+// returns nil for a line that is not a row. The other documents' tests
+// (docs/alerts.md, docs/dashboards.md) read their tables with it too.
+func TableCells(line string) []string {
 	line = strings.TrimSpace(line)
 	if !strings.HasPrefix(line, "|") || !strings.HasSuffix(line, "|") {
 		return nil

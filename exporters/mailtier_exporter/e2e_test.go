@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +19,9 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/cabalmail/mailtier/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -86,17 +87,7 @@ func samples(t testing.TB, text string) map[string]float64 {
 }
 
 func TestOnceCorpusMatchesGroundTruth(t *testing.T) {
-	raw, err := os.ReadFile("../../testdata/corpus/ground-truth.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gt struct {
-		Counts map[string]float64 `json:"counts"`
-	}
-	if err := json.Unmarshal(raw, &gt); err != nil {
-		t.Fatal(err)
-	}
-	g := gt.Counts
+	g := metrictest.GroundTruth(t)
 	want := map[string]float64{
 		`sendmail_messages_received_total{daemon="MTA"}`:                   g["smtp_in_accepted"],
 		`sendmail_messages_received_total{daemon="MSA"}`:                   g["submission_relayed"],
@@ -153,16 +144,6 @@ func TestOnceCorpusMatchesGroundTruth(t *testing.T) {
 	}
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // exporter is a running exporter process.
 type exporter struct {
 	cmd    *exec.Cmd
@@ -192,7 +173,7 @@ func (s *syncBuffer) String() string {
 
 func startExporter(t testing.TB, args ...string) *exporter {
 	t.Helper()
-	e := &exporter{addr: freeAddr(t), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	e := &exporter{addr: testenv.FreeAddr(t), stderr: &syncBuffer{}, done: make(chan error, 1)}
 	base := []string{"--web.listen-address=" + e.addr}
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--tail.poll-interval=") }) {
 		base = append(base, "--tail.poll-interval=10ms")
@@ -231,17 +212,12 @@ func (e *exporter) scrape(testing.TB) string {
 // waitFor scrapes until cond holds on the samples, and returns the last scrape.
 func (e *exporter) waitFor(t *testing.T, what string, cond func(map[string]float64) bool) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		text := e.scrape(t)
-		if text != "" && cond(samples(t, text)) {
-			return text
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last scrape:\n%s", what, text)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var text string
+	testenv.WaitFor(t, what, 20*time.Second, func() (bool, string) {
+		text = e.scrape(t)
+		return text != "" && cond(samples(t, text)), "last scrape:\n" + text
+	})
+	return text
 }
 
 // normalise drops what depends on the run (time of the last line, build
@@ -337,19 +313,19 @@ func TestLiveTailGolden(t *testing.T) {
 	}
 }
 
-// checkMetricsWithPromtool runs Prometheus's own linter on an exposition.
+// checkMetricsWithPromtool runs Prometheus's own linter on an exposition,
+// as a subtest of the integration tier (promtool is Debian's).
 func checkMetricsWithPromtool(t *testing.T, text string) {
 	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatalf("promtool not found (install Debian's prometheus package): %v", err)
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out)
-	}
+	t.Run("promtool check metrics", func(t *testing.T) {
+		promtool := testenv.Binary(t, "promtool", "prometheus")
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(text)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("promtool check metrics: %v\n%s", err, out)
+		}
+	})
 }
 
 // diff lists the lines only in want (-) and only in got (+).

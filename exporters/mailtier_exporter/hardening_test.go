@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/cabalmail/mailtier/internal/testenv"
+
 	"bytes"
 	"fmt"
 	"io"
@@ -54,7 +56,7 @@ func TestHelpAndVersion(t *testing.T) {
 	} {
 		t.Run(tc.flag, func(t *testing.T) {
 			// A listen address that is free: were it to serve, it would.
-			cmd := exec.Command(binary, tc.flag, "--web.listen-address="+freeAddr(t))
+			cmd := exec.Command(binary, tc.flag, "--web.listen-address="+testenv.FreeAddr(t))
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {

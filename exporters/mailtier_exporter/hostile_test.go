@@ -136,7 +136,7 @@ func TestHostileInput(t *testing.T) {
 	out := runOnceBinary(t, nil, "--no-collector.mqueue", "--tail.path="+path)
 
 	allowed := map[string]map[string]bool{"path": {path: true}}
-	for _, sets := range closedSets {
+	for _, sets := range closedSets() {
 		for label, values := range sets {
 			if allowed[label] == nil {
 				allowed[label] = map[string]bool{}

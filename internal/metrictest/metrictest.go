@@ -1,14 +1,16 @@
 // Package metrictest is what the collectors' tests share: handing log
 // lines to a collector as the pipeline would (one by one, or replaying the
-// lab's corpus), building a collector from its flags, and reading its
-// series back.
+// lab's corpus), building a collector from its flags, reading its series
+// back, and comparing its whole exposition with a golden file (Golden).
 package metrictest
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +18,9 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/internal/logline"
@@ -194,5 +198,46 @@ func Expect(t testing.TB, c prometheus.Collector, wants ...Want) {
 		if !ok || v != w.Value {
 			t.Errorf("%s{%s} = %v (present %v), want %v", w.Name, w.Labels, v, ok, w.Value)
 		}
+	}
+}
+
+var updateGolden = flag.Bool("metrictest.update", false, "rewrite the golden .prom files of metrictest.Golden")
+
+// Golden compares everything c exposes, in the text format (HELP, TYPE,
+// every series and no other), with testdata/<scenario>.prom, using
+// client_golang's testutil. `go test -args -metrictest.update` rewrites
+// the file from what c exposes.
+func Golden(t testing.TB, c prometheus.Collector, scenario string) {
+	t.Helper()
+	path := filepath.Join("testdata", scenario+".prom")
+	if *updateGolden {
+		reg := prometheus.NewPedanticRegistry()
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, mf := range mfs {
+			if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%v (go test -args -metrictest.update writes it)", err)
+	}
+	defer f.Close()
+	if err := testutil.CollectAndCompare(c, f); err != nil {
+		t.Errorf("%s: %v (go test -args -metrictest.update rewrites it)", path, err)
 	}
 }

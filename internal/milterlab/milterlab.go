@@ -37,9 +37,8 @@ import (
 // package that provides it.
 func Need(t testing.TB, programs map[string]string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test runs daemons in mount namespaces of its own and needs root")
-	}
+	// The daemons run in mount namespaces of the test's own.
+	testenv.Root(t)
 	for path, pkg := range programs {
 		if _, err := os.Stat(path); err != nil {
 			t.Fatalf("%s is missing: apt-get install -y --no-install-recommends %s", path, pkg)

@@ -57,7 +57,7 @@ type Router struct {
 	lastLine    *prometheus.GaugeVec
 	bytesBehind *prometheus.GaugeVec
 	inputUp     *prometheus.GaugeVec
-	metrics     []prometheus.Collector
+	metrics     collectors.Metrics
 }
 
 // NewRouter returns a router over the log collectors cs. now is the clock
@@ -119,23 +119,19 @@ func NewRouter(cs []Named, now func() time.Time) *Router {
 			r.flushers = append(r.flushers, f)
 		}
 	}
-	r.metrics = []prometheus.Collector{r.linesRead, r.bytesRead, r.skipped, r.collLines, r.reopens,
+	r.metrics = collectors.Metrics{r.linesRead, r.bytesRead, r.skipped, r.collLines, r.reopens,
 		r.truncations, r.lastLine, r.bytesBehind, r.inputUp}
 	return r
 }
 
 // Describe implements prometheus.Collector for the self-metrics.
 func (r *Router) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range r.metrics {
-		m.Describe(ch)
-	}
+	r.metrics.Describe(ch)
 }
 
 // Collect implements prometheus.Collector for the self-metrics.
 func (r *Router) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range r.metrics {
-		m.Collect(ch)
-	}
+	r.metrics.Collect(ch)
 }
 
 // Flush asks every collector that holds lines back to decide on them.

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,8 +61,12 @@ func Root(t testing.TB) {
 	}
 }
 
+// rootModule is the first line of the repository's own go.mod; the tools
+// module at tools/ has a go.mod of its own, which RepoRoot passes over.
+const rootModule = "module github.com/cabalmail/mailtier\n"
+
 // RepoRoot returns the repository's root: the nearest directory above the
-// test's working directory that holds go.mod.
+// test's working directory whose go.mod is the suite's main module.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -69,12 +74,12 @@ func RepoRoot(t testing.TB) string {
 		t.Fatal(err)
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.HasPrefix(string(b), rootModule) {
 			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
+			t.Fatal("no go.mod of github.com/cabalmail/mailtier above the test's directory")
 		}
 		dir = parent
 	}
@@ -102,9 +107,23 @@ func FreeAddr(t testing.TB) string {
 // their logs); code under the test's control is driven, not waited for.
 func WaitUntil(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
+	WaitFor(t, what, timeout, func() (bool, string) { return cond(), "" })
+}
+
+// WaitFor is WaitUntil for a condition that can say what it saw last
+// (a query's answer, a counter's value); the failure message shows it.
+func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() (ok bool, last string)) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
 		if time.Now().After(deadline) {
+			if last != "" {
+				t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
+			}
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 )
 
@@ -24,20 +24,6 @@ import (
 const alertmanagerBinary = "/usr/bin/prometheus-alertmanager"
 
 var seqID = regexp.MustCompile(`^[0-9a-f]{32}$`)
-
-// freePort asks the kernel for a free loopback port. Alertmanager cannot
-// report the port it bound, so the port is chosen here; the short race
-// with another process taking it in between is accepted.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // startAlertmanager runs the real Alertmanager on loopback with clustering
 // off, sending every group to sinkURL with send_resolved.
@@ -71,7 +57,7 @@ receivers:
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	cmd := exec.Command(alertmanagerBinary,
 		"--config.file="+cfgPath,
 		"--storage.path="+filepath.Join(dir, "data"),
@@ -179,6 +165,7 @@ func byTitle(reqs []fakes.Request) map[string]fakes.Request {
 // through Debian's real Alertmanager to alert_sink in HTTP mode, then
 // resolves them, and checks what reaches the fake Pushover and ntfy.
 func TestAlertmanagerIntegration(t *testing.T) {
+	testenv.Integration(t)
 	pushover, ntfy := fakes.NewPushover(t), fakes.NewNtfy(t)
 	sink := startProcess(t, httpEnv(pushover, ntfy, "PUSHOVER_EMERGENCY=true"), "--web.listen-address=127.0.0.1:0")
 	sinkURL := "http://" + sink.listenAddress(t) + "/"

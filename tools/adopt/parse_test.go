@@ -20,11 +20,6 @@ import (
 	"github.com/cabalmail/mailtier/internal/upstream"
 )
 
-// repoRoot is mailtier's root: the tools module lives in tools/.
-func repoRoot(t *testing.T) string {
-	return filepath.Dir(testenv.RepoRoot(t))
-}
-
 // rule is one rule of rules/, with the metric names its expression
 // selects, recording rules expanded to what they read.
 type rule struct {
@@ -37,7 +32,7 @@ type rule struct {
 // and resolves the series each rule reads down to scraped ones.
 func loadRules(t *testing.T) []rule {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "rules", "*.yml"))
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "rules", "*.yml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no rule files: %v", err)
 	}
@@ -187,7 +182,7 @@ func TestEveryCloudWatchSeriesIsExported(t *testing.T) {
 			produced[cloudWatchName(m.Namespace, m.Name, s)] = "cabal-infra"
 		}
 	}
-	shipped, err := filepath.Glob(filepath.Join(repoRoot(t), "docker", "cloudwatch-exporter", "*.yml"))
+	shipped, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "docker", "cloudwatch-exporter", "*.yml"))
 	if err != nil || len(shipped) == 0 {
 		t.Fatalf("no cloudwatch_exporter configs in docker/cloudwatch-exporter: %v", err)
 	}

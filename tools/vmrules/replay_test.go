@@ -31,7 +31,7 @@ import (
 // that its success means something.
 func TestRuleFilesLoadInVmalert(t *testing.T) {
 	vmalert := testenv.Binary(t, "vmalert", "victoria-metrics")
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "rules", "*.yml"))
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "rules", "*.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

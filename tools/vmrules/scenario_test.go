@@ -105,11 +105,6 @@ func (s scenario) where(at time.Duration) string {
 // reaches the evaluations of the next one.
 const slotGap = 26 * time.Hour
 
-// repoRoot is the checkout's root: the tools module sits one level below.
-func repoRoot(t *testing.T) string {
-	return filepath.Dir(testenv.RepoRoot(t))
-}
-
 func decodeStrict(path string, v any) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -126,7 +121,7 @@ func decodeStrict(path string, v any) error {
 // loadTests reads every promtool test file of rules/tests.
 func loadTests(t *testing.T) []*loadedTest {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(repoRoot(t), "rules", "tests", "*_test.yml"))
+	paths, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "rules", "tests", "*_test.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,22 +1,18 @@
 locals {
   tiers = ["imap", "smtp-in", "smtp-out"]
 
-  # Every collector the exporter has. Each tier passes an explicit
-  # --collector.<name> or --no-collector.<name> for all of them, so what a
-  # tier runs does not depend on the exporter's defaults.
-  all_collectors = ["sendmail", "mqueue", "dovecot", "opendkim", "fail2ban", "process"]
-
-  fail2ban = var.fail2ban_collector ? ["fail2ban"] : []
-  process  = var.share_pid_namespace ? ["process"] : []
-
+  # all_collectors and registry_collectors (what each tier runs) are in
+  # collectors.tf, generated from the exporter's collector registry.
   # imap:     sendmail (local delivery and relays), its own queue, Dovecot IMAP.
   # smtp-in:  sendmail (inbound relay), the inbound queue, OpenDKIM verifying.
   # smtp-out: sendmail (outbound relay), the outbound queue, Dovecot
   #           submission, OpenDKIM signing (with the latency probe).
+  # Two are switched by variables: fail2ban's, and the process collector,
+  # which needs the task's shared PID namespace.
+  switched_off = concat(var.fail2ban_collector ? [] : ["fail2ban"], var.share_pid_namespace ? [] : ["process"])
+
   enabled_collectors = {
-    "imap"     = concat(["sendmail", "mqueue", "dovecot"], local.fail2ban, local.process)
-    "smtp-in"  = concat(["sendmail", "mqueue", "opendkim"], local.fail2ban, local.process)
-    "smtp-out" = concat(["sendmail", "mqueue", "dovecot", "opendkim"], local.process)
+    for tier in local.tiers : tier => [for c in local.registry_collectors[tier] : c if !contains(local.switched_off, c)]
   }
 
   collector_args = {

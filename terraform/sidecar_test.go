@@ -267,7 +267,7 @@ func TestSidecarRendering(t *testing.T) {
 	}
 	wantCollectors := map[string][]string{
 		"imap":     {"sendmail", "mqueue", "dovecot", "process"},
-		"smtp-in":  {"sendmail", "mqueue", "opendkim", "process"},
+		"smtp-in":  {"sendmail", "mqueue", "opendkim", "opendmarc", "process"},
 		"smtp-out": {"sendmail", "mqueue", "dovecot", "opendkim", "process"},
 	}
 	if !reflect.DeepEqual(r.Sidecar.Collectors, wantCollectors) {

@@ -34,9 +34,10 @@ var AnvilRegistration = collectors.Registration{
 	Name:    "anvil",
 	Help:    "Dovecot's anvil socket, read at scrape time: sessions logged in now, per service (what doveadm who lists).",
 	Enabled: false,
-	// Scrape-time: no programs. No tier runs it by default: it needs
-	// Dovecot to open the anvil socket to the sidecar's group
-	// (docs/operations.md), which the tiers' configurations do not yet do.
+	// Scrape-time: no programs. On imap, behind the sidecar module's
+	// anvil_collector (off until Dovecot's anvil socket is shared with the
+	// sidecar: docs/operations.md).
+	Tiers:          []string{"imap"},
 	MetricPrefixes: []string{"dovecot_sessions", "mailtier_exporter_dovecot_anvil_"},
 	Labels:         map[string][]string{"service": Services},
 	Flags: func(app *kingpin.Application) collectors.Builder {

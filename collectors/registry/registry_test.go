@@ -53,7 +53,7 @@ func TestTerraformRendering(t *testing.T) {
 		"  all_collectors = [\"alpha\", \"beta\"]\n" +
 		"\n" +
 		"  # The collectors each tier's sidecar runs when its variables turn none\n" +
-		"  # off (locals.tf: fail2ban_collector, share_pid_namespace).\n" +
+		"  # off (locals.tf: fail2ban_collector, anvil_collector, share_pid_namespace).\n" +
 		"  registry_collectors = {\n" +
 		"    \"imap\"     = [\"alpha\"]\n" +
 		"    \"smtp-in\"  = []\n" +

@@ -26,7 +26,7 @@ locals {
 `)
 	fmt.Fprintf(&b, "  all_collectors = %s\n\n", hclList(l.Names()))
 	b.WriteString(`  # The collectors each tier's sidecar runs when its variables turn none
-  # off (locals.tf: fail2ban_collector, share_pid_namespace).
+  # off (locals.tf: fail2ban_collector, anvil_collector, share_pid_namespace).
   registry_collectors = {
 `)
 	width := 0

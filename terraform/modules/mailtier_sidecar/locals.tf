@@ -4,12 +4,14 @@ locals {
   # all_collectors and registry_collectors (what each tier runs) are in
   # collectors.tf, generated from the exporter's collector registry.
   # imap:     sendmail (local delivery and relays), its own queue, Dovecot IMAP.
-  # smtp-in:  sendmail (inbound relay), the inbound queue, OpenDKIM verifying.
+  # smtp-in:  sendmail (inbound relay), the inbound queue, OpenDKIM verifying,
+  #           OpenDMARC.
   # smtp-out: sendmail (outbound relay), the outbound queue, Dovecot
   #           submission, OpenDKIM signing (with the latency probe).
-  # Two are switched by variables: fail2ban's, and the process collector,
-  # which needs the task's shared PID namespace.
-  switched_off = concat(var.fail2ban_collector ? [] : ["fail2ban"], var.share_pid_namespace ? [] : ["process"])
+  # Three are switched by variables: fail2ban's, anvil (which needs
+  # Dovecot's anvil socket shared with the sidecar), and the process
+  # collector, which needs the task's shared PID namespace.
+  switched_off = concat(var.fail2ban_collector ? [] : ["fail2ban"], var.anvil_collector ? [] : ["anvil"], var.share_pid_namespace ? [] : ["process"])
 
   enabled_collectors = {
     for tier in local.tiers : tier => [for c in local.registry_collectors[tier] : c if !contains(local.switched_off, c)]

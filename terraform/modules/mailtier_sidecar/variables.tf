@@ -159,6 +159,12 @@ variable "fail2ban_collector" {
   default     = false
 }
 
+variable "anvil_collector" {
+  type        = bool
+  description = "Run the anvil collector on imap: active IMAP sessions from Dovecot's anvil socket (dovecot_sessions). Needs Dovecot's base_dir shared with the sidecar and the socket opened to the mail group (docs/operations.md), which Cabalmail's images do not do yet, so it stays false until they do."
+  default     = false
+}
+
 variable "share_pid_namespace" {
   type        = bool
   description = "Give the tasks a task-wide PID namespace (pid_mode = \"task\") so the process collector sees the mail daemons in /proc. AWS allows ECS Exec into only one container of a task that shares its PID namespace; with false the namespace stays per container and the process collector is off."

@@ -225,7 +225,7 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	}
 	ev := Parse(rec.Message)
 	if ev.Kind == Unknown {
-		return false
+		return isMilterQuarantine(rec.Message)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

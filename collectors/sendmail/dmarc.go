@@ -44,12 +44,27 @@ func newDMARCDispositions() *prometheus.CounterVec {
 	return c
 }
 
+// afterQID returns a message without its leading queue id, if it has one.
+func afterQID(msg string) string {
+	if i := strings.Index(msg, ": "); i >= 8 && i <= 20 && isQIDText(msg[:i]) {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+// isMilterQuarantine reports whether msg is sendmail's record of a
+// milter's quarantine (milter.c: "milter=%s, quarantine=%s"). Only
+// OpenDMARC's count, as a disposition; the others are a known shape that
+// counts nothing, not an unmatched line.
+func isMilterQuarantine(msg string) bool {
+	rest := afterQID(msg)
+	i := strings.Index(rest, ", quarantine=")
+	return strings.HasPrefix(rest, "milter=") && i > len("milter=") && !strings.Contains(rest[:i], " ")
+}
+
 // dmarcDisposition returns the disposition a line records, or "".
 func dmarcDisposition(msg string) string {
-	rest := msg
-	if i := strings.Index(msg, ": "); i >= 8 && i <= 20 && isQIDText(msg[:i]) {
-		rest = msg[i+2:]
-	}
+	rest := afterQID(msg)
 	switch {
 	case strings.HasPrefix(rest, "Milter: data, reject=5") && strings.Contains(rest, " "+dmarcReject):
 		return DispositionReject

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cabalmail/mailtier/collectors/sendmail"
+	"github.com/cabalmail/mailtier/internal/logline"
 	"github.com/cabalmail/mailtier/internal/metrictest"
 )
 
@@ -35,6 +36,31 @@ func TestDMARCDispositions(t *testing.T) {
 		metrictest.Want{Name: "sendmail_dmarc_dispositions_total", Labels: "disposition=reject", Value: 2},
 		metrictest.Want{Name: "sendmail_dmarc_dispositions_total", Labels: "disposition=quarantine", Value: 1},
 	)
+}
+
+// TestMilterQuarantineIsKnown: sendmail's line for any milter's quarantine
+// is a shape it writes (milter.c), recognised whatever the milter, and
+// counted as a disposition only for OpenDMARC's reason.
+func TestMilterQuarantineIsKnown(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{"Nov 24 05:15:43 mx sm-mta[9249]: 6AO5FhLr009249: milter=opendmarc, quarantine=quarantined by DMARC policy for quarantine.test", true},
+		{"Nov 24 05:15:45 mx sm-mta[9251]: 6AO5FjLr009251: milter=clamav, quarantine=infected", true},
+		{"Nov 24 05:15:45 mx sm-mta[9251]: 6AO5FjLr009251: milter=a b, quarantine=infected", false},
+		{"Nov 24 05:15:45 mx sm-mta[9251]: 6AO5FjLr009251: milter=, quarantine=infected", false},
+		{"Nov 24 05:15:45 mx sm-mta[9251]: 6AO5FjLr009251: quarantine=infected", false},
+	} {
+		c := sendmail.New(sendmail.Config{DecisionDelay: 2 * time.Second})
+		rec, ok := logline.Parse(tc.line)
+		if !ok {
+			t.Fatalf("envelope of %q not parsed", tc.line)
+		}
+		if got := c.Handle(&rec); got != tc.want {
+			t.Errorf("Handle(%q) = %v, want %v", tc.line, got, tc.want)
+		}
+	}
 }
 
 // TestDMARCDispositionsCorpus: the lab ran no OpenDMARC; its OpenDKIM

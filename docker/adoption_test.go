@@ -482,7 +482,7 @@ func TestAdoptingNamesUpstreamsFiles(t *testing.T) {
 		t.Fatal("docs/adopting.md names no cabal-infra file")
 	}
 	// Every file a Terraform snippet adds to exists, unless it is new.
-	for _, m := range regexp.MustCompile("(?m)^# (terraform/infra/\\S+) \\(([^)]*)\\)$").FindAllStringSubmatch(doc, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^# (terraform/infra/\S+) \(([^)]*)\)$`).FindAllStringSubmatch(doc, -1) {
 		if m[2] != "new" && !slices.Contains(upstream.Files, m[1]) {
 			t.Errorf("docs/adopting.md changes %s (%s), which cabal-infra does not have", m[1], m[2])
 		}

@@ -9,10 +9,7 @@ package terraform_test
 // other function fails to evaluate.
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -28,7 +25,6 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 	"github.com/zclconf/go-cty/cty/gocty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // tfFunctions are the Terraform functions the modules call, with
@@ -88,29 +84,6 @@ type tfModule struct {
 	locals    map[string]hcl.Expression
 	outputs   map[string]*tfOutput
 	blocks    []*tfBlock
-}
-
-// tfFiles lists every .tf file under root.
-func tfFiles(t *testing.T, root string) []string {
-	t.Helper()
-	var paths []string
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != root {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && strings.HasSuffix(path, ".tf") {
-			paths = append(paths, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(paths)
-	return paths
 }
 
 func loadModule(t *testing.T, dir string) *tfModule {
@@ -490,16 +463,4 @@ func fromCty(val cty.Value, ty cty.Type, out any) error {
 		return fmt.Errorf("value is null or unknown")
 	}
 	return gocty.FromCtyValue(conv, out)
-}
-
-// decodeStrict decodes a value through its JSON form into out, failing on
-// any attribute out has no field for.
-func decodeStrict(val cty.Value, out any) error {
-	raw, err := ctyjson.Marshal(val, val.Type())
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	return dec.Decode(out)
 }

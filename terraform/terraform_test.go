@@ -373,27 +373,10 @@ func resourceReferences(expr hcl.Expression) []string {
 	return out
 }
 
-func keys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
 func names(containers []map[string]any) []any {
 	var out []any
 	for _, c := range containers {
 		out = append(out, c["name"])
-	}
-	return out
-}
-
-func jsonOf(t *testing.T, val cty.Value) any {
-	t.Helper()
-	var out any
-	if err := decodeStrict(val, &out); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

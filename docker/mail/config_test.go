@@ -379,12 +379,3 @@ func equalMaps(a, b map[string]string) bool {
 	}
 	return true
 }
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}

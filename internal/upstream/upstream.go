@@ -27,7 +27,7 @@ var Capabilities = map[string][]string{
 	"smtp-out": {"CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"},
 }
 
-// NoNewPrivileges: every mail task definition sets dockerSecurityOptions
+// NoNewPrivileges says every mail task definition sets dockerSecurityOptions
 // = ["no-new-privileges"] (terraform/infra/modules/ecs/task-definitions.tf).
 const NoNewPrivileges = true
 

@@ -70,7 +70,7 @@ func selectedNames(t *testing.T, expr parser.Expr) []string {
 	var names []string
 	for _, sel := range parser.ExtractSelectors(expr) {
 		for _, m := range sel {
-			if m.Name == labels.MetricName {
+			if m.Name == model.MetricNameLabel {
 				if m.Type != labels.MatchEqual {
 					t.Fatalf("%s: a selector of the metric name by regex; list the names", expr)
 				}

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -148,32 +147,13 @@ func TestOnceCorpusMatchesGroundTruth(t *testing.T) {
 type exporter struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *syncBuffer
+	stderr *testenv.SyncBuffer
 	done   chan error
-}
-
-// syncBuffer is a bytes.Buffer the process's output is copied into while
-// a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startExporter(t testing.TB, args ...string) *exporter {
 	t.Helper()
-	e := &exporter{addr: testenv.FreeAddr(t), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	e := &exporter{addr: testenv.FreeAddr(t), stderr: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	base := []string{"--web.listen-address=" + e.addr}
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--tail.poll-interval=") }) {
 		base = append(base, "--tail.poll-interval=10ms")

@@ -71,7 +71,7 @@ func contextSwitches(b testing.TB, pid int) int64 {
 // poll interval.
 func startBinary(b testing.TB, exe string, env []string, args ...string) *exporter {
 	b.Helper()
-	e := &exporter{addr: testenv.FreeAddr(b), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	e := &exporter{addr: testenv.FreeAddr(b), stderr: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	e.cmd = exec.Command(exe, append([]string{"--web.listen-address=" + e.addr, "--log.level=warn"}, args...)...)
 	e.cmd.Env = append(os.Environ(), env...)
 	e.cmd.Stderr = e.stderr

@@ -241,7 +241,7 @@ type Proc struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
-	output *lockedBuffer
+	output *testenv.SyncBuffer
 }
 
 // Start runs path with args inside the namespace. The process is stopped
@@ -253,7 +253,7 @@ func (l *Lab) Start(t testing.TB, path string, args ...string) *Proc {
 		nsArgs = append(nsArgs, "--net")
 	}
 	nsArgs = append(nsArgs, "--", path)
-	p := &Proc{Name: filepath.Base(path), done: make(chan struct{}), output: &lockedBuffer{}}
+	p := &Proc{Name: filepath.Base(path), done: make(chan struct{}), output: &testenv.SyncBuffer{}}
 	// nsenter execs path: the process's PID is the daemon's.
 	p.cmd = exec.Command("/usr/bin/nsenter", append(nsArgs, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
@@ -357,24 +357,6 @@ func WaitExit(t testing.TB, p *Proc, timeout time.Duration) {
 	case <-time.After(timeout):
 		t.Fatalf("%s still runs after %s", p.Name, timeout)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b = append(b.b, p...)
-	return len(p), nil
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.b)
 }
 
 // Key is a DKIM key pair made by opendkim-genkey.

@@ -14,7 +14,7 @@ import (
 type Process struct {
 	Name string
 	cmd  *exec.Cmd
-	out  lockedBuffer
+	out  SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -72,24 +72,26 @@ func (p *Process) Exited() (bool, error) {
 // Output returns what the program wrote to stdout and stderr so far.
 func (p *Process) Output() string { return p.out.String() }
 
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer that a process's output (or a logger's) is
+// written into from one goroutine while the test reads it from another.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
 }
 
-func (l *lockedBuffer) Len() int {
+func (l *SyncBuffer) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Len()

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -65,24 +64,7 @@ func rieBinary(t *testing.T) string {
 type rieFunction struct {
 	url string
 	cmd *exec.Cmd
-	out *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out *testenv.SyncBuffer
 }
 
 // startRIE runs the shipped binary as the function's bootstrap under the
@@ -95,7 +77,7 @@ func startRIE(t *testing.T, env []string) *rieFunction {
 		bin, "--log.format=json")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "AWS_LAMBDA_FUNCTION_NAME=cabal-mailtier-alert-sink"}, env...)
-	f := &rieFunction{url: "http://" + addr + rieInvoke, cmd: cmd, out: &syncBuffer{}}
+	f := &rieFunction{url: "http://" + addr + rieInvoke, cmd: cmd, out: &testenv.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = f.out, f.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

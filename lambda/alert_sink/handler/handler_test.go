@@ -1,9 +1,9 @@
 package handler
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/cabalmail/mailtier/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,30 +52,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	h        *Handler
 	pushover *fakes.Server
 	ntfy     *fakes.Server
 	clock    *clock
-	logs     *syncBuffer
+	logs     *testenv.SyncBuffer
 }
 
 func newEnv(t *testing.T, opts ...func(*Config)) *env {
@@ -84,7 +66,7 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 		pushover: fakes.NewPushover(t),
 		ntfy:     fakes.NewNtfy(t),
 		clock:    &clock{now: time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)},
-		logs:     &syncBuffer{},
+		logs:     &testenv.SyncBuffer{},
 	}
 	cfg := Config{
 		Secret: testSecret,
@@ -929,7 +911,7 @@ func TestOneLogLinePerNotification(t *testing.T) {
 }
 
 // notificationLines returns the parsed "notification" log lines.
-func notificationLines(t *testing.T, logs *syncBuffer) []map[string]any {
+func notificationLines(t *testing.T, logs *testenv.SyncBuffer) []map[string]any {
 	t.Helper()
 	var lines []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {

@@ -24,6 +24,7 @@ import (
 	"github.com/cabalmail/mailtier/collectors/opendmarc"
 	"github.com/cabalmail/mailtier/collectors/process"
 	"github.com/cabalmail/mailtier/collectors/registry"
+	"github.com/cabalmail/mailtier/dashboards"
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
 	"github.com/cabalmail/mailtier/internal/testenv"
 )
@@ -490,5 +491,47 @@ func TestReplayTiers(t *testing.T) {
 	}
 	if got := replayTiers(reg); !reflect.DeepEqual(got, want) {
 		t.Errorf("replayTiers() = %v, want %v", got, want)
+	}
+}
+
+// e2ePanelsRE is the --panel argument of checkpanels in e2e/run.sh's
+// check_live_panels.
+var e2ePanelsRE = regexp.MustCompile(`"\$DIR/bin/checkpanels" [^\n]*\\\n\s*--panel '([^']*)'`)
+
+// TestEndToEndChecksLiveOnlyPanels checks that the end-to-end suite, which
+// runs the live daemons, checks exactly the live-only panels: each one the
+// replay leaves empty is proven filled there, and nothing else is claimed.
+func TestEndToEndChecksLiveOnlyPanels(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "e2e/run.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e2ePanelsRE.FindSubmatch(b)
+	if m == nil {
+		t.Fatal("e2e/run.sh: no checkpanels --panel argument in check_live_panels")
+	}
+	re, err := regexp.Compile(string(m[1]))
+	if err != nil {
+		t.Fatalf("e2e/run.sh: checkpanels --panel %q: %v", m[1], err)
+	}
+	qs, err := panelcheck.Load(dashboards.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	selected := map[string]bool{}
+	for _, q := range qs {
+		if re.MatchString(q.Panel) {
+			selected[q.Key()] = true
+		}
+	}
+	for k := range liveOnly {
+		if !selected[k] {
+			t.Errorf("e2e/run.sh does not check the live-only panel %s (checkpanels --panel %q)", k, m[1])
+		}
+	}
+	for k := range selected {
+		if _, ok := liveOnly[k]; !ok {
+			t.Errorf("e2e/run.sh checks %s, which liveOnly does not list", k)
+		}
 	}
 }

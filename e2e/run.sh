@@ -301,6 +301,7 @@ inside() {
 		"--collector.dovecot.known-bot-networks=$DIR/etc/known-bots"
 		--collector.opendkim.probe.address=inet:8891@127.0.0.1 --collector.opendkim.probe.from=probe@e2e.test
 		--collector.opendkim.probe.interval=5s
+		--collector.anvil --collector.anvil.socket=/run/dovecot/anvil
 		--collector.process --collector.process.names=dovecot,sendmail,opendkim,fail2ban/fail2ban-server,rsyslog/rsyslogd)
 	log "starting the exporter: ${flags[*]}"
 	# As the sidecar runs: not root, in the groups of the log and the queue.
@@ -351,12 +352,13 @@ prometheus_up() {
 }
 
 # The dashboard panels only live daemons can fill (Dovecot's own
-# statistics, the DKIM signing probe, the daemons' /proc), which the
-# dashboards' replay test cannot prove: each must return data here.
+# statistics and its anvil socket, the DKIM signing probe, the daemons'
+# /proc), which the dashboards' replay test cannot prove: each must return
+# data here.
 check_live_panels() {
 	log "checking the live-only dashboard panels"
 	"$DIR/bin/checkpanels" --prometheus=http://127.0.0.1:9090 --range=30s --var instance=.+ --var __rate_interval=10s \
-		--panel '^(IMAP command time|imap: IMAP command p95|DKIM signing time|smtp-out: DKIM signing p95|DKIM signing probe|Open file descriptors vs limit|imap: file descriptors used)$'
+		--panel '^(IMAP command time|imap: IMAP command p95|DKIM signing time|smtp-out: DKIM signing p95|DKIM signing probe|Open file descriptors vs limit|imap: file descriptors used|Active IMAP sessions)$'
 }
 
 main() {

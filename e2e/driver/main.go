@@ -113,6 +113,9 @@ func (s *suite) run() int {
 		}
 	}
 	s.waitIdle()
+	// With no other client connected: IMAP sessions held open, against
+	// Dovecot's anvil count.
+	s.sessions()
 	s.logf("traffic done in %s", time.Since(start).Round(time.Second))
 
 	checks := s.verdict()
@@ -369,6 +372,7 @@ var exact = []string{
 	"opendkim_verifications_total", "opendkim_probe_success", "fail2ban_ban_restores_total",
 	"sendmail_processes", "opendkim_processes", "fail2ban_processes", "rsyslog_processes",
 	"mailtier_exporter_process_scrape_success",
+	"dovecot_sessions", "mailtier_exporter_dovecot_anvil_scrape_success",
 }
 
 // collectorPrograms are the syslog programs each log collector reads.
@@ -460,6 +464,9 @@ func (s *suite) assertions() ([]check, error) {
 	}
 	x.set(0, "mailtier_exporter_sendmail_messages_undecided")
 	x.set(1, "mailtier_exporter_dovecot_stats_scrape_success")
+	// anvil: every client has gone, so every service's dovecot_sessions is
+	// 0 (the exact family's default)
+	x.set(1, "mailtier_exporter_dovecot_anvil_scrape_success")
 	x.set(1, "opendkim_probe_success")
 	// the daemons, idle: each one process (Dovecot's count depends on
 	// which of its services happen to linger, so it is not asserted)

@@ -18,7 +18,8 @@ LDFLAGS  := -s -w \
 # the mail daemons whose own checkers validate docker/mail/, and
 # VictoriaMetrics with vmagent and vmalert (the rules and dashboards on it).
 DEB_PACKAGES := prometheus prometheus-alertmanager \
-	dovecot-core dovecot-imapd fail2ban opendkim opendkim-tools opendmarc dnsmasq-base iproute2 \
+	dovecot-core dovecot-imapd dovecot-lmtpd dovecot-submissiond fail2ban opendkim opendkim-tools opendmarc \
+	dnsmasq-base iproute2 openssl sendmail-base \
 	rsyslog logrotate m4 sendmail-cf victoria-metrics \
 	libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libssl3 libwrap0
 

@@ -60,7 +60,7 @@ type Link struct {
 	URL   string
 }
 
-// Panel is one panel of a dashboard.
+// Panel is the definition of one panel; Build makes it a grafana.Panel.
 type Panel struct {
 	Title string
 	// Description says what the panel shows and what to do when it is
@@ -97,7 +97,8 @@ type Row struct {
 	Panels []Panel
 }
 
-// Dashboard is one dashboard.
+// Dashboard is the definition of one dashboard; Build makes it a
+// grafana.Dashboard, Render its JSON.
 type Dashboard struct {
 	// File is the JSON file name in this directory.
 	File        string

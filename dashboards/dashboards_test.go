@@ -14,6 +14,7 @@ import (
 	"github.com/cabalmail/mailtier/internal/testenv"
 
 	"github.com/cabalmail/mailtier/dashboards"
+	"github.com/cabalmail/mailtier/dashboards/grafana"
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
 )
 
@@ -105,7 +106,7 @@ func TestDashboardsAreValid(t *testing.T) {
 			t.Errorf("%s: title %q is empty or also %s's", d.File, d.Title, other)
 		}
 		titles[d.Title] = d.File
-		if v, ok := d.Raw["id"]; !ok || v != nil {
+		if string(d.ID) != "null" {
 			t.Errorf("%s: \"id\" must be null, or Grafana's provisioning refuses the file", d.File)
 		}
 		if d.Editable {
@@ -131,12 +132,12 @@ func TestDashboardsAreValid(t *testing.T) {
 
 // checkLayout checks that panel ids are unique and that no two panels
 // overlap on the 24-column grid.
-func checkLayout(t *testing.T, d panelcheck.Dashboard) {
+func checkLayout(t *testing.T, d grafana.Dashboard) {
 	t.Helper()
 	ids := map[int]bool{}
 	type cell struct{ x, y int }
 	taken := map[cell]string{}
-	var all []panelcheck.PanelDef
+	var all []grafana.Panel
 	all = append(all, d.Panels...)
 	for _, p := range all {
 		if ids[p.ID] {
@@ -176,7 +177,7 @@ func TestTemplating(t *testing.T) {
 				t.Errorf("%s: has no $%s variable", d.File, name)
 				return
 			}
-			if v.Type != "query" || v.Datasource["uid"] != "$datasource" || v.Label != label ||
+			if v.Type != "query" || v.Datasource == nil || v.Datasource.UID != "$datasource" || v.Label != label ||
 				!v.Multi || !v.IncludeAll || v.AllValue != ".+" || v.Refresh != 2 {
 				t.Errorf("%s: $%s must be a multi-value query on $datasource labelled %q, with All as .+, refreshed on time range change; got %+v", d.File, name, label, v)
 			}
@@ -214,12 +215,16 @@ func TestPanelConventions(t *testing.T) {
 				t.Errorf("%s: the title is used twice (the checks name panels by title)", where)
 			}
 			titles[p.Title] = true
+			if p.FieldConfig == nil {
+				t.Errorf("%s: has no fieldConfig (unit, thresholds)", where)
+				continue
+			}
 			// panel-units-rule
 			if !validUnits[p.FieldConfig.Defaults.Unit] {
 				t.Errorf("%s: unit %q is not a Grafana unit id", where, p.FieldConfig.Defaults.Unit)
 			}
 			// panel-datasource-rule, and each target's own data source
-			if p.Datasource["uid"] != "$datasource" {
+			if p.Datasource == nil || p.Datasource.UID != "$datasource" {
 				t.Errorf("%s: data source %v, want the $datasource variable", where, p.Datasource)
 			}
 			// panel-no-targets-rule
@@ -227,7 +232,7 @@ func TestPanelConventions(t *testing.T) {
 				t.Errorf("%s: has no query", where)
 			}
 			for _, tg := range p.Targets {
-				if tg.Datasource["uid"] != "$datasource" {
+				if tg.Datasource.UID != "$datasource" {
 					t.Errorf("%s %s: data source %v, want $datasource", where, tg.RefID, tg.Datasource)
 				}
 			}
@@ -246,7 +251,7 @@ func TestPanelConventions(t *testing.T) {
 			}
 		}
 		for _, a := range d.Annotations.List {
-			if a.Expr != "" && a.Datasource["uid"] != "$datasource" {
+			if a.Expr != "" && a.Datasource.UID != "$datasource" {
 				t.Errorf("%s: annotation %q does not use $datasource", d.File, a.Name)
 			}
 		}
@@ -255,7 +260,7 @@ func TestPanelConventions(t *testing.T) {
 
 // linksAlertList says whether a panel links docs/alerts.md, the list of
 // every alert and its runbook (the overview's alert counts).
-func linksAlertList(p panelcheck.PanelDef) bool {
+func linksAlertList(p grafana.Panel) bool {
 	for _, l := range p.Links {
 		if strings.HasSuffix(l.URL, "/docs/alerts.md") {
 			return true

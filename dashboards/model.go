@@ -1,17 +1,20 @@
 package dashboards
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/cabalmail/mailtier/dashboards/grafana"
 )
 
-// The definitions in this package describe dashboards with the types
-// below; Render turns them into Grafana's dashboard JSON (schema 39, read
-// by Grafana 10.4 and later). Only what the dashboards use is modelled.
+// The definitions in this package describe dashboards with the builder
+// types below: what differs from panel to panel, in the terms of the
+// golden-signal tables. Build turns them into package grafana's model of
+// the JSON (the one model, which the checks read back), filling in
+// layout, data sources, thresholds and links the same way everywhere.
 
 // RunbookBase is where the runbook of each alert lives, as
 // docs/runbooks/<AlertName>.md; the rules' runbook_url uses the same base.
@@ -57,7 +60,7 @@ type Link struct {
 	URL   string
 }
 
-// Panel is one panel of a dashboard.
+// Panel is the definition of one panel; Build makes it a grafana.Panel.
 type Panel struct {
 	Title string
 	// Description says what the panel shows and what to do when it is
@@ -94,7 +97,8 @@ type Row struct {
 	Panels []Panel
 }
 
-// Dashboard is one dashboard.
+// Dashboard is the definition of one dashboard; Build makes it a
+// grafana.Dashboard, Render its JSON.
 type Dashboard struct {
 	// File is the JSON file name in this directory.
 	File        string
@@ -109,21 +113,32 @@ type Dashboard struct {
 }
 
 // ds is the templated data source every panel and query uses.
-var ds = map[string]string{"type": "prometheus", "uid": "$datasource"}
+var ds = grafana.DataSource{Type: "prometheus", UID: "$datasource"}
+
+func ptr[T any](v T) *T { return &v }
 
 // Render returns the dashboard's JSON, indented, with a final newline.
 func (d Dashboard) Render() ([]byte, error) {
-	var panels []any
+	g, err := d.Build()
+	if err != nil {
+		return nil, err
+	}
+	return g.Marshal()
+}
+
+// Build returns the dashboard as package grafana models it.
+func (d Dashboard) Build() (grafana.Dashboard, error) {
+	panels := []grafana.Panel{}
 	id := 1
 	y := 0
 	for _, r := range d.Rows {
-		panels = append(panels, ordered{
-			{"collapsed", false},
-			{"gridPos", gridPos{H: 1, W: 24, X: 0, Y: y}},
-			{"id", id},
-			{"panels", []any{}},
-			{"title", r.Title},
-			{"type", "row"},
+		panels = append(panels, grafana.Panel{
+			Collapsed: ptr(false),
+			GridPos:   grafana.GridPos{H: 1, W: 24, X: 0, Y: y},
+			ID:        id,
+			Panels:    []grafana.Panel{},
+			Title:     r.Title,
+			Type:      "row",
 		})
 		id++
 		y++
@@ -139,9 +154,9 @@ func (d Dashboard) Render() ([]byte, error) {
 			if x+w > 24 {
 				x, y, lineH = 0, y+lineH, 0
 			}
-			rp, err := p.render(id, gridPos{H: h, W: w, X: x, Y: y})
+			rp, err := p.build(id, grafana.GridPos{H: h, W: w, X: x, Y: y})
 			if err != nil {
-				return nil, fmt.Errorf("%s: panel %q: %w", d.UID, p.Title, err)
+				return grafana.Dashboard{}, fmt.Errorf("%s: panel %q: %w", d.UID, p.Title, err)
 			}
 			panels = append(panels, rp)
 			id++
@@ -154,163 +169,146 @@ func (d Dashboard) Render() ([]byte, error) {
 	}
 
 	tierMatcher := `tier=~"$tier"`
-	out := ordered{
-		{"annotations", map[string]any{"list": []any{
-			ordered{
-				{"builtIn", 1},
-				{"datasource", map[string]string{"type": "grafana", "uid": "-- Grafana --"}},
-				{"enable", true},
-				{"hide", true},
-				{"iconColor", "rgba(0, 211, 255, 1)"},
-				{"name", "Annotations & Alerts"},
-				{"type", "dashboard"},
+	return grafana.Dashboard{
+		File: d.File,
+		Annotations: grafana.Annotations{List: []grafana.Annotation{
+			{
+				BuiltIn:    1,
+				Datasource: grafana.DataSource{Type: "grafana", UID: "-- Grafana --"},
+				Enable:     true,
+				Hide:       true,
+				IconColor:  "rgba(0, 211, 255, 1)",
+				Name:       "Annotations & Alerts",
+				Type:       "dashboard",
 			},
-			ordered{
-				{"datasource", ds},
-				{"enable", true},
-				{"expr", `ALERTS{alertstate="firing", ` + tierMatcher + `}`},
-				{"iconColor", "red"},
-				{"name", "Firing alerts"},
-				{"step", "1m"},
-				{"tagKeys", "severity,tier"},
-				{"textFormat", "{{instance}}"},
-				{"titleFormat", "{{alertname}}"},
-			},
-		}}},
-		{"description", d.Description},
-		{"editable", false},
-		{"fiscalYearStartMonth", 0},
-		{"graphTooltip", 1},
-		{"id", nil},
-		{"links", []any{
-			ordered{
-				{"asDropdown", false},
-				{"icon", "external link"},
-				{"includeVars", false},
-				{"keepTime", true},
-				{"tags", []string{"mailtier"}},
-				{"targetBlank", false},
-				{"title", "Mail tiers"},
-				{"type", "dashboards"},
-			},
-			ordered{
-				{"icon", "doc"},
-				{"targetBlank", true},
-				{"title", "What this dashboard answers"},
-				{"type", "link"},
-				{"url", DocsURL},
+			{
+				Datasource:  ds,
+				Enable:      true,
+				Expr:        `ALERTS{alertstate="firing", ` + tierMatcher + `}`,
+				IconColor:   "red",
+				Name:        "Firing alerts",
+				Step:        "1m",
+				TagKeys:     "severity,tier",
+				TextFormat:  "{{instance}}",
+				TitleFormat: "{{alertname}}",
 			},
 		}},
-		{"panels", panels},
-		{"refresh", "1m"},
-		{"schemaVersion", 39},
-		{"tags", d.Tags},
-		{"templating", map[string]any{"list": d.variables()}},
-		{"time", map[string]string{"from": "now-6h", "to": "now"}},
-		{"timepicker", map[string]any{}},
-		{"timezone", "utc"},
-		{"title", d.Title},
-		{"uid", d.UID},
-		{"version", 1},
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+		Description:          d.Description,
+		Editable:             false,
+		FiscalYearStartMonth: 0,
+		GraphTooltip:         1,
+		ID:                   json.RawMessage("null"),
+		Links: []grafana.DashboardLink{
+			{
+				AsDropdown:  ptr(false),
+				Icon:        "external link",
+				IncludeVars: ptr(false),
+				KeepTime:    true,
+				Tags:        []string{"mailtier"},
+				TargetBlank: false,
+				Title:       "Mail tiers",
+				Type:        "dashboards",
+			},
+			{
+				Icon:        "doc",
+				TargetBlank: true,
+				Title:       "What this dashboard answers",
+				Type:        "link",
+				URL:         DocsURL,
+			},
+		},
+		Panels:        panels,
+		Refresh:       "1m",
+		SchemaVersion: 39,
+		Tags:          d.Tags,
+		Templating:    grafana.Templating{List: d.variables()},
+		Time:          grafana.TimeRange{From: "now-6h", To: "now"},
+		Timezone:      "utc",
+		Title:         d.Title,
+		UID:           d.UID,
+		Version:       1,
+	}, nil
 }
 
 // variables returns the dashboard's template variables: the data source,
 // the tier and the instance (the exporter sidecars of the tier).
-func (d Dashboard) variables() []any {
-	datasource := ordered{
-		{"current", map[string]any{}},
-		{"hide", 0},
-		{"includeAll", false},
-		{"label", "Data source"},
-		{"multi", false},
-		{"name", "datasource"},
-		{"options", []any{}},
-		{"query", "prometheus"},
-		{"refresh", 1},
-		{"regex", ""},
-		{"type", "datasource"},
+func (d Dashboard) variables() []grafana.Variable {
+	datasource := grafana.Variable{
+		Hide:       0,
+		IncludeAll: false,
+		Label:      "Data source",
+		Multi:      false,
+		Name:       "datasource",
+		Options:    []grafana.VariableOption{},
+		Query:      "prometheus",
+		Refresh:    1,
+		Regex:      ptr(""),
+		Type:       "datasource",
 	}
-	var tier ordered
+	var tier grafana.Variable
 	if d.Tier != "" {
 		// A tier dashboard shows one tier: the variable is fixed, and
 		// shown so the header says which tier this is.
-		tier = ordered{
-			{"current", map[string]any{"selected": true, "text": d.Tier, "value": d.Tier}},
-			{"hide", 0},
-			{"includeAll", false},
-			{"label", "Tier"},
-			{"multi", false},
-			{"name", "tier"},
-			{"options", []any{map[string]any{"selected": true, "text": d.Tier, "value": d.Tier}}},
-			{"query", d.Tier},
-			{"skipUrlSync", false},
-			{"type", "custom"},
+		fixed := grafana.VariableOption{Selected: true, Text: d.Tier, Value: d.Tier}
+		tier = grafana.Variable{
+			Current:     fixed,
+			Hide:        0,
+			IncludeAll:  false,
+			Label:       "Tier",
+			Multi:       false,
+			Name:        "tier",
+			Options:     []grafana.VariableOption{fixed},
+			Query:       d.Tier,
+			SkipURLSync: ptr(false),
+			Type:        "custom",
 		}
 	} else {
 		tier = multiQueryVariable("tier", "Tier", "label_values(mailtier_exporter_build_info, tier)")
 	}
 	instance := multiQueryVariable("instance", "Instance", `label_values(mailtier_exporter_build_info{tier=~"$tier"}, instance)`)
-	return []any{datasource, tier, instance}
+	return []grafana.Variable{datasource, tier, instance}
 }
 
 // multiQueryVariable is a variable listing the values of a label, all of
 // them selected by default.
-func multiQueryVariable(name, label, query string) ordered {
-	return ordered{
-		{"allValue", ".+"},
-		{"current", map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}}},
-		{"datasource", ds},
-		{"definition", query},
-		{"hide", 0},
-		{"includeAll", true},
-		{"label", label},
-		{"multi", true},
-		{"name", name},
-		{"options", []any{}},
-		{"query", query},
-		{"refresh", 2},
-		{"regex", ""},
-		{"sort", 1},
-		{"type", "query"},
+func multiQueryVariable(name, label, query string) grafana.Variable {
+	return grafana.Variable{
+		AllValue:   ".+",
+		Current:    grafana.VariableOption{Selected: true, Text: []string{"All"}, Value: []string{"$__all"}},
+		Datasource: &ds,
+		Definition: query,
+		Hide:       0,
+		IncludeAll: true,
+		Label:      label,
+		Multi:      true,
+		Name:       name,
+		Options:    []grafana.VariableOption{},
+		Query:      query,
+		Refresh:    2,
+		Regex:      ptr(""),
+		Sort:       1,
+		Type:       "query",
 	}
 }
 
-type gridPos struct {
-	H int `json:"h"`
-	W int `json:"w"`
-	X int `json:"x"`
-	Y int `json:"y"`
-}
-
-func (p Panel) render(id int, pos gridPos) (ordered, error) {
+func (p Panel) build(id int, pos grafana.GridPos) (grafana.Panel, error) {
 	if p.Title == "" || p.Description == "" || p.Unit == "" || len(p.Targets) == 0 {
-		return nil, fmt.Errorf("a panel needs a title, a description, a unit and a query")
+		return grafana.Panel{}, fmt.Errorf("a panel needs a title, a description, a unit and a query")
 	}
 	base := p.Base
 	if base == "" {
 		base = Green
 	}
-	steps := []any{map[string]any{"color": base, "value": nil}}
+	steps := []grafana.Step{{Color: base, Value: nil}}
 	for _, s := range p.Steps {
-		steps = append(steps, map[string]any{"color": s.Color, "value": s.Value})
+		steps = append(steps, grafana.Step{Color: s.Color, Value: ptr(s.Value)})
 	}
-	defaults := ordered{
-		{"color", map[string]string{"mode": "palette-classic"}},
-	}
+	defaults := grafana.FieldDefaults{Color: grafana.ColorMode{Mode: "palette-classic"}}
 	if p.Kind != TimeSeries {
-		defaults[0] = kv{"color", map[string]string{"mode": "thresholds"}}
+		defaults.Color.Mode = "thresholds"
 	}
 	if p.Kind == TimeSeries {
-		custom := ordered{{"axisLabel", p.AxisLabel}, {"axisSoftMin", 0}}
+		custom := &grafana.FieldCustom{AxisLabel: ptr(p.AxisLabel), AxisSoftMin: ptr(0.0)}
 		thresholdsStyle := "off"
 		if len(p.Steps) > 0 {
 			// The axis reaches past the highest threshold even when the
@@ -320,46 +318,40 @@ func (p Panel) render(id int, pos gridPos) (ordered, error) {
 			if p.Unit == "percentunit" && top > 1 {
 				top = 1
 			}
-			custom = append(custom, kv{"axisSoftMax", top})
+			custom.AxisSoftMax = ptr(top)
 			thresholdsStyle = "dashed"
 		}
-		custom = append(custom,
-			kv{"drawStyle", "line"},
-			kv{"fillOpacity", 10},
-			kv{"lineWidth", 1},
-			kv{"showPoints", "never"},
-			kv{"spanNulls", false},
-			kv{"thresholdsStyle", map[string]string{"mode": thresholdsStyle}},
-		)
-		defaults = append(defaults, kv{"custom", custom})
+		custom.DrawStyle = "line"
+		custom.FillOpacity = 10
+		custom.LineWidth = 1
+		custom.ShowPoints = "never"
+		custom.SpanNulls = ptr(false)
+		custom.ThresholdsStyle = &grafana.ColorMode{Mode: thresholdsStyle}
+		defaults.Custom = custom
 	}
 	if p.Kind == Table {
-		defaults = append(defaults, kv{"custom", map[string]any{"align": "auto", "cellOptions": map[string]string{"type": "color-text"}}})
+		defaults.Custom = &grafana.FieldCustom{Align: "auto", CellOptions: &grafana.CellOptions{Type: "color-text"}}
 	}
 	if len(p.Mappings) > 0 {
-		opts := map[string]any{}
-		i := 0
-		for _, v := range sortedKeys(p.Mappings) {
-			opts[v] = map[string]any{"index": i, "text": p.Mappings[v]}
-			i++
+		opts := map[string]grafana.MappingResult{}
+		for i, v := range sortedKeys(p.Mappings) {
+			opts[v] = grafana.MappingResult{Index: i, Text: p.Mappings[v]}
 		}
-		defaults = append(defaults, kv{"mappings", []any{map[string]any{"type": "value", "options": opts}}})
+		defaults.Mappings = []grafana.Mapping{{Options: opts, Type: "value"}}
 	}
 	if p.Kind != Table {
-		defaults = append(defaults, kv{"min", 0})
+		defaults.Min = ptr(0.0)
 	}
-	defaults = append(defaults,
-		kv{"noValue", "no data"},
-		kv{"thresholds", map[string]any{"mode": "absolute", "steps": steps}},
-		kv{"unit", p.Unit},
-	)
+	defaults.NoValue = "no data"
+	defaults.Thresholds = grafana.Thresholds{Mode: "absolute", Steps: steps}
+	defaults.Unit = p.Unit
 
-	var options any
+	var options grafana.PanelOptions
 	switch p.Kind {
 	case TimeSeries:
-		options = map[string]any{
-			"legend":  map[string]any{"calcs": []string{"lastNotNull", "max"}, "displayMode": "table", "placement": "bottom", "showLegend": true},
-			"tooltip": map[string]any{"mode": "multi", "sort": "desc"},
+		options = grafana.PanelOptions{
+			Legend:  &grafana.Legend{Calcs: []string{"lastNotNull", "max"}, DisplayMode: "table", Placement: "bottom", ShowLegend: true},
+			Tooltip: &grafana.Tooltip{Mode: "multi", Sort: "desc"},
 		}
 	case Stat:
 		// A stat is coloured only when it has a threshold: a traffic
@@ -368,140 +360,97 @@ func (p Panel) render(id int, pos gridPos) (ordered, error) {
 		if len(p.Steps) == 0 {
 			colorMode = "none"
 		}
-		options = map[string]any{
-			"colorMode":   colorMode,
-			"graphMode":   "area",
-			"justifyMode": "auto",
-			"orientation": "auto",
-			"reduceOptions": map[string]any{
-				"calcs":  []string{"lastNotNull"},
-				"fields": "",
-				"values": false,
+		options = grafana.PanelOptions{
+			ColorMode:   colorMode,
+			GraphMode:   "area",
+			JustifyMode: "auto",
+			Orientation: "auto",
+			ReduceOptions: &grafana.ReduceOptions{
+				Calcs:  []string{"lastNotNull"},
+				Fields: "",
+				Values: false,
 			},
-			"textMode": "auto",
+			TextMode: "auto",
 		}
 	case Table:
-		options = map[string]any{
-			"cellHeight": "sm",
-			"footer":     map[string]any{"show": false, "reducer": []string{"sum"}, "countRows": false},
-			"showHeader": true,
+		options = grafana.PanelOptions{
+			CellHeight: "sm",
+			Footer:     &grafana.TableFooter{Show: false, Reducer: []string{"sum"}, CountRows: false},
+			ShowHeader: true,
 		}
 	default:
-		return nil, fmt.Errorf("unknown panel kind %q", p.Kind)
+		return grafana.Panel{}, fmt.Errorf("unknown panel kind %q", p.Kind)
 	}
 
-	var links []any
+	links := []grafana.Link{}
 	for _, a := range p.Runbooks {
-		links = append(links, map[string]any{"targetBlank": true, "title": "Runbook: " + a, "url": RunbookBase + a + ".md"})
+		links = append(links, grafana.Link{TargetBlank: true, Title: "Runbook: " + a, URL: RunbookBase + a + ".md"})
 	}
 	for _, l := range p.Links {
 		// Other dashboards open in place, pages outside Grafana in a new tab.
 		external := strings.HasPrefix(l.URL, "https://")
-		links = append(links, map[string]any{"targetBlank": external, "title": l.Title, "url": l.URL})
-	}
-	if links == nil {
-		links = []any{}
+		links = append(links, grafana.Link{TargetBlank: external, Title: l.Title, URL: l.URL})
 	}
 
-	var targets []any
+	var targets []grafana.Target
 	for i, t := range p.Targets {
-		target := ordered{
-			{"datasource", ds},
-			{"editorMode", "code"},
-			{"expr", t.Expr},
+		target := grafana.Target{
+			Datasource:   ds,
+			EditorMode:   "code",
+			Expr:         t.Expr,
+			Instant:      t.Instant,
+			LegendFormat: t.Legend,
+			Range:        !t.Instant,
+			RefID:        string(rune('A' + i)),
 		}
 		if t.Instant {
-			target = append(target, kv{"format", "table"}, kv{"instant", true})
-		} else {
-			target = append(target, kv{"instant", false})
+			target.Format = "table"
 		}
-		target = append(target, kv{"legendFormat", t.Legend})
-		if !t.Instant {
-			target = append(target, kv{"range", true})
-		} else {
-			target = append(target, kv{"range", false})
-		}
-		target = append(target, kv{"refId", string(rune('A' + i))})
 		targets = append(targets, target)
 	}
 
-	overrides := []any{}
+	overrides := []grafana.Override{}
 	for _, c := range p.Columns {
 		if c != "alertname" {
 			continue
 		}
 		// Each alert name in a table opens the alert's runbook.
-		overrides = append(overrides, map[string]any{
-			"matcher": map[string]string{"id": "byName", "options": "alertname"},
-			"properties": []any{map[string]any{"id": "links", "value": []any{map[string]any{
-				"targetBlank": true,
-				"title":       "Runbook",
-				"url":         RunbookBase + "${__value.raw}.md",
+		overrides = append(overrides, grafana.Override{
+			Matcher: grafana.Matcher{ID: "byName", Options: "alertname"},
+			Properties: []grafana.Property{{ID: "links", Value: []grafana.Link{{
+				TargetBlank: true,
+				Title:       "Runbook",
+				URL:         RunbookBase + "${__value.raw}.md",
 			}}}},
 		})
 	}
 
-	out := ordered{
-		{"datasource", ds},
-		{"description", p.Description},
-		{"fieldConfig", map[string]any{"defaults": defaults, "overrides": overrides}},
-		{"gridPos", pos},
-		{"id", id},
-		{"links", links},
-		{"options", options},
-		{"targets", targets},
-		{"title", p.Title},
+	out := grafana.Panel{
+		Datasource:  &ds,
+		Description: p.Description,
+		FieldConfig: &grafana.FieldConfig{Defaults: defaults, Overrides: overrides},
+		GridPos:     pos,
+		ID:          id,
+		Links:       links,
+		Options:     &options,
+		Targets:     targets,
+		Title:       p.Title,
+		Type:        string(p.Kind),
 	}
 	if p.Kind == Table && len(p.Columns) > 0 {
-		exclude := map[string]bool{"Time": true, "Value": true}
 		index := map[string]int{}
 		for i, c := range p.Columns {
 			index[c] = i
 		}
-		out = append(out, kv{"transformations", []any{map[string]any{
-			"id": "organize",
-			"options": map[string]any{
-				"excludeByName": exclude,
-				"indexByName":   index,
+		out.Transformations = []grafana.Transformation{{
+			ID: "organize",
+			Options: grafana.OrganizeOptions{
+				ExcludeByName: map[string]bool{"Time": true, "Value": true},
+				IndexByName:   index,
 			},
-		}}})
+		}}
 	}
-	out = append(out, kv{"type", string(p.Kind)})
 	return out, nil
-}
-
-// kv and ordered keep the keys of a JSON object in the order written, so
-// the rendered files read like Grafana's own exports and diff cleanly.
-type kv struct {
-	Key   string
-	Value any
-}
-
-type ordered []kv
-
-func (o ordered) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, e := range o {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		k, err := json.Marshal(e.Key)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(k)
-		buf.WriteByte(':')
-		var vb bytes.Buffer
-		enc := json.NewEncoder(&vb)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(e.Value); err != nil {
-			return nil, err
-		}
-		buf.Write(bytes.TrimRight(vb.Bytes(), "\n"))
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cabalmail/mailtier/dashboards/grafana"
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
 	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/rules/rulefiles"
@@ -23,7 +24,7 @@ func readRepoFile(t *testing.T, rel string) string {
 }
 
 // loadDashboards reads every *.json in dashboards/.
-func loadDashboards(t *testing.T) []panelcheck.Dashboard {
+func loadDashboards(t *testing.T) []grafana.Dashboard {
 	t.Helper()
 	ds, err := panelcheck.LoadDashboards(os.DirFS("."))
 	if err != nil {

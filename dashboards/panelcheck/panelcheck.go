@@ -1,7 +1,8 @@
 // Package panelcheck runs the queries of Grafana dashboards against a
 // Prometheus and says which return data.
 //
-// It reads the dashboards' JSON as Grafana does: every target of every
+// It reads the dashboards' JSON into package grafana's model, the one the
+// generator in package dashboards writes, and takes every target of every
 // panel (rows included) and every Prometheus annotation. Grafana's
 // variables are replaced the way Grafana would with their default
 // selection: a fixed (custom) variable by its value, a variable showing
@@ -32,6 +33,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cabalmail/mailtier/dashboards/grafana"
 )
 
 // Query is one PromQL query of a dashboard.
@@ -60,123 +63,9 @@ func (q Query) String() string {
 	return fmt.Sprintf("%s %q %s", q.UID, q.Panel, q.RefID)
 }
 
-// Dashboard is a Grafana dashboard's JSON as the suite reads it: this
-// package for the queries, the dashboards' tests for everything else.
-// (Package dashboards writes the JSON from its own builder types.)
-type Dashboard struct {
-	// File is the JSON file's name; Raw the whole JSON, for what the
-	// fields below leave out.
-	File          string         `json:"-"`
-	Raw           map[string]any `json:"-"`
-	UID           string         `json:"uid"`
-	Title         string         `json:"title"`
-	ID            *int           `json:"id"`
-	Editable      bool           `json:"editable"`
-	SchemaVersion int            `json:"schemaVersion"`
-	Tags          []string       `json:"tags"`
-	Annotations   struct {
-		List []struct {
-			Name       string            `json:"name"`
-			Expr       string            `json:"expr"`
-			Datasource map[string]string `json:"datasource"`
-		} `json:"list"`
-	} `json:"annotations"`
-	Panels     []PanelDef `json:"panels"`
-	Templating struct {
-		List []Variable `json:"list"`
-	} `json:"templating"`
-}
-
-// PanelDef is one panel of a dashboard, or a row with its panels.
-type PanelDef struct {
-	ID          int                      `json:"id"`
-	Type        string                   `json:"type"`
-	Title       string                   `json:"title"`
-	Description string                   `json:"description"`
-	Datasource  map[string]string        `json:"datasource"`
-	GridPos     struct{ H, W, X, Y int } `json:"gridPos"`
-	FieldConfig struct {
-		Defaults struct {
-			Unit       string `json:"unit"`
-			Thresholds struct {
-				Steps []struct {
-					Color string   `json:"color"`
-					Value *float64 `json:"value"`
-				} `json:"steps"`
-			} `json:"thresholds"`
-		} `json:"defaults"`
-	} `json:"fieldConfig"`
-	Links []struct {
-		Title string `json:"title"`
-		URL   string `json:"url"`
-	} `json:"links"`
-	Targets []struct {
-		Expr       string            `json:"expr"`
-		RefID      string            `json:"refId"`
-		Datasource map[string]string `json:"datasource"`
-	} `json:"targets"`
-	Panels []PanelDef `json:"panels"` // a collapsed row's panels
-}
-
-// Variable is one of a dashboard's template variables.
-type Variable struct {
-	Name       string            `json:"name"`
-	Label      string            `json:"label"`
-	Type       string            `json:"type"`
-	Query      any               `json:"query"`
-	Definition string            `json:"definition"`
-	Datasource map[string]string `json:"datasource"`
-	Multi      bool              `json:"multi"`
-	IncludeAll bool              `json:"includeAll"`
-	AllValue   string            `json:"allValue"`
-	Refresh    int               `json:"refresh"`
-	Current    struct {
-		Value any `json:"value"`
-	} `json:"current"`
-}
-
-// Runbooks returns the alert names of the panel's links to runbooks: the
-// links under base ("…/docs/runbooks/"), each "<alert>.md".
-func (p PanelDef) Runbooks(base string) []string {
-	var out []string
-	for _, l := range p.Links {
-		if a, ok := strings.CutPrefix(l.URL, base); ok {
-			out = append(out, strings.TrimSuffix(a, ".md"))
-		}
-	}
-	return out
-}
-
-// Variable returns the dashboard's variable of that name.
-func (d Dashboard) Variable(name string) (Variable, bool) {
-	for _, v := range d.Templating.List {
-		if v.Name == name {
-			return v, true
-		}
-	}
-	return Variable{}, false
-}
-
-// AllPanels returns every panel that is not a row, rows' own panels
-// included.
-func (d Dashboard) AllPanels() []PanelDef {
-	var out []PanelDef
-	var walk func([]PanelDef)
-	walk = func(ps []PanelDef) {
-		for _, p := range ps {
-			if p.Type != "row" {
-				out = append(out, p)
-			}
-			walk(p.Panels)
-		}
-	}
-	walk(d.Panels)
-	return out
-}
-
 // defaultValue is what Grafana substitutes for the variable when the
 // dashboard opens: the current value, or allValue when that is "All".
-func (v Variable) defaultValue() (string, bool) {
+func defaultValue(v grafana.Variable) (string, bool) {
 	var vals []string
 	switch c := v.Current.Value.(type) {
 	case string:
@@ -208,25 +97,13 @@ func Load(fsys fs.FS) ([]Query, error) {
 	return loadAll(fsys, Parse)
 }
 
-// LoadDashboards reads every dashboard (*.json) at the top of fsys,
-// ordered by file.
-func LoadDashboards(fsys fs.FS) ([]Dashboard, error) {
-	return loadAll(fsys, func(file string, b []byte) ([]Dashboard, error) {
-		d, err := parseDashboard(file, b)
-		return []Dashboard{d}, err
+// LoadDashboards reads every dashboard (*.json) at the top of fsys into
+// package grafana's model, ordered by file.
+func LoadDashboards(fsys fs.FS) ([]grafana.Dashboard, error) {
+	return loadAll(fsys, func(file string, b []byte) ([]grafana.Dashboard, error) {
+		d, err := grafana.Parse(file, b)
+		return []grafana.Dashboard{d}, err
 	})
-}
-
-func parseDashboard(file string, b []byte) (Dashboard, error) {
-	var d Dashboard
-	if err := json.Unmarshal(b, &d); err != nil {
-		return d, fmt.Errorf("%s is not a valid dashboard: %w", file, err)
-	}
-	if err := json.Unmarshal(b, &d.Raw); err != nil {
-		return d, fmt.Errorf("%s: %w", file, err)
-	}
-	d.File = file
-	return d, nil
 }
 
 // loadAll parses every dashboard (*.json) at the top of fsys with parse.
@@ -256,7 +133,7 @@ func loadAll[T any](fsys fs.FS, parse func(file string, b []byte) ([]T, error)) 
 
 // Parse returns the queries of one dashboard's JSON.
 func Parse(file string, b []byte) ([]Query, error) {
-	d, err := parseDashboard(file, b)
+	d, err := grafana.Parse(file, b)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +142,7 @@ func Parse(file string, b []byte) ([]Query, error) {
 		if v.Type == "datasource" {
 			continue
 		}
-		if val, ok := v.defaultValue(); ok {
+		if val, ok := defaultValue(v); ok {
 			vars[v.Name] = val
 		}
 	}
@@ -279,8 +156,8 @@ func Parse(file string, b []byte) ([]Query, error) {
 		q.Panel, q.Expr, q.Annotation = "annotation: "+a.Name, a.Expr, true
 		out = append(out, q)
 	}
-	var walk func([]PanelDef)
-	walk = func(ps []PanelDef) {
+	var walk func([]grafana.Panel)
+	walk = func(ps []grafana.Panel) {
 		for _, p := range ps {
 			for _, t := range p.Targets {
 				q := base

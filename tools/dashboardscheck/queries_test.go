@@ -1,5 +1,6 @@
 // Package dashboardscheck_test reads every query and variable of the
-// Grafana dashboards (dashboards/*.json, through dashboards/panelcheck)
+// Grafana dashboards (dashboards/*.json, read into dashboards/grafana's
+// model through dashboards/panelcheck)
 // with Prometheus' own PromQL parser (tools/promqlscan) and checks them
 // against docs/metrics.md, the rules and the dashboard linter's rules.
 package dashboardscheck_test
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/dashboards"
+	"github.com/cabalmail/mailtier/dashboards/grafana"
 	"github.com/cabalmail/mailtier/dashboards/panelcheck"
 	"github.com/cabalmail/mailtier/docs/metricsdoc"
 	"github.com/cabalmail/mailtier/internal/testenv"
@@ -50,7 +52,7 @@ func loadLint(t *testing.T) panelcheck.Lint {
 }
 
 // loadDashboards reads every dashboard's JSON.
-func loadDashboards(t *testing.T) []panelcheck.Dashboard {
+func loadDashboards(t *testing.T) []grafana.Dashboard {
 	t.Helper()
 	ds, err := panelcheck.LoadDashboards(os.DirFS(filepath.Join(testenv.RepoRoot(t), "dashboards")))
 	if err != nil {
@@ -293,6 +295,10 @@ func TestThresholdsMatchAlerts(t *testing.T) {
 	for _, d := range loadDashboards(t) {
 		for _, p := range d.AllPanels() {
 			var steps []float64
+			if p.FieldConfig == nil {
+				t.Errorf("%s: panel %q has no fieldConfig (thresholds)", d.File, p.Title)
+				continue
+			}
 			for _, s := range p.FieldConfig.Defaults.Thresholds.Steps {
 				if s.Value != nil {
 					steps = append(steps, *s.Value)

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,7 +191,7 @@ func TestExporterDockerfile(t *testing.T) {
 		"/out/mailtier_exporter": "./exporters/mailtier_exporter",
 		"/out/healthcheck":       "./docker/exporter/healthcheck",
 	}
-	if !equalMaps(gotPkgs, wantPkgs) {
+	if !maps.Equal(gotPkgs, wantPkgs) {
 		t.Errorf("go build outputs = %v, want %v", gotPkgs, wantPkgs)
 	}
 
@@ -359,16 +360,4 @@ func TestBuildScript(t *testing.T) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("sh -n docker/build.sh: %v\n%s", err, msg)
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -230,7 +231,7 @@ func TestDovecotStatsCapture(t *testing.T) {
 		"dovecot_auth_failure_duration_seconds": "counter",
 		"dovecot_mail_delivery":                 "histogram",
 	}
-	if !equalMaps(types, wantTypes) {
+	if !maps.Equal(types, wantTypes) {
 		t.Errorf("metric families = %v, want %v", types, wantTypes)
 	}
 	wantSeries := []string{
@@ -284,18 +285,6 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func readRepoFile(t *testing.T, rel string) string {

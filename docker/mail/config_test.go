@@ -7,6 +7,7 @@ package mail_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
@@ -126,7 +127,7 @@ func dovecotSections(src string) map[string]map[string]string {
 func TestDovecotConfigs(t *testing.T) {
 	logging := dovecotSettings(readRepoFile(t, "docker/mail/dovecot/10-logging.conf"))
 	wantLogging := map[string]string{"log_path": "syslog", "syslog_facility": "mail", "auth_verbose": "yes"}
-	if !equalMaps(logging, wantLogging) {
+	if !maps.Equal(logging, wantLogging) {
 		t.Errorf("10-logging.conf = %v, want %v", logging, wantLogging)
 	}
 
@@ -147,7 +148,7 @@ func TestDovecotConfigs(t *testing.T) {
 		t.Errorf("95-stats.conf sections = %v", stats)
 	}
 	for name, settings := range want {
-		if !equalMaps(stats[name], settings) {
+		if !maps.Equal(stats[name], settings) {
 			t.Errorf("95-stats.conf %s = %v, want %v", name, stats[name], settings)
 		}
 	}
@@ -174,7 +175,7 @@ func TestOpenDKIMFragment(t *testing.T) {
 		}
 	}
 	want := map[string]string{"Syslog": "yes", "SyslogFacility": "mail", "SyslogSuccess": "yes", "LogWhy": "yes"}
-	if !equalMaps(got, want) {
+	if !maps.Equal(got, want) {
 		t.Errorf("opendkim fragment = %v, want %v", got, want)
 	}
 }
@@ -366,16 +367,4 @@ func TestSupervisordProgram(t *testing.T) {
 			t.Errorf("supervisord/mailtier.conf lacks %q", want)
 		}
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // recorder is a Handler that keeps what it is given.
@@ -66,25 +68,12 @@ func (w *stepWaker) Wait(ctx context.Context, _ time.Duration) bool {
 	}
 }
 
-// clock is a manual clock for RotateWait.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // follow is a running Follow driven by a stepWaker.
 type follow struct {
 	t     *testing.T
 	rec   *recorder
 	waker *stepWaker
-	clock *clock
+	clock *testenv.Clock // a manual clock for RotateWait
 	done  chan error
 	stop  func()
 }
@@ -95,7 +84,7 @@ func startFollow(t *testing.T, cfg Config) *follow {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	fl := &follow{t: t, rec: &recorder{}, waker: &stepWaker{parked: make(chan struct{}), wake: make(chan struct{})},
-		clock: &clock{now: time.Unix(1_700_000_000, 0)}, done: make(chan error, 1)}
+		clock: testenv.NewClock(time.Unix(1_700_000_000, 0)), done: make(chan error, 1)}
 	cfg.Waker, cfg.Now = fl.waker, fl.clock.Now
 	go func() { fl.done <- Follow(ctx, cfg, fl.rec) }()
 	stopped := false

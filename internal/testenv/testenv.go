@@ -1,6 +1,7 @@
 // Package testenv is what the suite's tests share about the machine they
 // run on: the one switch between the fast tier and the integration tier,
-// the repository's root, free loopback ports and waiting for a condition.
+// the repository's root, free loopback ports, waiting for a condition and
+// a manual clock.
 //
 // Tests come in two tiers. The fast tier is plain `go test ./...`: it needs
 // neither root nor Debian packages nor running daemons, and passes as any

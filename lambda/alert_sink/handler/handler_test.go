@@ -3,7 +3,6 @@ package handler
 import (
 	"encoding/base64"
 	"encoding/json"
-	"github.com/cabalmail/mailtier/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/payload"
@@ -35,28 +35,11 @@ const (
 // fastPolicy retries at once so tests do not wait on backoff.
 var fastPolicy = notify.Policy{Attempts: 3, Timeout: 2 * time.Second}
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	h        *Handler
 	pushover *fakes.Server
 	ntfy     *fakes.Server
-	clock    *clock
+	clock    *testenv.Clock
 	logs     *testenv.SyncBuffer
 }
 
@@ -65,7 +48,7 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	e := &env{
 		pushover: fakes.NewPushover(t),
 		ntfy:     fakes.NewNtfy(t),
-		clock:    &clock{now: time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)},
+		clock:    testenv.NewClock(time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)),
 		logs:     &testenv.SyncBuffer{},
 	}
 	cfg := Config{

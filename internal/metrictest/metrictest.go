@@ -201,6 +201,52 @@ func Expect(t testing.TB, c prometheus.Collector, wants ...Want) {
 	}
 }
 
+// ExpectGroundTruth is Expect for values taken from GroundTruth: a want of
+// 0 means the ground truth lacks that count, which fails the test at once,
+// and every wanted series must exist.
+func ExpectGroundTruth(t testing.TB, c prometheus.Collector, wants ...Want) {
+	t.Helper()
+	for _, w := range wants {
+		if w.Value == 0 {
+			t.Fatalf("ground truth has no value for %s{%s}", w.Name, w.Labels)
+		}
+		if got := Value(t, c, w.Name, w.Labels); got != w.Value {
+			t.Errorf("%s{%s} = %v, want %v", w.Name, w.Labels, got, w.Value)
+		}
+	}
+}
+
+// ExpectOnly checks got (from Gather) against want: every series of want
+// has its value (an absent one counts as 0), and every other series is 0,
+// so nothing is counted twice or in the wrong series.
+func ExpectOnly(t testing.TB, got, want map[string]float64) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok && v != 0 {
+			t.Errorf("%s = %v, want 0", k, v)
+		}
+	}
+}
+
+// ExpectLines checks the router r's line counts for collector: no line
+// of an unknown shape, and exactly matched lines recognised. Both series
+// must exist.
+func ExpectLines(t testing.TB, r prometheus.Collector, collector string, matched float64) {
+	t.Helper()
+	const lines = "mailtier_exporter_collector_lines_total"
+	if got := Value(t, r, lines, "collector="+collector+",result=unmatched"); got != 0 {
+		t.Errorf("unmatched %s lines: %v", collector, got)
+	}
+	if got := Value(t, r, lines, "collector="+collector+",result=matched"); got != matched {
+		t.Errorf("matched %s lines: %v, want %v", collector, got, matched)
+	}
+}
+
 var updateGolden = flag.Bool("metrictest.update", false, "rewrite the golden .prom files of metrictest.Golden")
 
 // Golden compares everything c exposes, in the text format (HELP, TYPE,

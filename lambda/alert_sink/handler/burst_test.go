@@ -150,19 +150,8 @@ func titles(reqs []fakes.Request) map[string]int {
 // must reach each transport exactly once.
 func TestBurstAcrossInstances(t *testing.T) {
 	po := fakes.NewPushover(t)
-	var mu sync.Mutex
-	failed := map[string]bool{}
 	nt := fakes.NewNtfy(t)
-	nt.SetResponder(func(n int, req fakes.Request, r *http.Request) (int, string) {
-		title := req.Header.Get("Title")
-		mu.Lock()
-		defer mu.Unlock()
-		if strings.Contains(title, "alertmanager/") && !failed[title] {
-			failed[title] = true
-			return http.StatusServiceUnavailable, `{"code":50301,"error":"injected failure"}`
-		}
-		return fakes.NtfyOK(n, req, r)
-	})
+	nt.SetResponder(fakes.NtfyFailFirstAlertmanager())
 	db := fakes.NewDynamoDB(t, burstTable, dedupe.AttrKey)
 	hs := burstInstancesWith(t, po, nt, func() dedupe.Store {
 		return &dedupe.DynamoDB{Table: burstTable, Client: dynamodb.New(dynamodb.Options{

@@ -159,7 +159,7 @@ func TestRealOpenDMARC(t *testing.T) {
 	}
 
 	c := opendmarc.New(opendmarc.Config{})
-	feedAll(t, c, lines)
+	metrictest.FeedAll(t, c, "opendmarc", lines)
 	metrictest.Expect(t, c, labRun...)
 	if t.Failed() {
 		t.Logf("OpenDMARC's syslog:\n%s", strings.Join(lines, "\n"))
@@ -199,15 +199,3 @@ func transact(t *testing.T, socket string, m mail) probe.Reply {
 
 // feedAll hands the captured syslog lines to c and checks that it
 // recognises every OpenDMARC line among them.
-func feedAll(t *testing.T, c *opendmarc.Collector, lines []string) {
-	t.Helper()
-	ours := 0
-	for _, l := range lines {
-		if strings.Contains(l, " opendmarc[") {
-			ours++
-		}
-	}
-	if got := metrictest.Feed(t, c, lines...); got != ours {
-		t.Errorf("%d of %d OpenDMARC lines recognised:\n%s", got, ours, strings.Join(lines, "\n"))
-	}
-}

@@ -48,6 +48,21 @@ func Feed(t testing.TB, c collectors.LogCollector, lines ...string) int {
 	return matched
 }
 
+// FeedAll is Feed for the lines a real daemon wrote through syslog: every
+// line of program (those with " program[") must be recognised.
+func FeedAll(t testing.TB, c collectors.LogCollector, program string, lines []string) {
+	t.Helper()
+	ours := 0
+	for _, l := range lines {
+		if strings.Contains(l, " "+program+"[") {
+			ours++
+		}
+	}
+	if got := Feed(t, c, lines...); got != ours {
+		t.Errorf("%d of %d %s lines recognised:\n%s", got, ours, program, strings.Join(lines, "\n"))
+	}
+}
+
 // MustFeed is Feed for lines that must all be c's and all recognised.
 func MustFeed(t testing.TB, c collectors.LogCollector, lines ...string) {
 	t.Helper()

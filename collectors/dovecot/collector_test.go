@@ -11,7 +11,6 @@ import (
 	"github.com/cabalmail/mailtier/internal/metrictest"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/dovecot"
@@ -179,13 +178,7 @@ func TestPrograms(t *testing.T) {
 func TestLint(t *testing.T) {
 	c := newCollector(t, dovecot.Config{})
 	feed(t, c, saveFailed, rejected)
-	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	metrictest.Lint(t, c)
 }
 
 // replay feeds corpus files through the pipeline, as --once does, and

@@ -12,7 +12,6 @@ import (
 	"github.com/cabalmail/mailtier/internal/metrictest"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
@@ -139,13 +138,7 @@ func TestBannedBounded(t *testing.T) {
 func TestLint(t *testing.T) {
 	c := newCollector(t, fail2ban.Config{})
 	feed(t, c, line("actions", "NOTICE", "[sshd] Ban 192.0.2.1"))
-	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	metrictest.Lint(t, c)
 }
 
 // status reads f2b-status-end.txt, the output of "fail2ban-client status

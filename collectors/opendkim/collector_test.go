@@ -108,13 +108,7 @@ func TestProbeLinesAreNotMail(t *testing.T) {
 func TestLint(t *testing.T) {
 	c := newCollector(t, opendkim.Config{ProbeAddress: "inet:8891@127.0.0.1", ProbeFrom: "probe@lab.test", ProbeInterval: time.Minute, ProbeTimeout: time.Second})
 	feed(t, c, "Nov 24 05:15:41 vm opendkim[9056]: 6AO5FfLr009227: DKIM-Signature field added (s=mail, d=lab.test)")
-	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	metrictest.Lint(t, c)
 }
 
 func TestProbeMetricsOnlyWithAProbe(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 )
@@ -145,13 +144,7 @@ func TestHeldIsBounded(t *testing.T) {
 func TestLint(t *testing.T) {
 	c := sendmail.New(sendmail.Config{})
 	feed(t, c, from1, to1)
-	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	metrictest.Lint(t, c)
 }
 
 // TestCorpus replays real sendmail 8.17 logs, in both syslog formats, and

@@ -63,6 +63,19 @@ func FeedAll(t testing.TB, c collectors.LogCollector, program string, lines []st
 	}
 }
 
+// Lint fails the test for every problem client_golang's linter finds in
+// c's exposition.
+func Lint(t testing.TB, c prometheus.Collector) {
+	t.Helper()
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
 // MustFeed is Feed for lines that must all be c's and all recognised.
 func MustFeed(t testing.TB, c collectors.LogCollector, lines ...string) {
 	t.Helper()

@@ -22,15 +22,6 @@ import (
 	"github.com/cabalmail/mailtier/internal/upstream"
 )
 
-func readRepoFile(t *testing.T, rel string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // sidecarCommands returns each tier's exporter command line as terraform
 // renders it with monitoring on.
 func sidecarCommands(t *testing.T) map[string][]string {
@@ -42,7 +33,7 @@ func sidecarCommands(t *testing.T) map[string][]string {
 			} `json:"container_definitions"`
 		} `json:"sidecar"`
 	}
-	if err := json.Unmarshal([]byte(readRepoFile(t, "terraform/testdata/sidecar/default.json")), &r); err != nil {
+	if err := json.Unmarshal([]byte(testenv.ReadRepoFile(t, "terraform/testdata/sidecar/default.json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]string{}
@@ -57,7 +48,7 @@ func sidecarCommands(t *testing.T) map[string][]string {
 }
 
 func TestSendmailFragment(t *testing.T) {
-	m4 := readRepoFile(t, "docker/mail/sendmail/mailtier.m4")
+	m4 := testenv.ReadRepoFile(t, "docker/mail/sendmail/mailtier.m4")
 	var defines []string
 	for _, line := range strings.Split(strings.TrimRight(m4, "\n"), "\n") {
 		switch {
@@ -125,13 +116,13 @@ func dovecotSections(src string) map[string]map[string]string {
 }
 
 func TestDovecotConfigs(t *testing.T) {
-	logging := dovecotSettings(readRepoFile(t, "docker/mail/dovecot/10-logging.conf"))
+	logging := dovecotSettings(testenv.ReadRepoFile(t, "docker/mail/dovecot/10-logging.conf"))
 	wantLogging := map[string]string{"log_path": "syslog", "syslog_facility": "mail", "auth_verbose": "yes"}
 	if !maps.Equal(logging, wantLogging) {
 		t.Errorf("10-logging.conf = %v, want %v", logging, wantLogging)
 	}
 
-	stats := dovecotSections(readRepoFile(t, "docker/mail/dovecot/95-stats.conf"))
+	stats := dovecotSections(testenv.ReadRepoFile(t, "docker/mail/dovecot/95-stats.conf"))
 	buckets := "duration:exponential:10:24:2"
 	want := map[string]map[string]string{
 		"service stats":                    {},
@@ -165,7 +156,7 @@ func TestDovecotConfigs(t *testing.T) {
 
 func TestOpenDKIMFragment(t *testing.T) {
 	got := map[string]string{}
-	for _, line := range strings.Split(readRepoFile(t, "docker/mail/opendkim/mailtier-logging.conf"), "\n") {
+	for _, line := range strings.Split(testenv.ReadRepoFile(t, "docker/mail/opendkim/mailtier-logging.conf"), "\n") {
 		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
 			if len(f) != 2 {
 				t.Errorf("line %q is not KEY VALUE", line)
@@ -256,7 +247,7 @@ func TestMailInstallDefaults(t *testing.T) {
 		"usr/local/bin/mailtier-logrotate.sh":          "logrotate/mailtier-logrotate.sh",
 		"usr/local/bin/mailtier-mqueue-permissions.sh": "sendmail/mqueue-permissions.sh",
 	} {
-		if readFile(t, filepath.Join(dest, rel)) != readRepoFile(t, "docker/mail/"+src) {
+		if readFile(t, filepath.Join(dest, rel)) != testenv.ReadRepoFile(t, "docker/mail/"+src) {
 			t.Errorf("%s is not a copy of docker/mail/%s", rel, src)
 		}
 	}
@@ -357,7 +348,7 @@ func TestMqueuePermissions(t *testing.T) {
 }
 
 func TestSupervisordProgram(t *testing.T) {
-	conf := readRepoFile(t, "docker/mail/supervisord/mailtier.conf")
+	conf := testenv.ReadRepoFile(t, "docker/mail/supervisord/mailtier.conf")
 	for _, want := range []string{
 		"\n[program:mailtier-logrotate]\n",
 		"\ncommand=/usr/local/bin/mailtier-logrotate.sh /etc/logrotate.d/mailtier-maillog\n",

@@ -86,6 +86,17 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
+// ReadRepoFile returns the content of the file at rel, a path from the
+// repository's root.
+func ReadRepoFile(t testing.TB, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(RepoRoot(t), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
 func FreePort(t testing.TB) int {
 	t.Helper()

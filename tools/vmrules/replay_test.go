@@ -23,6 +23,7 @@ import (
 
 	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/internal/vmtest"
+	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
 // TestRuleFilesLoadInVmalert loads every rule file in `vmalert -dryRun`,
@@ -163,7 +164,7 @@ func ruleLevels(t *testing.T, lt *loadedTest) ([][]ruleGroup, []string) {
 	var alertFiles []string
 	for _, f := range lt.RuleFiles {
 		var rf ruleFile
-		if err := decodeStrict(f, &rf); err != nil {
+		if err := rulefiles.DecodeStrict(f, &rf); err != nil {
 			t.Fatal(err)
 		}
 		hasAlerts := false
@@ -484,7 +485,7 @@ func checkAnnotations(t *testing.T, vmalert string, pin *pinned, notifierURL str
 	alertRules := 0
 	for _, f := range alertFiles {
 		var rf ruleFile
-		if err := decodeStrict(f, &rf); err != nil {
+		if err := rulefiles.DecodeStrict(f, &rf); err != nil {
 			t.Fatal(err)
 		}
 		for _, g := range rf.Groups {

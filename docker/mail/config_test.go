@@ -66,34 +66,12 @@ func TestSendmailFragment(t *testing.T) {
 	}
 }
 
-// dovecotSettings returns the top-level "key = value" settings of a Dovecot
-// config file (outside any { } section).
-func dovecotSettings(src string) map[string]string {
-	out := map[string]string{}
-	depth := 0
-	for _, line := range strings.Split(src, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		switch {
-		case strings.HasSuffix(line, "{"):
-			depth++
-		case line == "}":
-			depth--
-		case depth == 0:
-			if k, v, ok := strings.Cut(line, "="); ok {
-				out[strings.TrimSpace(k)] = strings.TrimSpace(v)
-			}
-		}
-	}
-	return out
-}
-
-// dovecotSections returns the settings inside each "name {" section,
-// keyed by the section header path (e.g. "service stats/inet_listener http").
-func dovecotSections(src string) map[string]map[string]string {
-	out := map[string]map[string]string{}
+// dovecotConfig returns the top-level "key = value" settings of a Dovecot
+// config file (outside any { } section), and the settings inside each
+// "name {" section, keyed by the section header path (e.g. "service
+// stats/inet_listener http").
+func dovecotConfig(src string) (top map[string]string, sections map[string]map[string]string) {
+	top, sections = map[string]string{}, map[string]map[string]string{}
 	var stack []string
 	for _, line := range strings.Split(src, "\n") {
 		line = strings.TrimSpace(line)
@@ -103,26 +81,32 @@ func dovecotSections(src string) map[string]map[string]string {
 		switch {
 		case strings.HasSuffix(line, "{"):
 			stack = append(stack, strings.TrimSpace(strings.TrimSuffix(line, "{")))
-			out[strings.Join(stack, "/")] = map[string]string{}
+			sections[strings.Join(stack, "/")] = map[string]string{}
 		case line == "}":
 			stack = stack[:len(stack)-1]
-		case len(stack) > 0:
-			if k, v, ok := strings.Cut(line, "="); ok {
-				out[strings.Join(stack, "/")][strings.TrimSpace(k)] = strings.TrimSpace(v)
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			if len(stack) == 0 {
+				top[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			} else {
+				sections[strings.Join(stack, "/")][strings.TrimSpace(k)] = strings.TrimSpace(v)
 			}
 		}
 	}
-	return out
+	return top, sections
 }
 
 func TestDovecotConfigs(t *testing.T) {
-	logging := dovecotSettings(testenv.ReadRepoFile(t, "docker/mail/dovecot/10-logging.conf"))
+	logging, _ := dovecotConfig(testenv.ReadRepoFile(t, "docker/mail/dovecot/10-logging.conf"))
 	wantLogging := map[string]string{"log_path": "syslog", "syslog_facility": "mail", "auth_verbose": "yes"}
 	if !maps.Equal(logging, wantLogging) {
 		t.Errorf("10-logging.conf = %v, want %v", logging, wantLogging)
 	}
 
-	stats := dovecotSections(testenv.ReadRepoFile(t, "docker/mail/dovecot/95-stats.conf"))
+	_, stats := dovecotConfig(testenv.ReadRepoFile(t, "docker/mail/dovecot/95-stats.conf"))
 	buckets := "duration:exponential:10:24:2"
 	want := map[string]map[string]string{
 		"service stats":                    {},

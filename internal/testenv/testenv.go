@@ -97,6 +97,15 @@ func ReadRepoFile(t testing.TB, rel string) string {
 	return string(b)
 }
 
+// WriteFile writes content to the file at path (mode 0644), failing the
+// test on an error.
+func WriteFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
 func FreePort(t testing.TB) int {
 	t.Helper()

@@ -26,15 +26,6 @@ func repoPath(t *testing.T, rel ...string) string {
 	return filepath.Join(append([]string{testenv.RepoRoot(t)}, rel...)...)
 }
 
-func readRepoFile(t *testing.T, rel string) string {
-	t.Helper()
-	b, err := os.ReadFile(repoPath(t, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // instruction is one Dockerfile instruction, continuation lines joined.
 type instruction struct {
 	cmd  string // upper case
@@ -47,7 +38,7 @@ func parseDockerfile(t *testing.T, rel string) []instruction {
 	t.Helper()
 	var out []instruction
 	cur := ""
-	for _, line := range strings.Split(readRepoFile(t, rel), "\n") {
+	for _, line := range strings.Split(testenv.ReadRepoFile(t, rel), "\n") {
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "#") || (trimmed == "" && cur == "") {
 			continue
@@ -187,7 +178,7 @@ func TestBaseImagesAreUpstreams(t *testing.T) {
 // cloudwatch, node, ...) are not declared again, and nothing probes a
 // listener cabal-infra removed (the IMAPS listener on 993).
 func TestPrometheusAddsOnlyItsOwnJobs(t *testing.T) {
-	src := readRepoFile(t, "docker/prometheus/prometheus.yml")
+	src := testenv.ReadRepoFile(t, "docker/prometheus/prometheus.yml")
 	var conf struct {
 		Global        map[string]any   `yaml:"global"`
 		Alerting      map[string]any   `yaml:"alerting"`
@@ -268,7 +259,7 @@ var runbookURL = regexp.MustCompile(`(?m)^\s*runbook_url:\s*(\S+)\s*$`)
 // every rule file with cabal-infra's layout, every link must start with
 // that base and end in the alert's runbook, which exists in docs/runbooks.
 func TestRunbookBaseURLIsABuildSetting(t *testing.T) {
-	df := readRepoFile(t, "docker/prometheus/Dockerfile")
+	df := testenv.ReadRepoFile(t, "docker/prometheus/Dockerfile")
 	const def = "https://github.com/cabalmail/mailtier/blob/main/docs/runbooks/"
 	for _, want := range []string{
 		"ARG RUNBOOK_BASE_URL=" + def,
@@ -347,7 +338,7 @@ func TestGrafanaAddsToUpstreamsDashboards(t *testing.T) {
 			} `yaml:"options"`
 		} `yaml:"providers"`
 	}
-	if err := yaml.Unmarshal([]byte(readRepoFile(t, "docker/grafana/provisioning/dashboards/mailtier.yml")), &prov); err != nil {
+	if err := yaml.Unmarshal([]byte(testenv.ReadRepoFile(t, "docker/grafana/provisioning/dashboards/mailtier.yml")), &prov); err != nil {
 		t.Fatal(err)
 	}
 	if len(prov.Providers) != 1 || prov.Providers[0].Type != "file" {
@@ -426,7 +417,7 @@ func TestCloudWatchAdditionsAreAdditions(t *testing.T) {
 			Region  string           `yaml:"region"`
 			Metrics []map[string]any `yaml:"metrics"`
 		}
-		if err := yaml.Unmarshal([]byte(readRepoFile(t, "docker/cloudwatch-exporter/"+name)), &c); err != nil {
+		if err := yaml.Unmarshal([]byte(testenv.ReadRepoFile(t, "docker/cloudwatch-exporter/"+name)), &c); err != nil {
 			t.Fatal(err)
 		}
 		// cabal-infra's settings (docker/cloudwatch-exporter/config.yml there);
@@ -469,7 +460,7 @@ func TestAdoptingNamesUpstreamsFiles(t *testing.T) {
 		"docker/mailtier-mail", "docker/grafana/mailtier-dashboards/",
 		"docs/operations/runbooks/mailtier/",
 	}
-	doc := readRepoFile(t, "docs/adopting.md")
+	doc := testenv.ReadRepoFile(t, "docs/adopting.md")
 	seen := 0
 	for _, m := range regexp.MustCompile("`((?:terraform/infra|docker|\\.github|docs/operations)/[^`\\s]*)`").FindAllStringSubmatch(doc, -1) {
 		seen++

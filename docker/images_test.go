@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +54,7 @@ func renderedSidecars(t *testing.T) map[string]sidecarContainer {
 			ContainerDefinitions map[string][]sidecarContainer `json:"container_definitions"`
 		} `json:"sidecar"`
 	}
-	if err := json.Unmarshal([]byte(readRepoFile(t, "terraform/testdata/sidecar/default.json")), &r); err != nil {
+	if err := json.Unmarshal([]byte(testenv.ReadRepoFile(t, "terraform/testdata/sidecar/default.json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]sidecarContainer{}
@@ -190,7 +191,7 @@ func TestExporterDockerfile(t *testing.T) {
 		"/out/mailtier_exporter": "./exporters/mailtier_exporter",
 		"/out/healthcheck":       "./docker/exporter/healthcheck",
 	}
-	if !equalMaps(gotPkgs, wantPkgs) {
+	if !maps.Equal(gotPkgs, wantPkgs) {
 		t.Errorf("go build outputs = %v, want %v", gotPkgs, wantPkgs)
 	}
 
@@ -220,7 +221,7 @@ func TestExporterDockerfile(t *testing.T) {
 	if ep := args(df, "ENTRYPOINT"); len(ep) != 1 || ep[0] != `["/mailtier_exporter"]` {
 		t.Errorf("ENTRYPOINT = %q", ep)
 	}
-	if !strings.Contains(readRepoFile(t, "docker/build.sh"), `--build-context mailtier-src="$root"`) {
+	if !strings.Contains(testenv.ReadRepoFile(t, "docker/build.sh"), `--build-context mailtier-src="$root"`) {
 		t.Error("docker/build.sh does not build the working tree as mailtier-src")
 	}
 }
@@ -280,7 +281,7 @@ func TestImageBuildsForBothPlatforms(t *testing.T) {
 }
 
 func TestAlertSinkBuild(t *testing.T) {
-	script := readRepoFile(t, "docker/alert_sink/build.sh")
+	script := testenv.ReadRepoFile(t, "docker/alert_sink/build.sh")
 	builds := goBuilds(t, strings.Join(regexp.MustCompile(`(?m)^CGO_ENABLED=0 .*go build .*$`).FindAllString(script, -1), " && "))
 	if len(builds) != 1 {
 		t.Fatalf("build.sh has %d go build lines, want 1", len(builds))
@@ -342,7 +343,7 @@ func TestAlertSinkBuild(t *testing.T) {
 }
 
 func TestBuildScript(t *testing.T) {
-	script := readRepoFile(t, "docker/build.sh")
+	script := testenv.ReadRepoFile(t, "docker/build.sh")
 	for _, want := range []string{
 		"platforms=linux/amd64,linux/arm64",
 		`docker buildx build --platform "$platforms"`,
@@ -359,16 +360,4 @@ func TestBuildScript(t *testing.T) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("sh -n docker/build.sh: %v\n%s", err, msg)
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/secrets"
 )
@@ -125,7 +126,7 @@ func TestAlertSinkDoesNotOverwriteUpstream(t *testing.T) {
 		t.Error("alert_sink_s3_key = lambda/other.zip is rejected")
 	}
 	// build.sh writes the zip under the key's name.
-	if script := readRepoFile(t, "docker/alert_sink/build.sh"); !strings.Contains(script, `-o "$out/`+path.Base(key)+`"`) {
+	if script := testenv.ReadRepoFile(t, "docker/alert_sink/build.sh"); !strings.Contains(script, `-o "$out/`+path.Base(key)+`"`) {
 		t.Errorf("docker/alert_sink/build.sh does not write %s", path.Base(key))
 	}
 

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 const dovecotStatsCapture = "testdata/dovecot-2.3.19.1-stats.openmetrics"
@@ -230,7 +233,7 @@ func TestDovecotStatsCapture(t *testing.T) {
 		"dovecot_auth_failure_duration_seconds": "counter",
 		"dovecot_mail_delivery":                 "histogram",
 	}
-	if !equalMaps(types, wantTypes) {
+	if !maps.Equal(types, wantTypes) {
 		t.Errorf("metric families = %v, want %v", types, wantTypes)
 	}
 	wantSeries := []string{
@@ -258,13 +261,13 @@ func TestDovecotStatsCapture(t *testing.T) {
 
 	// Every metric block of 95-stats.conf is in the capture, and the
 	// operations guide names every series.
-	conf := readRepoFile(t, "docker/mail/dovecot/95-stats.conf")
+	conf := testenv.ReadRepoFile(t, "docker/mail/dovecot/95-stats.conf")
 	for _, m := range regexp.MustCompile(`(?m)^metric ([a-z_]+) \{`).FindAllStringSubmatch(conf, -1) {
 		if _, ok := types["dovecot_"+m[1]]; !ok {
 			t.Errorf("metric %s of 95-stats.conf is not in the capture", m[1])
 		}
 	}
-	guide := readRepoFile(t, "docs/operations.md")
+	guide := testenv.ReadRepoFile(t, "docs/operations.md")
 	for _, name := range wantSeries {
 		if !strings.Contains(guide, "`"+name+"`") && !strings.Contains(guide, name+"{") {
 			t.Errorf("docs/operations.md does not name %s", name)
@@ -284,25 +287,4 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
-func readRepoFile(t *testing.T, rel string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/cabalmail/mailtier/internal/metrictest"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/dovecot"
@@ -179,13 +178,7 @@ func TestPrograms(t *testing.T) {
 func TestLint(t *testing.T) {
 	c := newCollector(t, dovecot.Config{})
 	feed(t, c, saveFailed, rejected)
-	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	metrictest.Lint(t, c)
 }
 
 // replay feeds corpus files through the pipeline, as --once does, and
@@ -252,27 +245,11 @@ func TestCorpus(t *testing.T) {
 			c := newCollector(t, dovecot.Config{KnownBotNetworks: bots})
 			r := replay(t, c, tc.files...)
 			metrictest.Golden(t, c, "corpus-"+strings.Join(tc.files, "+"))
-			got := gather(t, c)
-			for k, v := range tc.want {
-				if got[k] != v {
-					t.Errorf("%s = %v, want %v", k, got[k], v)
-				}
-			}
 			// Everything else is zero: nothing is counted twice or in
 			// the wrong series.
-			for k, v := range got {
-				if _, ok := tc.want[k]; !ok && v != 0 {
-					t.Errorf("%s = %v, want 0", k, v)
-				}
-			}
+			metrictest.ExpectOnly(t, gather(t, c), tc.want)
 			// Every Dovecot line of the corpus has a known shape.
-			rl := gather(t, r)
-			if v := rl["mailtier_exporter_collector_lines_total{collector=dovecot,result=unmatched}"]; v != 0 {
-				t.Errorf("unmatched Dovecot lines: %v", v)
-			}
-			if v := rl["mailtier_exporter_collector_lines_total{collector=dovecot,result=matched}"]; v != tc.matched {
-				t.Errorf("matched Dovecot lines: %v, want %v", v, tc.matched)
-			}
+			metrictest.ExpectLines(t, r, "dovecot", tc.matched)
 		})
 	}
 }

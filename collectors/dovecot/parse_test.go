@@ -1,8 +1,6 @@
 package dovecot
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -302,13 +300,7 @@ func BenchmarkParse(b *testing.B) {
 // addRealWorldSeeds adds the lines of testdata/realworld/dovecot.cases, in
 // both of Dovecot's layouts, to the fuzz target's seed corpus.
 func addRealWorldSeeds(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(f), "testdata", "realworld", "dovecot.cases"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if line, ok := strings.CutPrefix(l, "> "); ok {
-			f.Add(line)
-		}
+	for _, line := range testenv.RealWorldLines(f, "dovecot") {
+		f.Add(line)
 	}
 }

@@ -12,11 +12,9 @@ import (
 	"github.com/cabalmail/mailtier/internal/metrictest"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
-	"github.com/cabalmail/mailtier/internal/pipeline"
 )
 
 // gather returns every series of c as "name{k=v,k=v}" -> value.
@@ -140,13 +138,7 @@ func TestBannedBounded(t *testing.T) {
 func TestLint(t *testing.T) {
 	c := newCollector(t, fail2ban.Config{})
 	feed(t, c, line("actions", "NOTICE", "[sshd] Ban 192.0.2.1"))
-	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	metrictest.Lint(t, c)
 }
 
 // status reads f2b-status-end.txt, the output of "fail2ban-client status
@@ -181,16 +173,7 @@ func status(t *testing.T) map[string]map[string]float64 {
 // jail against fail2ban's own totals at the end of the run.
 func TestCorpus(t *testing.T) {
 	c := newCollector(t, fail2ban.Config{})
-	r := pipeline.NewRouter([]pipeline.Named{{Name: "fail2ban", Collector: c}}, nil)
-	f, err := os.Open("../../testdata/corpus/fail2ban.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := r.Input("fail2ban.log").ReadAll(f); err != nil {
-		t.Fatal(err)
-	}
-	r.Flush()
+	r := metrictest.Replay(t, "fail2ban", c, "fail2ban.log")
 	want := map[string]float64{}
 	for jail, st := range status(t) {
 		metrictest.Golden(t, c, "corpus-fail2ban.log")
@@ -201,24 +184,8 @@ func TestCorpus(t *testing.T) {
 		// Every ban of the run was lifted by its bantime (bantime 20 s).
 		want["fail2ban_unbans_total{jail="+jail+"}"] = st["Total banned"] - st["Currently banned"]
 	}
-	got := gather(t, c)
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
-		}
-	}
-	for k, v := range got {
-		if _, ok := want[k]; !ok && v != 0 {
-			t.Errorf("%s = %v, want 0", k, v)
-		}
-	}
-	rl := gather(t, r)
-	if v := rl["mailtier_exporter_collector_lines_total{collector=fail2ban,result=unmatched}"]; v != 0 {
-		t.Errorf("unmatched fail2ban lines: %v", v)
-	}
-	if v := rl["mailtier_exporter_collector_lines_total{collector=fail2ban,result=matched}"]; v != 317 {
-		t.Errorf("matched fail2ban lines: %v, want 317", v)
-	}
+	metrictest.ExpectOnly(t, gather(t, c), want)
+	metrictest.ExpectLines(t, r, "fail2ban", 317)
 }
 
 // TestRestart cuts the corpus log after every line: an exporter that read

@@ -1,8 +1,6 @@
 package fail2ban
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -121,15 +119,9 @@ func FuzzParse(f *testing.F) {
 // addRealWorldSeeds adds the messages of testdata/realworld/fail2ban.cases (after
 // their envelope) to the fuzz target's seed corpus.
 func addRealWorldSeeds(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(f), "testdata", "realworld", "fail2ban.cases"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if line, ok := strings.CutPrefix(l, "> "); ok {
-			if rec, ok := logline.Parse(line); ok {
-				f.Add(rec.Message)
-			}
+	for _, line := range testenv.RealWorldLines(f, "fail2ban") {
+		if rec, ok := logline.Parse(line); ok {
+			f.Add(rec.Message)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/cabalmail/mailtier/internal/metrictest"
 )
 
 func write(t *testing.T, path string, size int, mtime time.Time) {
@@ -97,13 +99,7 @@ sendmail_queue_size_bytes{queue="DIR/split"} 5000
 	if err := testutil.CollectAndCompare(c, strings.NewReader(strings.ReplaceAll(want, "DIR", dir))); err != nil {
 		t.Fatal(err)
 	}
-	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	metrictest.Lint(t, c)
 }
 
 // TestLabQueue rebuilds the queue the lab left behind (its ls -l listing:

@@ -51,15 +51,12 @@ func feed(t *testing.T, c *opendkim.Collector, lines ...string) int {
 // and checks every count against the lab driver's ground truth.
 func TestCorpus(t *testing.T) {
 	g := metrictest.GroundTruth(t)
-	want := []struct {
-		name, labels string
-		value        float64
-	}{
-		{"opendkim_messages_signed_total", "", g["dkim_signed"]},
+	want := []metrictest.Want{
+		{Name: "opendkim_messages_signed_total", Labels: "", Value: g["dkim_signed"]},
 		// The key's reason comes first on a line of no queue id; the
 		// failure counts once.
-		{"opendkim_sign_failures_total", "reason=key_load", g["dkim_sign_failed"]},
-		{"opendkim_messages_not_signed_total", "reason=no_signing_table_match", g["dkim_no_signing_table_match"]},
+		{Name: "opendkim_sign_failures_total", Labels: "reason=key_load", Value: g["dkim_sign_failed"]},
+		{Name: "opendkim_messages_not_signed_total", Labels: "reason=no_signing_table_match", Value: g["dkim_no_signing_table_match"]},
 	}
 	zero := []struct{ name, labels string }{
 		{"opendkim_sign_failures_total", "reason=table"},
@@ -76,14 +73,7 @@ func TestCorpus(t *testing.T) {
 			c := newCollector(t, opendkim.Config{})
 			r := metrictest.Replay(t, "opendkim", c, file)
 			metrictest.Golden(t, c, "corpus-"+file)
-			for _, w := range want {
-				if w.value == 0 {
-					t.Fatalf("ground truth has no value for %s{%s}", w.name, w.labels)
-				}
-				if got := value(t, c, w.name, w.labels); got != w.value {
-					t.Errorf("%s{%s} = %v, want %v", w.name, w.labels, got, w.value)
-				}
-			}
+			metrictest.ExpectGroundTruth(t, c, want...)
 			for _, z := range zero {
 				if got := value(t, c, z.name, z.labels); got != 0 {
 					t.Errorf("%s{%s} = %v, want 0", z.name, z.labels, got)
@@ -91,12 +81,7 @@ func TestCorpus(t *testing.T) {
 			}
 			// Every OpenDKIM line of the corpus has a known shape: 140
 			// signed, 25 not signed, 20 × 2 key failures, start and stop.
-			if got := value(t, r, "mailtier_exporter_collector_lines_total", "collector=opendkim,result=unmatched"); got != 0 {
-				t.Errorf("unmatched opendkim lines: %v", got)
-			}
-			if got := value(t, r, "mailtier_exporter_collector_lines_total", "collector=opendkim,result=matched"); got != 207 {
-				t.Errorf("matched opendkim lines: %v, want 207", got)
-			}
+			metrictest.ExpectLines(t, r, "opendkim", 207)
 		})
 	}
 }
@@ -123,13 +108,7 @@ func TestProbeLinesAreNotMail(t *testing.T) {
 func TestLint(t *testing.T) {
 	c := newCollector(t, opendkim.Config{ProbeAddress: "inet:8891@127.0.0.1", ProbeFrom: "probe@lab.test", ProbeInterval: time.Minute, ProbeTimeout: time.Second})
 	feed(t, c, "Nov 24 05:15:41 vm opendkim[9056]: 6AO5FfLr009227: DKIM-Signature field added (s=mail, d=lab.test)")
-	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	metrictest.Lint(t, c)
 }
 
 func TestProbeMetricsOnlyWithAProbe(t *testing.T) {

@@ -1,8 +1,6 @@
 package opendkim
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -165,15 +163,9 @@ func BenchmarkParse(b *testing.B) {
 // addRealWorldSeeds adds the messages of testdata/realworld/opendkim.cases (after
 // their envelope) to the fuzz target's seed corpus.
 func addRealWorldSeeds(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(f), "testdata", "realworld", "opendkim.cases"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if line, ok := strings.CutPrefix(l, "> "); ok {
-			if rec, ok := logline.Parse(line); ok {
-				f.Add(rec.Message)
-			}
+	for _, line := range testenv.RealWorldLines(f, "opendkim") {
+		if rec, ok := logline.Parse(line); ok {
+			f.Add(rec.Message)
 		}
 	}
 }

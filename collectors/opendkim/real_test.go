@@ -204,7 +204,7 @@ func TestRealOpenDKIMSigning(t *testing.T) {
 			if n := countLines(lines, ": "+probe.QueueID+": DKIM-Signature field added (s=mail, d=lab.test)"); n != probes+1 {
 				t.Errorf("OpenDKIM logged %d probe signatures, want %d", n, probes+1)
 			}
-			feedAll(t, c, lines)
+			metrictest.FeedAll(t, c, "opendkim", lines)
 			metrictest.Expect(t, c,
 				// The probe's own signatures are not mail.
 				metrictest.Want{Name: "opendkim_messages_signed_total", Value: 4},
@@ -345,7 +345,7 @@ ResolverConfiguration   %s
 	})
 
 	c := newCollector(t, opendkim.Config{})
-	feedAll(t, c, lines)
+	metrictest.FeedAll(t, c, "opendkim", lines)
 	metrictest.Expect(t, c,
 		metrictest.Want{Name: "opendkim_verifications_total", Labels: "result=pass", Value: 3},
 		// Two changed bodies, a changed Subject, a revoked key.
@@ -369,15 +369,3 @@ ResolverConfiguration   %s
 
 // feedAll hands the captured syslog lines to c and checks that it
 // recognises every OpenDKIM line among them.
-func feedAll(t *testing.T, c *opendkim.Collector, lines []string) {
-	t.Helper()
-	ours := 0
-	for _, l := range lines {
-		if strings.Contains(l, " opendkim[") {
-			ours++
-		}
-	}
-	if got := feed(t, c, lines...); got != ours {
-		t.Errorf("%d of %d OpenDKIM lines recognised:\n%s", got, ours, strings.Join(lines, "\n"))
-	}
-}

@@ -208,7 +208,7 @@ func TestRealSendmailWithOpenDMARC(t *testing.T) {
 		metrictest.Want{Name: "sendmail_rejects_total", Labels: "reason=milter,stage=data", Value: 2},
 	)
 	d := opendmarc.New(opendmarc.Config{})
-	feedAll(t, d, dmarcLab.Lines())
+	metrictest.FeedAll(t, d, "opendmarc", dmarcLab.Lines())
 	metrictest.Expect(t, d,
 		// Rejected, quarantined, monitored: fail. nodmarc.test has no
 		// DMARC record: none.

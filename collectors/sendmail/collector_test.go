@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cabalmail/mailtier/collectors/sendmail"
 )
@@ -145,70 +144,49 @@ func TestHeldIsBounded(t *testing.T) {
 func TestLint(t *testing.T) {
 	c := sendmail.New(sendmail.Config{})
 	feed(t, c, from1, to1)
-	problems, err := testutil.CollectAndLint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	metrictest.Lint(t, c)
 }
 
 // TestCorpus replays real sendmail 8.17 logs, in both syslog formats, and
 // checks every count against the lab driver's ground truth.
 func TestCorpus(t *testing.T) {
 	g := metrictest.GroundTruth(t)
-	want := []struct {
-		name, labels string
-		value        float64
-	}{
-		{"sendmail_messages_received_total", "daemon=MTA", g["smtp_in_accepted"]},
-		{"sendmail_messages_received_total", "daemon=MSA", g["submission_relayed"]},
-		{"sendmail_deliveries_total", "mailer=local,status=sent", g["delivered_local"]},
-		{"sendmail_deliveries_total", "mailer=local,status=bounced", g["lda_quota_exceeded"] + g["lda_user_unknown"]},
+	want := []metrictest.Want{
+		{Name: "sendmail_messages_received_total", Labels: "daemon=MTA", Value: g["smtp_in_accepted"]},
+		{Name: "sendmail_messages_received_total", Labels: "daemon=MSA", Value: g["submission_relayed"]},
+		{Name: "sendmail_deliveries_total", Labels: "mailer=local,status=sent", Value: g["delivered_local"]},
+		{Name: "sendmail_deliveries_total", Labels: "mailer=local,status=bounced", Value: g["lda_quota_exceeded"] + g["lda_user_unknown"]},
 		// The sink got the remote mail and the DSNs sent back to senders.
-		{"sendmail_deliveries_total", "mailer=esmtp,status=sent", g["sink_expected"]},
+		{Name: "sendmail_deliveries_total", Labels: "mailer=esmtp,status=sent", Value: g["sink_expected"]},
 		// Every deferred message was tried twice: at once and in one queue run.
-		{"sendmail_deliveries_total", "mailer=relay,status=deferred", g["deferred"] + g["deferred_retries"]},
-		{"sendmail_deferrals_total", "mailer=relay,reason=connection_refused", g["deferred"] + g["deferred_retries"]},
-		{"sendmail_delivery_delay_seconds", "mailer=local,status=sent", g["delivered_local"]},
-		{"sendmail_delivery_xdelay_seconds", "mailer=relay,status=deferred", g["deferred"] + g["deferred_retries"]},
-		{"sendmail_rejects_total", "reason=relaying_denied,stage=rcpt", g["relay_denied"]},
-		{"sendmail_rejects_total", "reason=user_unknown,stage=rcpt", g["user_unknown"]},
-		{"sendmail_rejects_total", "reason=access_denied,stage=connect", g["access_denied_connect"]},
-		{"sendmail_rejects_total", "reason=access_denied,stage=mail", g["access_denied_from"]},
-		{"sendmail_rejects_total", "reason=message_too_large,stage=data", g["too_large_data"]},
-		{"sendmail_rejects_total", "reason=message_too_large,stage=mail", g["too_large_mail"]},
-		{"sendmail_rejects_total", "reason=pregreet,stage=connect", g["pregreet_rejected"]},
-		{"sendmail_rejects_total", "reason=vrfy,stage=other", g["vrfy_rejected"]},
-		{"sendmail_rejects_total", "reason=milter,stage=data", g["dkim_sign_failed"]},
-		{"sendmail_connections_lost_total", "stage=rcpt", g["lost_input_after_rcpt"]},
-		{"sendmail_connections_lost_total", "stage=data", g["lost_input_in_data"]},
-		{"sendmail_sessions_without_mail_total", "", g["no_mail"]},
-		{"sendmail_starttls_total", "result=ok,role=server", g["smtp_in_starttls"]},
-		{"sendmail_starttls_total", "result=error,role=server", g["smtp_in_starttls_aborted"]},
-		{"sendmail_dsns_total", "", g["dsn_bounces"]},
+		{Name: "sendmail_deliveries_total", Labels: "mailer=relay,status=deferred", Value: g["deferred"] + g["deferred_retries"]},
+		{Name: "sendmail_deferrals_total", Labels: "mailer=relay,reason=connection_refused", Value: g["deferred"] + g["deferred_retries"]},
+		{Name: "sendmail_delivery_delay_seconds", Labels: "mailer=local,status=sent", Value: g["delivered_local"]},
+		{Name: "sendmail_delivery_xdelay_seconds", Labels: "mailer=relay,status=deferred", Value: g["deferred"] + g["deferred_retries"]},
+		{Name: "sendmail_rejects_total", Labels: "reason=relaying_denied,stage=rcpt", Value: g["relay_denied"]},
+		{Name: "sendmail_rejects_total", Labels: "reason=user_unknown,stage=rcpt", Value: g["user_unknown"]},
+		{Name: "sendmail_rejects_total", Labels: "reason=access_denied,stage=connect", Value: g["access_denied_connect"]},
+		{Name: "sendmail_rejects_total", Labels: "reason=access_denied,stage=mail", Value: g["access_denied_from"]},
+		{Name: "sendmail_rejects_total", Labels: "reason=message_too_large,stage=data", Value: g["too_large_data"]},
+		{Name: "sendmail_rejects_total", Labels: "reason=message_too_large,stage=mail", Value: g["too_large_mail"]},
+		{Name: "sendmail_rejects_total", Labels: "reason=pregreet,stage=connect", Value: g["pregreet_rejected"]},
+		{Name: "sendmail_rejects_total", Labels: "reason=vrfy,stage=other", Value: g["vrfy_rejected"]},
+		{Name: "sendmail_rejects_total", Labels: "reason=milter,stage=data", Value: g["dkim_sign_failed"]},
+		{Name: "sendmail_connections_lost_total", Labels: "stage=rcpt", Value: g["lost_input_after_rcpt"]},
+		{Name: "sendmail_connections_lost_total", Labels: "stage=data", Value: g["lost_input_in_data"]},
+		{Name: "sendmail_sessions_without_mail_total", Labels: "", Value: g["no_mail"]},
+		{Name: "sendmail_starttls_total", Labels: "result=ok,role=server", Value: g["smtp_in_starttls"]},
+		{Name: "sendmail_starttls_total", Labels: "result=error,role=server", Value: g["smtp_in_starttls_aborted"]},
+		{Name: "sendmail_dsns_total", Labels: "", Value: g["dsn_bounces"]},
 	}
 	for _, file := range []string{"maillog", "maillog.rfc3339"} {
 		t.Run(file, func(t *testing.T) {
 			c := sendmail.New(sendmail.Config{DecisionDelay: 2 * time.Second})
 			r := metrictest.Replay(t, "sendmail", c, file)
 			metrictest.Golden(t, c, "corpus-"+file)
-			for _, w := range want {
-				if w.value == 0 {
-					t.Fatalf("ground truth has no value for %s{%s}", w.name, w.labels)
-				}
-				if got := value(t, c, w.name, w.labels); got != w.value {
-					t.Errorf("%s{%s} = %v, want %v", w.name, w.labels, got, w.value)
-				}
-			}
+			metrictest.ExpectGroundTruth(t, c, want...)
 			// Every sendmail line of the corpus has a known shape.
-			if got := value(t, r, "mailtier_exporter_collector_lines_total", "collector=sendmail,result=unmatched"); got != 0 {
-				t.Errorf("unmatched sendmail lines: %v", got)
-			}
-			if got := value(t, r, "mailtier_exporter_collector_lines_total", "collector=sendmail,result=matched"); got != 1715 {
-				t.Errorf("matched sendmail lines: %v, want 1715", got)
-			}
+			metrictest.ExpectLines(t, r, "sendmail", 1715)
 		})
 	}
 }

@@ -1,9 +1,6 @@
 package sendmail
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/cabalmail/mailtier/internal/logline"
@@ -242,15 +239,9 @@ func FuzzParse(f *testing.F) {
 // addRealWorldSeeds adds the messages of testdata/realworld/sendmail.cases (after
 // their envelope) to the fuzz target's seed corpus.
 func addRealWorldSeeds(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(f), "testdata", "realworld", "sendmail.cases"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if line, ok := strings.CutPrefix(l, "> "); ok {
-			if rec, ok := logline.Parse(line); ok {
-				f.Add(rec.Message)
-			}
+	for _, line := range testenv.RealWorldLines(f, "sendmail") {
+		if rec, ok := logline.Parse(line); ok {
+			f.Add(rec.Message)
 		}
 	}
 }

@@ -7,6 +7,7 @@ package mail_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,15 +22,6 @@ import (
 	"github.com/cabalmail/mailtier/internal/upstream"
 )
 
-func readRepoFile(t *testing.T, rel string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // sidecarCommands returns each tier's exporter command line as terraform
 // renders it with monitoring on.
 func sidecarCommands(t *testing.T) map[string][]string {
@@ -41,7 +33,7 @@ func sidecarCommands(t *testing.T) map[string][]string {
 			} `json:"container_definitions"`
 		} `json:"sidecar"`
 	}
-	if err := json.Unmarshal([]byte(readRepoFile(t, "terraform/testdata/sidecar/default.json")), &r); err != nil {
+	if err := json.Unmarshal([]byte(testenv.ReadRepoFile(t, "terraform/testdata/sidecar/default.json")), &r); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]string{}
@@ -56,7 +48,7 @@ func sidecarCommands(t *testing.T) map[string][]string {
 }
 
 func TestSendmailFragment(t *testing.T) {
-	m4 := readRepoFile(t, "docker/mail/sendmail/mailtier.m4")
+	m4 := testenv.ReadRepoFile(t, "docker/mail/sendmail/mailtier.m4")
 	var defines []string
 	for _, line := range strings.Split(strings.TrimRight(m4, "\n"), "\n") {
 		switch {
@@ -74,34 +66,12 @@ func TestSendmailFragment(t *testing.T) {
 	}
 }
 
-// dovecotSettings returns the top-level "key = value" settings of a Dovecot
-// config file (outside any { } section).
-func dovecotSettings(src string) map[string]string {
-	out := map[string]string{}
-	depth := 0
-	for _, line := range strings.Split(src, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		switch {
-		case strings.HasSuffix(line, "{"):
-			depth++
-		case line == "}":
-			depth--
-		case depth == 0:
-			if k, v, ok := strings.Cut(line, "="); ok {
-				out[strings.TrimSpace(k)] = strings.TrimSpace(v)
-			}
-		}
-	}
-	return out
-}
-
-// dovecotSections returns the settings inside each "name {" section,
-// keyed by the section header path (e.g. "service stats/inet_listener http").
-func dovecotSections(src string) map[string]map[string]string {
-	out := map[string]map[string]string{}
+// dovecotConfig returns the top-level "key = value" settings of a Dovecot
+// config file (outside any { } section), and the settings inside each
+// "name {" section, keyed by the section header path (e.g. "service
+// stats/inet_listener http").
+func dovecotConfig(src string) (top map[string]string, sections map[string]map[string]string) {
+	top, sections = map[string]string{}, map[string]map[string]string{}
 	var stack []string
 	for _, line := range strings.Split(src, "\n") {
 		line = strings.TrimSpace(line)
@@ -111,26 +81,32 @@ func dovecotSections(src string) map[string]map[string]string {
 		switch {
 		case strings.HasSuffix(line, "{"):
 			stack = append(stack, strings.TrimSpace(strings.TrimSuffix(line, "{")))
-			out[strings.Join(stack, "/")] = map[string]string{}
+			sections[strings.Join(stack, "/")] = map[string]string{}
 		case line == "}":
 			stack = stack[:len(stack)-1]
-		case len(stack) > 0:
-			if k, v, ok := strings.Cut(line, "="); ok {
-				out[strings.Join(stack, "/")][strings.TrimSpace(k)] = strings.TrimSpace(v)
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			if len(stack) == 0 {
+				top[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			} else {
+				sections[strings.Join(stack, "/")][strings.TrimSpace(k)] = strings.TrimSpace(v)
 			}
 		}
 	}
-	return out
+	return top, sections
 }
 
 func TestDovecotConfigs(t *testing.T) {
-	logging := dovecotSettings(readRepoFile(t, "docker/mail/dovecot/10-logging.conf"))
+	logging, _ := dovecotConfig(testenv.ReadRepoFile(t, "docker/mail/dovecot/10-logging.conf"))
 	wantLogging := map[string]string{"log_path": "syslog", "syslog_facility": "mail", "auth_verbose": "yes"}
-	if !equalMaps(logging, wantLogging) {
+	if !maps.Equal(logging, wantLogging) {
 		t.Errorf("10-logging.conf = %v, want %v", logging, wantLogging)
 	}
 
-	stats := dovecotSections(readRepoFile(t, "docker/mail/dovecot/95-stats.conf"))
+	_, stats := dovecotConfig(testenv.ReadRepoFile(t, "docker/mail/dovecot/95-stats.conf"))
 	buckets := "duration:exponential:10:24:2"
 	want := map[string]map[string]string{
 		"service stats":                    {},
@@ -147,7 +123,7 @@ func TestDovecotConfigs(t *testing.T) {
 		t.Errorf("95-stats.conf sections = %v", stats)
 	}
 	for name, settings := range want {
-		if !equalMaps(stats[name], settings) {
+		if !maps.Equal(stats[name], settings) {
 			t.Errorf("95-stats.conf %s = %v, want %v", name, stats[name], settings)
 		}
 	}
@@ -164,7 +140,7 @@ func TestDovecotConfigs(t *testing.T) {
 
 func TestOpenDKIMFragment(t *testing.T) {
 	got := map[string]string{}
-	for _, line := range strings.Split(readRepoFile(t, "docker/mail/opendkim/mailtier-logging.conf"), "\n") {
+	for _, line := range strings.Split(testenv.ReadRepoFile(t, "docker/mail/opendkim/mailtier-logging.conf"), "\n") {
 		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
 			if len(f) != 2 {
 				t.Errorf("line %q is not KEY VALUE", line)
@@ -174,7 +150,7 @@ func TestOpenDKIMFragment(t *testing.T) {
 		}
 	}
 	want := map[string]string{"Syslog": "yes", "SyslogFacility": "mail", "SyslogSuccess": "yes", "LogWhy": "yes"}
-	if !equalMaps(got, want) {
+	if !maps.Equal(got, want) {
 		t.Errorf("opendkim fragment = %v, want %v", got, want)
 	}
 }
@@ -255,7 +231,7 @@ func TestMailInstallDefaults(t *testing.T) {
 		"usr/local/bin/mailtier-logrotate.sh":          "logrotate/mailtier-logrotate.sh",
 		"usr/local/bin/mailtier-mqueue-permissions.sh": "sendmail/mqueue-permissions.sh",
 	} {
-		if readFile(t, filepath.Join(dest, rel)) != readRepoFile(t, "docker/mail/"+src) {
+		if readFile(t, filepath.Join(dest, rel)) != testenv.ReadRepoFile(t, "docker/mail/"+src) {
 			t.Errorf("%s is not a copy of docker/mail/%s", rel, src)
 		}
 	}
@@ -356,7 +332,7 @@ func TestMqueuePermissions(t *testing.T) {
 }
 
 func TestSupervisordProgram(t *testing.T) {
-	conf := readRepoFile(t, "docker/mail/supervisord/mailtier.conf")
+	conf := testenv.ReadRepoFile(t, "docker/mail/supervisord/mailtier.conf")
 	for _, want := range []string{
 		"\n[program:mailtier-logrotate]\n",
 		"\ncommand=/usr/local/bin/mailtier-logrotate.sh /etc/logrotate.d/mailtier-maillog\n",
@@ -366,16 +342,4 @@ func TestSupervisordProgram(t *testing.T) {
 			t.Errorf("supervisord/mailtier.conf lacks %q", want)
 		}
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }

@@ -110,14 +110,14 @@ func TestRenderedRemoteWriteChecks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(dir, "rules", filepath.Base(f)), string(b))
+		testenv.WriteFile(t, filepath.Join(dir, "rules", filepath.Base(f)), string(b))
 	}
 	rendered, out, err := render(t, filepath.Join(root, "docker", "prometheus", "prometheus.yml"), "REMOTE_WRITE_URL=https://vm.example.com/api/v1/write")
 	if err != nil {
 		t.Fatalf("entrypoint: %v\n%s", err, out)
 	}
 	config := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, config, rendered)
+	testenv.WriteFile(t, config, rendered)
 	check, err := exec.Command(promtool, "check", "config", config).CombinedOutput()
 	if err != nil || !strings.Contains(string(check), fmt.Sprintf("SUCCESS: %d rule files found", len(rules))) {
 		t.Errorf("promtool check config with remote_write: %v\n%s", err, check)
@@ -136,7 +136,7 @@ func TestVmagentReadsScrapeConfig(t *testing.T) {
 		t.Fatalf("entrypoint: %v\n%s", err, out)
 	}
 	config := filepath.Join(t.TempDir(), "prometheus.yml")
-	writeFile(t, config, rendered)
+	testenv.WriteFile(t, config, rendered)
 	strict, err := exec.Command(vmagent, "-promscrape.config="+config, "-promscrape.config.dryRun", "-loggerLevel=ERROR").CombinedOutput()
 	if err == nil {
 		t.Fatalf("vmagent accepts prometheus.yml strictly; drop -promscrape.config.strictParse=false from docs/operations.md")
@@ -180,7 +180,7 @@ func TestPrometheusRemoteWritesToVictoriaMetrics(t *testing.T) {
 	}
 	lines := strings.Count(string(corpus), "\n")
 	log := filepath.Join(dir, "maillog")
-	writeFile(t, log, string(corpus))
+	testenv.WriteFile(t, log, string(corpus))
 	exporterAddr := testenv.FreeAddr(t)
 	testenv.Start(t, "mailtier_exporter", exporter,
 		"--web.listen-address="+exporterAddr,
@@ -194,7 +194,7 @@ func TestPrometheusRemoteWritesToVictoriaMetrics(t *testing.T) {
 	// The production file's scrape jobs resolve Cloud Map names; this one
 	// scrapes the loopback exporter instead, with the same external labels.
 	template := filepath.Join(dir, "prometheus.yml.in")
-	writeFile(t, template, fmt.Sprintf(`global:
+	testenv.WriteFile(t, template, fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
   external_labels:
@@ -212,7 +212,7 @@ scrape_configs:
 		t.Fatalf("entrypoint: %v\n%s", err, out)
 	}
 	config := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, config, rendered)
+	testenv.WriteFile(t, config, rendered)
 	promAddr := testenv.FreeAddr(t)
 	testenv.Start(t, "prometheus", prometheus,
 		"--config.file="+config,
@@ -365,11 +365,4 @@ func sortedCopy(in []string) []string {
 	out := append([]string(nil), in...)
 	sort.Strings(out)
 	return out
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

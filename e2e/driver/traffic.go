@@ -69,6 +69,14 @@ func dovecotDelivery(x *expected, n float64, agent, result string) {
 
 func ldaSaved(x *expected, n float64) { dovecotDelivery(x, n, "lda", "saved") }
 
+// savedInbound counts a message received by the MTA and delivered to n
+// local mailboxes, each saved by dovecot-lda.
+func savedInbound(x *expected, n float64) {
+	received(x, "MTA")
+	delivered(x, n, "local", "sent")
+	ldaSaved(x, n)
+}
+
 // login counts a login, in the log and in Dovecot's stats
 // (auth_request_finished, success).
 func login(x *expected, service string) {
@@ -98,16 +106,29 @@ func authFailed(x *expected, reason string) {
 
 // --- inbound SMTP (sendmail MTA, 2525) --------------------------------------
 
+// greeted connects to the MTA from outside client i and takes its
+// greeting; it returns the connection and the client's HELO name.
+func greeted(i int) (*conn, string) {
+	o := outside[i%len(outside)]
+	c := dial(o.ip, portMTA)
+	c.expect(220, "greeting")
+	return c, o.helo
+}
+
+// helloFrom is greeted followed by EHLO.
+func helloFrom(i int) *conn {
+	c, helo := greeted(i)
+	c.cmd("EHLO "+helo, 250)
+	return c
+}
+
 func id(kind string, i int) string { return fmt.Sprintf("%s-%03d", kind, i) }
 
 // inbound is one SMTP transaction from an outside client: every RCPT is
 // answered rcptWant[i]; when one was accepted, the message is sent and its
 // end answered dataWant.
 func inbound(i int, kind, from string, rcpts []string, rcptWant []int, dataWant, pad int) error {
-	o := outside[i%len(outside)]
-	c := dial(o.ip, portMTA)
-	c.expect(220, "greeting")
-	c.cmd("EHLO "+o.helo, 250)
+	c := helloFrom(i)
 	c.cmd("MAIL FROM:<"+from+">", 250)
 	accepted := false
 	for j, r := range rcpts {
@@ -131,9 +152,7 @@ func inboundOK(i int) action {
 	return action{"inbound accepted", func() error {
 		return inbound(i, "in-ok", sender(i), []string{local(i)}, []int{250}, 250, 0)
 	}, func(x *expected) {
-		received(x, "MTA")
-		delivered(x, 1, "local", "sent")
-		ldaSaved(x, 1)
+		savedInbound(x, 1)
 	}}
 }
 
@@ -141,9 +160,7 @@ func inboundTwoRcpts(i int) action {
 	return action{"inbound, two recipients", func() error {
 		return inbound(i, "in-two", sender(i), []string{local(i), local(i + 1)}, []int{250, 250}, 250, 0)
 	}, func(x *expected) {
-		received(x, "MTA")
-		delivered(x, 2, "local", "sent")
-		ldaSaved(x, 2)
+		savedInbound(x, 2)
 	}}
 }
 
@@ -151,9 +168,7 @@ func inboundMixed(i int) action {
 	return action{"inbound, one known and one unknown recipient", func() error {
 		return inbound(i, "in-mixed", sender(i), []string{local(i), fmt.Sprintf("nobody%d@e2e.test", i)}, []int{250, 550}, 250, 0)
 	}, func(x *expected) {
-		received(x, "MTA")
-		delivered(x, 1, "local", "sent")
-		ldaSaved(x, 1)
+		savedInbound(x, 1)
 		rejected(x, "rcpt", "user_unknown")
 	}}
 }
@@ -203,10 +218,7 @@ func inboundTooLargeData(i int) action {
 
 func inboundTooLargeMail(i int) action {
 	return action{"inbound, too large (SIZE= at MAIL)", func() error {
-		o := outside[i%len(outside)]
-		c := dial(o.ip, portMTA)
-		c.expect(220, "greeting")
-		c.cmd("EHLO "+o.helo, 250)
+		c := helloFrom(i)
 		c.cmd("MAIL FROM:<"+sender(i)+"> SIZE=500000", 552)
 		c.cmd("QUIT", 221)
 		return c.close()
@@ -217,11 +229,9 @@ func inboundTooLargeMail(i int) action {
 // closing right after the greeting.
 func inboundNoMail(i int, quit bool) action {
 	return action{"inbound, no MAIL", func() error {
-		o := outside[i%len(outside)]
-		c := dial(o.ip, portMTA)
-		c.expect(220, "greeting")
+		c, helo := greeted(i)
 		if quit {
-			c.cmd("EHLO "+o.helo, 250)
+			c.cmd("EHLO "+helo, 250)
 			c.cmd("QUIT", 221)
 		}
 		return c.close()
@@ -230,14 +240,12 @@ func inboundNoMail(i int, quit bool) action {
 
 func inboundTLS(i int) action {
 	return action{"inbound over STARTTLS", func() error {
-		o := outside[i%len(outside)]
 		from, to := sender(i), local(i)
-		c := dial(o.ip, portMTA)
-		c.expect(220, "greeting")
-		c.cmd("EHLO "+o.helo, 250)
+		c, helo := greeted(i)
+		c.cmd("EHLO "+helo, 250)
 		c.cmd("STARTTLS", 220)
 		c.startTLS()
-		c.cmd("EHLO "+o.helo, 250)
+		c.cmd("EHLO "+helo, 250)
 		c.cmd("MAIL FROM:<"+from+">", 250)
 		c.cmd("RCPT TO:<"+to+">", 250)
 		c.data(message(id("in-tls", i), from, to, 0), 250)
@@ -245,9 +253,7 @@ func inboundTLS(i int) action {
 		return c.close()
 	}, func(x *expected) {
 		x.add(1, "sendmail_starttls_total", "role", "server", "result", "ok")
-		received(x, "MTA")
-		delivered(x, 1, "local", "sent")
-		ldaSaved(x, 1)
+		savedInbound(x, 1)
 	}}
 }
 
@@ -255,10 +261,7 @@ func inboundTLS(i int) action {
 // handshake.
 func inboundTLSAbort(i int) action {
 	return action{"inbound, STARTTLS abandoned", func() error {
-		o := outside[i%len(outside)]
-		c := dial(o.ip, portMTA)
-		c.expect(220, "greeting")
-		c.cmd("EHLO "+o.helo, 250)
+		c := helloFrom(i)
 		c.cmd("STARTTLS", 220)
 		return c.close()
 	}, func(x *expected) {
@@ -269,10 +272,7 @@ func inboundTLSAbort(i int) action {
 
 func inboundLostAfterRcpt(i int) action {
 	return action{"inbound, client gone after RCPT", func() error {
-		o := outside[i%len(outside)]
-		c := dial(o.ip, portMTA)
-		c.expect(220, "greeting")
-		c.cmd("EHLO "+o.helo, 250)
+		c := helloFrom(i)
 		c.cmd("MAIL FROM:<"+sender(i)+">", 250)
 		c.cmd("RCPT TO:<"+local(i)+">", 250)
 		return c.close()
@@ -281,10 +281,7 @@ func inboundLostAfterRcpt(i int) action {
 
 func inboundLostInData(i int) action {
 	return action{"inbound, client gone in DATA", func() error {
-		o := outside[i%len(outside)]
-		c := dial(o.ip, portMTA)
-		c.expect(220, "greeting")
-		c.cmd("EHLO "+o.helo, 250)
+		c := helloFrom(i)
 		c.cmd("MAIL FROM:<"+sender(i)+">", 250)
 		c.cmd("RCPT TO:<"+local(i)+">", 250)
 		c.cmd("DATA", 354)
@@ -318,10 +315,7 @@ func inboundAccessConnect(i int) action {
 
 func inboundAccessFrom(i int) action {
 	return action{"inbound, sender refused by the access map", func() error {
-		o := outside[i%len(outside)]
-		c := dial(o.ip, portMTA)
-		c.expect(220, "greeting")
-		c.cmd("EHLO "+o.helo, 250)
+		c := helloFrom(i)
 		c.cmd("MAIL FROM:<spammer@spam.test>", 550)
 		c.cmd("QUIT", 221)
 		return c.close()

@@ -151,14 +151,24 @@ type exporter struct {
 	done   chan error
 }
 
+// startExporter starts the test's exporter binary with args, polling its
+// inputs every 10 ms unless args set --tail.poll-interval.
 func startExporter(t testing.TB, args ...string) *exporter {
 	t.Helper()
-	e := &exporter{addr: testenv.FreeAddr(t), stderr: &testenv.SyncBuffer{}, done: make(chan error, 1)}
-	base := []string{"--web.listen-address=" + e.addr}
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--tail.poll-interval=") }) {
-		base = append(base, "--tail.poll-interval=10ms")
+		args = append([]string{"--tail.poll-interval=10ms"}, args...)
 	}
-	e.cmd = exec.Command(binary, append(base, args...)...)
+	return launch(t, binary, nil, args...)
+}
+
+// launch starts exe on a free loopback address with args, and env added to
+// the test's environment. The process is killed when the test ends; its
+// stderr is logged if the test failed.
+func launch(t testing.TB, exe string, env []string, args ...string) *exporter {
+	t.Helper()
+	e := &exporter{addr: testenv.FreeAddr(t), stderr: &testenv.SyncBuffer{}, done: make(chan error, 1)}
+	e.cmd = exec.Command(exe, append([]string{"--web.listen-address=" + e.addr}, args...)...)
+	e.cmd.Env = append(os.Environ(), env...)
 	e.cmd.Stderr = e.stderr
 	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/cabalmail/mailtier/internal/testenv"
-
 	"fmt"
 	"io"
 	"net/http"
@@ -71,21 +69,7 @@ func contextSwitches(b testing.TB, pid int) int64 {
 // poll interval.
 func startBinary(b testing.TB, exe string, env []string, args ...string) *exporter {
 	b.Helper()
-	e := &exporter{addr: testenv.FreeAddr(b), stderr: &testenv.SyncBuffer{}, done: make(chan error, 1)}
-	e.cmd = exec.Command(exe, append([]string{"--web.listen-address=" + e.addr, "--log.level=warn"}, args...)...)
-	e.cmd.Env = append(os.Environ(), env...)
-	e.cmd.Stderr = e.stderr
-	if err := e.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { e.done <- e.cmd.Wait() }()
-	b.Cleanup(func() {
-		if e.cmd.ProcessState == nil {
-			e.cmd.Process.Kill()
-			<-e.done
-		}
-	})
-	return e
+	return launch(b, exe, env, append([]string{"--log.level=warn"}, args...)...)
 }
 
 func (e *exporter) kill() {

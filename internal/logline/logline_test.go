@@ -1,8 +1,6 @@
 package logline
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -168,19 +166,7 @@ func BenchmarkParse(b *testing.B) {
 // addRealWorldSeeds adds every line of testdata/realworld to the fuzz
 // target's seed corpus.
 func addRealWorldSeeds(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(f), "testdata", "realworld", "*.cases"))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no real-world cases: %v", err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if line, ok := strings.CutPrefix(l, "> "); ok {
-				f.Add(line)
-			}
-		}
+	for _, line := range testenv.RealWorldLines(f, "*") {
+		f.Add(line)
 	}
 }

@@ -48,6 +48,34 @@ func Feed(t testing.TB, c collectors.LogCollector, lines ...string) int {
 	return matched
 }
 
+// FeedAll is Feed for the lines a real daemon wrote through syslog: every
+// line of program (those with " program[") must be recognised.
+func FeedAll(t testing.TB, c collectors.LogCollector, program string, lines []string) {
+	t.Helper()
+	ours := 0
+	for _, l := range lines {
+		if strings.Contains(l, " "+program+"[") {
+			ours++
+		}
+	}
+	if got := Feed(t, c, lines...); got != ours {
+		t.Errorf("%d of %d %s lines recognised:\n%s", got, ours, program, strings.Join(lines, "\n"))
+	}
+}
+
+// Lint fails the test for every problem client_golang's linter finds in
+// c's exposition.
+func Lint(t testing.TB, c prometheus.Collector) {
+	t.Helper()
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
 // MustFeed is Feed for lines that must all be c's and all recognised.
 func MustFeed(t testing.TB, c collectors.LogCollector, lines ...string) {
 	t.Helper()
@@ -198,6 +226,52 @@ func Expect(t testing.TB, c prometheus.Collector, wants ...Want) {
 		if !ok || v != w.Value {
 			t.Errorf("%s{%s} = %v (present %v), want %v", w.Name, w.Labels, v, ok, w.Value)
 		}
+	}
+}
+
+// ExpectGroundTruth is Expect for values taken from GroundTruth: a want of
+// 0 means the ground truth lacks that count, which fails the test at once,
+// and every wanted series must exist.
+func ExpectGroundTruth(t testing.TB, c prometheus.Collector, wants ...Want) {
+	t.Helper()
+	for _, w := range wants {
+		if w.Value == 0 {
+			t.Fatalf("ground truth has no value for %s{%s}", w.Name, w.Labels)
+		}
+		if got := Value(t, c, w.Name, w.Labels); got != w.Value {
+			t.Errorf("%s{%s} = %v, want %v", w.Name, w.Labels, got, w.Value)
+		}
+	}
+}
+
+// ExpectOnly checks got (from Gather) against want: every series of want
+// has its value (an absent one counts as 0), and every other series is 0,
+// so nothing is counted twice or in the wrong series.
+func ExpectOnly(t testing.TB, got, want map[string]float64) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok && v != 0 {
+			t.Errorf("%s = %v, want 0", k, v)
+		}
+	}
+}
+
+// ExpectLines checks the router r's line counts for collector: no line
+// of an unknown shape, and exactly matched lines recognised. Both series
+// must exist.
+func ExpectLines(t testing.TB, r prometheus.Collector, collector string, matched float64) {
+	t.Helper()
+	const lines = "mailtier_exporter_collector_lines_total"
+	if got := Value(t, r, lines, "collector="+collector+",result=unmatched"); got != 0 {
+		t.Errorf("unmatched %s lines: %v", collector, got)
+	}
+	if got := Value(t, r, lines, "collector="+collector+",result=matched"); got != matched {
+		t.Errorf("matched %s lines: %v, want %v", collector, got, matched)
 	}
 }
 

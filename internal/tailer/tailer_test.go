@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // recorder is a Handler that keeps what it is given.
@@ -66,25 +68,12 @@ func (w *stepWaker) Wait(ctx context.Context, _ time.Duration) bool {
 	}
 }
 
-// clock is a manual clock for RotateWait.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // follow is a running Follow driven by a stepWaker.
 type follow struct {
 	t     *testing.T
 	rec   *recorder
 	waker *stepWaker
-	clock *clock
+	clock *testenv.Clock // a manual clock for RotateWait
 	done  chan error
 	stop  func()
 }
@@ -95,7 +84,7 @@ func startFollow(t *testing.T, cfg Config) *follow {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	fl := &follow{t: t, rec: &recorder{}, waker: &stepWaker{parked: make(chan struct{}), wake: make(chan struct{})},
-		clock: &clock{now: time.Unix(1_700_000_000, 0)}, done: make(chan error, 1)}
+		clock: testenv.NewClock(time.Unix(1_700_000_000, 0)), done: make(chan error, 1)}
 	cfg.Waker, cfg.Now = fl.waker, fl.clock.Now
 	go func() { fl.done <- Follow(ctx, cfg, fl.rec) }()
 	stopped := false
@@ -162,6 +151,45 @@ func (fl *follow) checkpoint() Position {
 	return fl.rec.last.Position
 }
 
+// followFile writes content to a log file in a fresh directory and starts
+// Follow on it with cfg; it returns the file's path.
+func followFile(t *testing.T, content string, cfg Config) (string, *follow) {
+	t.Helper()
+	cfg.Path = filepath.Join(t.TempDir(), "maillog")
+	appendTo(t, cfg.Path, content)
+	return cfg.Path, startFollow(t, cfg)
+}
+
+// stoppedAfter follows a new empty file, appends content to it, reads
+// it (want is the lines read), stops, and returns the path and the last
+// checkpoint.
+func stoppedAfter(t *testing.T, content string, want ...string) (string, Position) {
+	t.Helper()
+	path, fl := followFile(t, "", Config{})
+	appendTo(t, path, content)
+	fl.step()
+	fl.wantLines(want...)
+	fl.stop()
+	return path, fl.checkpoint()
+}
+
+func (fl *follow) wantTruncations(want int) {
+	fl.t.Helper()
+	if _, _, n := fl.snapshot(); n != want {
+		fl.t.Fatalf("truncations %d, want %d", n, want)
+	}
+}
+
+func (fl *follow) wantMissing(want int) {
+	fl.t.Helper()
+	fl.rec.mu.Lock()
+	got := fl.rec.missing
+	fl.rec.mu.Unlock()
+	if got != want {
+		fl.t.Fatalf("missing %d, want %d", got, want)
+	}
+}
+
 func appendTo(t *testing.T, path, s string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
@@ -177,9 +205,7 @@ func appendTo(t *testing.T, path, s string) {
 }
 
 func TestStartsAtEnd(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "old 1\nold 2\n")
-	fl := startFollow(t, Config{Path: path})
+	path, fl := followFile(t, "old 1\nold 2\n", Config{})
 	fl.wantOpened(12)
 	appendTo(t, path, "new 1\n")
 	fl.step()
@@ -187,9 +213,7 @@ func TestStartsAtEnd(t *testing.T) {
 }
 
 func TestFromStart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "old 1\nold 2\n")
-	fl := startFollow(t, Config{Path: path, FromStart: true})
+	_, fl := followFile(t, "old 1\nold 2\n", Config{FromStart: true})
 	fl.wantLines("old 1", "old 2")
 	fl.rec.mu.Lock()
 	defer fl.rec.mu.Unlock()
@@ -201,24 +225,18 @@ func TestFromStart(t *testing.T) {
 func TestFileAppearsLate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
 	fl := startFollow(t, Config{Path: path})
-	if fl.rec.missing != 1 {
-		t.Fatalf("missing %d, want 1", fl.rec.missing)
-	}
+	fl.wantMissing(1)
 	fl.step() // still missing: no second report
 	// A file that did not exist at start is read from its beginning.
 	appendTo(t, path, "first\nsecond\n")
 	fl.step()
 	fl.wantLines("first", "second")
 	fl.wantOpened(0)
-	if fl.rec.missing != 1 {
-		t.Fatalf("missing %d, want 1", fl.rec.missing)
-	}
+	fl.wantMissing(1)
 }
 
 func TestPartialLastLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path})
+	path, fl := followFile(t, "", Config{})
 	appendTo(t, path, "whole\nhalf a li")
 	fl.step()
 	fl.wantLines("whole")
@@ -233,10 +251,7 @@ func TestPartialLastLine(t *testing.T) {
 // TestRenameRotationWithLateWrites is logrotate's create mode with a
 // syslog daemon that keeps writing the old file until its HUP.
 func TestRenameRotationWithLateWrites(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path, RotateWait: time.Second})
+	path, fl := followFile(t, "", Config{RotateWait: time.Second})
 
 	old, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -273,9 +288,7 @@ func TestRenameRotationWithLateWrites(t *testing.T) {
 // still grows: the old one is read for as long as it grows within
 // RotateWait.
 func TestRotationStaysWhileOldGrows(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path, RotateWait: time.Second})
+	path, fl := followFile(t, "", Config{RotateWait: time.Second})
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
@@ -297,9 +310,7 @@ func TestRotationStaysWhileOldGrows(t *testing.T) {
 // TestRotationByRemoval: the old file is deleted, not renamed, while its
 // writer still holds it.
 func TestRotationByRemoval(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path, RotateWait: 100 * time.Millisecond})
+	path, fl := followFile(t, "", Config{RotateWait: 100 * time.Millisecond})
 	old, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -321,9 +332,7 @@ func TestRotationByRemoval(t *testing.T) {
 }
 
 func TestCopyTruncate(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path})
+	path, fl := followFile(t, "", Config{})
 	appendTo(t, path, "a long first line\nanother long line\n")
 	fl.step()
 	fl.wantLines("a long first line", "another long line")
@@ -340,23 +349,17 @@ func TestCopyTruncate(t *testing.T) {
 		t.Fatal(err)
 	}
 	fl.step()
-	if _, _, n := fl.snapshot(); n != 1 {
-		t.Fatalf("truncations %d, want 1", n)
-	}
+	fl.wantTruncations(1)
 	appendTo(t, path, "after\n")
 	fl.step()
 	fl.wantLines("a long first line", "another long line", "after")
-	if _, _, n := fl.snapshot(); n != 1 {
-		t.Fatalf("truncations %d, want 1", n)
-	}
+	fl.wantTruncations(1)
 }
 
 // TestTruncatedAndRewrittenLonger: truncated and rewritten past its old
 // size between two looks; the file never looks smaller.
 func TestTruncatedAndRewrittenLonger(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path})
+	path, fl := followFile(t, "", Config{})
 	appendTo(t, path, "first\n")
 	fl.step()
 	if err := os.WriteFile(path, []byte("second, longer\nthird\n"), 0o644); err != nil {
@@ -367,9 +370,7 @@ func TestTruncatedAndRewrittenLonger(t *testing.T) {
 }
 
 func TestLongLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path})
+	path, fl := followFile(t, "", Config{})
 	atMax := strings.Repeat("x", MaxLineBytes)
 	long := strings.Repeat("y", 3*MaxLineBytes+17)
 	appendTo(t, path, atMax+"\n"+long+"\nshort\n")
@@ -390,9 +391,7 @@ func TestLongLine(t *testing.T) {
 // passes is skipped once, and its position never passes its start until
 // its end is read.
 func TestLongLineArrivingInPieces(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path, MaxLine: 10})
+	path, fl := followFile(t, "", Config{MaxLine: 10})
 	appendTo(t, path, "ok\n0123456789abc")
 	fl.step()
 	appendTo(t, path, "defghijklmnop")
@@ -421,9 +420,7 @@ func TestStopsOnCancel(t *testing.T) {
 // TestReplacedInPlaceSameSize: content rewritten in place without the file
 // ever looking smaller; only its first bytes tell.
 func TestReplacedInPlaceSameSize(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path})
+	path, fl := followFile(t, "", Config{})
 	appendTo(t, path, "old line 1\nold line 2\n")
 	fl.step()
 	fl.wantLines("old line 1", "old line 2")
@@ -437,20 +434,11 @@ func TestReplacedInPlaceSameSize(t *testing.T) {
 	f.Close()
 	fl.step()
 	fl.wantLines("old line 1", "old line 2", "new line 1", "new line 2")
-	if _, _, n := fl.snapshot(); n != 1 {
-		t.Fatalf("truncations %d, want 1", n)
-	}
+	fl.wantTruncations(1)
 }
 
 func TestResumeSameFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path})
-	appendTo(t, path, "one\ntwo\n")
-	fl.step()
-	fl.wantLines("one", "two")
-	fl.stop()
-	pos := fl.checkpoint()
+	path, pos := stoppedAfter(t, "one\ntwo\n", "one", "two")
 	if pos.Offset != 8 || pos.HeadLen != 8 {
 		t.Fatalf("checkpoint %+v, want offset 8, head 8", pos)
 	}
@@ -461,14 +449,7 @@ func TestResumeSameFile(t *testing.T) {
 }
 
 func TestResumeRotatedWhileStopped(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path})
-	appendTo(t, path, "one\n")
-	fl.step()
-	fl.wantLines("one")
-	fl.stop()
-	pos := fl.checkpoint()
+	path, pos := stoppedAfter(t, "one\n", "one")
 	// While stopped: more lines, a rotation, lines in the new file.
 	appendTo(t, path, "two\n")
 	if err := os.Rename(path, path+".1"); err != nil {
@@ -483,14 +464,7 @@ func TestResumeRotatedWhileStopped(t *testing.T) {
 }
 
 func TestResumeTruncatedWhileStopped(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	fl := startFollow(t, Config{Path: path})
-	appendTo(t, path, "one\ntwo\n")
-	fl.step()
-	fl.wantLines("one", "two")
-	fl.stop()
-	pos := fl.checkpoint()
+	path, pos := stoppedAfter(t, "one\ntwo\n", "one", "two")
 	// copytruncate while stopped, then more lines than there were.
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
@@ -546,9 +520,7 @@ func TestUnopenableThenReadable(t *testing.T) {
 				t.Fatal(err)
 			}
 			fl := startFollow(t, Config{Path: path})
-			if fl.rec.missing != 1 {
-				t.Fatalf("missing %d, want 1", fl.rec.missing)
-			}
+			fl.wantMissing(1)
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)
 			}
@@ -578,9 +550,7 @@ func TestResumeOnFIFO(t *testing.T) {
 	}
 	pos := Position{Dev: 1, Ino: 1, HeadLen: 0, Offset: 0}
 	fl := startFollow(t, Config{Path: path, Resume: &pos})
-	if fl.rec.missing != 1 {
-		t.Fatalf("missing %d, want 1", fl.rec.missing)
-	}
+	fl.wantMissing(1)
 }
 
 // TestInotifyWakes: with the real waker and a safety poll far longer than

@@ -1,6 +1,7 @@
 // Package testenv is what the suite's tests share about the machine they
 // run on: the one switch between the fast tier and the integration tier,
-// the repository's root, free loopback ports and waiting for a condition.
+// the repository's root, free loopback ports, waiting for a condition and
+// a manual clock.
 //
 // Tests come in two tiers. The fast tier is plain `go test ./...`: it needs
 // neither root nor Debian packages nor running daemons, and passes as any
@@ -82,6 +83,26 @@ func RepoRoot(t testing.TB) string {
 			t.Fatal("no go.mod of github.com/cabalmail/mailtier above the test's directory")
 		}
 		dir = parent
+	}
+}
+
+// ReadRepoFile returns the content of the file at rel, a path from the
+// repository's root.
+func ReadRepoFile(t testing.TB, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(RepoRoot(t), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// WriteFile writes content to the file at path (mode 0644), failing the
+// test on an error.
+func WriteFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

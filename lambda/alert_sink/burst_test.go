@@ -29,18 +29,7 @@ func TestBurstOnBinaries(t *testing.T) {
 	)
 	po := fakes.NewPushover(t)
 	nt := fakes.NewNtfy(t)
-	var mu sync.Mutex
-	failed := map[string]bool{}
-	nt.SetResponder(func(n int, req fakes.Request, r *http.Request) (int, string) {
-		title := req.Header.Get("Title")
-		mu.Lock()
-		defer mu.Unlock()
-		if strings.Contains(title, "alertmanager/") && !failed[title] {
-			failed[title] = true
-			return http.StatusServiceUnavailable, `{"code":50301,"error":"injected failure"}`
-		}
-		return fakes.NtfyOK(n, req, r)
-	})
+	nt.SetResponder(fakes.NtfyFailFirstAlertmanager())
 	db := fakes.NewDynamoDB(t, table, dedupe.AttrKey)
 	var addrs []string
 	for range instances {

@@ -153,12 +153,22 @@ func failedWebhooks(t *testing.T, base string) float64 {
 	return sum
 }
 
-func byTitle(reqs []fakes.Request) map[string]fakes.Request {
-	m := map[string]fakes.Request{}
-	for _, r := range reqs {
-		m[r.Header.Get("Title")] = r
+// titled returns the last of the ntfy requests reqs with the Title title;
+// there must be one.
+func titled(t *testing.T, reqs []fakes.Request, title string) fakes.Request {
+	t.Helper()
+	var got *fakes.Request
+	var titles []string
+	for i, r := range reqs {
+		titles = append(titles, r.Header.Get("Title"))
+		if titles[i] == title {
+			got = &reqs[i]
+		}
 	}
-	return m
+	if got == nil {
+		t.Fatalf("no ntfy message titled %q; titles: %q", title, titles)
+	}
+	return *got
 }
 
 // TestAlertmanagerIntegration sends a critical, a warning and an info alert
@@ -219,15 +229,8 @@ func TestAlertmanagerIntegration(t *testing.T) {
 	if len(page.Form) != len(wantPage)+1 {
 		t.Errorf("pushover form has extra fields: %v", page.Form)
 	}
-	firing := byTitle(nt)
-	crit, ok := firing["[CRITICAL] alertmanager/SinkTestQueueStuck/smtp-out:9106"]
-	if !ok {
-		t.Fatalf("no critical ntfy message; titles: %v", keys(firing))
-	}
-	warn, ok := firing["[WARNING] alertmanager/SinkTestDiskFilling/imap:9100"]
-	if !ok {
-		t.Fatalf("no warning ntfy message; titles: %v", keys(firing))
-	}
+	crit := titled(t, nt, "[CRITICAL] alertmanager/SinkTestQueueStuck/smtp-out:9106")
+	warn := titled(t, nt, "[WARNING] alertmanager/SinkTestDiskFilling/imap:9100")
 	checkNtfyMsg(t, crit, "Outbound queue stuck for 1h", "5", "rotating_light,critical,alertmanager", "https://runbooks.example/queue.md")
 	checkNtfyMsg(t, warn, "disk 85% full", "3", "warning,alertmanager", "")
 	critSeq, warnSeq := crit.Header.Get("X-Sequence-Id"), warn.Header.Get("X-Sequence-Id")
@@ -253,15 +256,8 @@ func TestAlertmanagerIntegration(t *testing.T) {
 	if cancel := po[1]; cancel.Path != "/1/receipts/rcpt1/cancel.json" || cancel.Form.Encode() != "token="+pushoverTok {
 		t.Errorf("second Pushover request = %s %v, want the emergency's cancel", cancel.Path, cancel.Form)
 	}
-	resolved := byTitle(nt[2:])
-	rc, ok := resolved["[RESOLVED] alertmanager/SinkTestQueueStuck/smtp-out:9106"]
-	if !ok {
-		t.Fatalf("no critical resolution; titles: %v", keys(resolved))
-	}
-	rw, ok := resolved["[RESOLVED] alertmanager/SinkTestDiskFilling/imap:9100"]
-	if !ok {
-		t.Fatalf("no warning resolution; titles: %v", keys(resolved))
-	}
+	rc := titled(t, nt[2:], "[RESOLVED] alertmanager/SinkTestQueueStuck/smtp-out:9106")
+	rw := titled(t, nt[2:], "[RESOLVED] alertmanager/SinkTestDiskFilling/imap:9100")
 	checkNtfyMsg(t, rc, "Outbound queue stuck for 1h", "3", "white_check_mark,critical,alertmanager", "https://runbooks.example/queue.md")
 	checkNtfyMsg(t, rw, "disk 85% full", "3", "white_check_mark,warning,alertmanager", "")
 	if rc.Header.Get("X-Sequence-Id") != critSeq || rw.Header.Get("X-Sequence-Id") != warnSeq {
@@ -284,12 +280,4 @@ func checkNtfyMsg(t *testing.T, r fakes.Request, body, priority, tags, click str
 			r.Header.Get("Title"), r.Body, r.Header.Get("Priority"), r.Header.Get("Tags"), r.Header.Get("Click"),
 			r.Header.Get("Authorization"), body, priority, tags, click)
 	}
-}
-
-func keys(m map[string]fakes.Request) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/internal/vmtest"
+	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
 // TestRuleFilesLoadInVmalert loads every rule file in `vmalert -dryRun`,
@@ -44,7 +44,7 @@ func TestRuleFilesLoadInVmalert(t *testing.T) {
 		}
 	}
 	bad := filepath.Join(t.TempDir(), "bad.alerts.yml")
-	writeFile(t, bad, "groups:\n  - name: bad\n    rules:\n      - alert: Bad\n        expr: up > 0\n        annotations:\n          summary: '{{ $value | noSuchFunction }}'\n")
+	testenv.WriteFile(t, bad, "groups:\n  - name: bad\n    rules:\n      - alert: Bad\n        expr: up > 0\n        annotations:\n          summary: '{{ $value | noSuchFunction }}'\n")
 	out, err := exec.Command(vmalert, "-dryRun", "-loggerLevel=ERROR", "-rule="+bad).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `function "noSuchFunction" not defined`) {
 		t.Errorf("vmalert -dryRun accepted an annotation with an unknown function: %v\n%s", err, out)
@@ -139,7 +139,7 @@ func replayFile(t *testing.T, vmalert string, vm *vmtest.Server, lt *loadedTest,
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, path, string(data))
+		testenv.WriteFile(t, path, string(data))
 		replay(t, vmalert, vm, lt, path, from, to)
 	}
 	for _, f := range alertFiles {
@@ -163,7 +163,7 @@ func ruleLevels(t *testing.T, lt *loadedTest) ([][]ruleGroup, []string) {
 	var alertFiles []string
 	for _, f := range lt.RuleFiles {
 		var rf ruleFile
-		if err := decodeStrict(f, &rf); err != nil {
+		if err := rulefiles.DecodeStrict(f, &rf); err != nil {
 			t.Fatal(err)
 		}
 		hasAlerts := false
@@ -484,7 +484,7 @@ func checkAnnotations(t *testing.T, vmalert string, pin *pinned, notifierURL str
 	alertRules := 0
 	for _, f := range alertFiles {
 		var rf ruleFile
-		if err := decodeStrict(f, &rf); err != nil {
+		if err := rulefiles.DecodeStrict(f, &rf); err != nil {
 			t.Fatal(err)
 		}
 		for _, g := range rf.Groups {
@@ -620,11 +620,4 @@ func sortedKeys(maps ...map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

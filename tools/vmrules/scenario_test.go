@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cabalmail/mailtier/internal/testenv"
+	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
 // promtool's unit test files, as far as the replay reads them.
@@ -105,19 +106,6 @@ func (s scenario) where(at time.Duration) string {
 // reaches the evaluations of the next one.
 const slotGap = 26 * time.Hour
 
-func decodeStrict(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
 // loadTests reads every promtool test file of rules/tests.
 func loadTests(t *testing.T) []*loadedTest {
 	t.Helper()
@@ -162,7 +150,7 @@ func loadTests(t *testing.T) []*loadedTest {
 // to or subtract from time().
 func unixTimeMetrics(path string, found map[string]bool) error {
 	var rf ruleFile
-	if err := decodeStrict(path, &rf); err != nil {
+	if err := rulefiles.DecodeStrict(path, &rf); err != nil {
 		return err
 	}
 	isTime := func(e parser.Expr) bool {

@@ -1,30 +1,14 @@
 package dedupe
 
 import (
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestCacheExpiresAtTTL(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	c := New[string](clk.Now)
 	c.Set("k", "v", 10*time.Second)
 
@@ -42,7 +26,7 @@ func TestCacheExpiresAtTTL(t *testing.T) {
 }
 
 func TestCacheSweepDropsExpiredEntries(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	c := New[struct{}](clk.Now)
 	for _, k := range []string{"a", "b", "c"} {
 		c.Set(k, struct{}{}, time.Second)
@@ -63,7 +47,7 @@ func TestCacheSweepDropsExpiredEntries(t *testing.T) {
 }
 
 func TestCacheUpdateAppendsAndRenews(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	c := New[[]string](clk.Now)
 	appendR := func(r string) {
 		c.Update("g", time.Minute, func(old []string) []string {

@@ -143,6 +143,22 @@ func titles(reqs []fakes.Request) map[string]int {
 	return n
 }
 
+// burstStore returns a new store for each instance, on the fake DynamoDB
+// db's table burstTable, with opts applied to the client's options.
+func burstStore(db *fakes.DynamoDB, opts ...func(*dynamodb.Options)) func() dedupe.Store {
+	return func() dedupe.Store {
+		o := dynamodb.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String(db.URL),
+			Credentials:  credentials.NewStaticCredentialsProvider("AKIDBURSTTEST", "burst-test-secret", ""),
+		}
+		for _, opt := range opts {
+			opt(&o)
+		}
+		return &dedupe.DynamoDB{Table: burstTable, Client: dynamodb.New(o)}
+	}
+}
+
 // TestBurstAcrossInstances is a multi-monitor outage: 20 distinct critical
 // alerts at once over 4 instances sharing the DynamoDB records, plus 2
 // concurrent copies of each Alertmanager group, and ntfy failing the first
@@ -150,27 +166,10 @@ func titles(reqs []fakes.Request) map[string]int {
 // must reach each transport exactly once.
 func TestBurstAcrossInstances(t *testing.T) {
 	po := fakes.NewPushover(t)
-	var mu sync.Mutex
-	failed := map[string]bool{}
 	nt := fakes.NewNtfy(t)
-	nt.SetResponder(func(n int, req fakes.Request, r *http.Request) (int, string) {
-		title := req.Header.Get("Title")
-		mu.Lock()
-		defer mu.Unlock()
-		if strings.Contains(title, "alertmanager/") && !failed[title] {
-			failed[title] = true
-			return http.StatusServiceUnavailable, `{"code":50301,"error":"injected failure"}`
-		}
-		return fakes.NtfyOK(n, req, r)
-	})
+	nt.SetResponder(fakes.NtfyFailFirstAlertmanager())
 	db := fakes.NewDynamoDB(t, burstTable, dedupe.AttrKey)
-	hs := burstInstancesWith(t, po, nt, func() dedupe.Store {
-		return &dedupe.DynamoDB{Table: burstTable, Client: dynamodb.New(dynamodb.Options{
-			Region:       "us-east-1",
-			BaseEndpoint: aws.String(db.URL),
-			Credentials:  credentials.NewStaticCredentialsProvider("AKIDBURSTTEST", "burst-test-secret", ""),
-		})}
-	})
+	hs := burstInstancesWith(t, po, nt, burstStore(db))
 
 	statuses := sendBurst(t, hs)
 	if statuses[http.StatusOK] != burstKuma+burstGroups*burstCopies || len(statuses) > 2 {
@@ -243,14 +242,7 @@ func TestRecordsUnavailable(t *testing.T) {
 	po, nt := fakes.NewPushover(t), fakes.NewNtfy(t)
 	db := fakes.NewDynamoDB(t, burstTable, dedupe.AttrKey)
 	db.SetDown(true)
-	hs := burstInstancesWith(t, po, nt, func() dedupe.Store {
-		return &dedupe.DynamoDB{Table: burstTable, Client: dynamodb.New(dynamodb.Options{
-			Region:           "us-east-1",
-			BaseEndpoint:     aws.String(db.URL),
-			Credentials:      credentials.NewStaticCredentialsProvider("AKIDBURSTTEST", "burst-test-secret", ""),
-			RetryMaxAttempts: 1,
-		})}
-	})
+	hs := burstInstancesWith(t, po, nt, burstStore(db, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }))
 	for range 2 {
 		if status, outcome := invoke(t, hs[0], kumaBody(1)); status != http.StatusOK || outcome != "delivered" {
 			t.Errorf("answer %d %s, want 200 delivered", status, outcome)
@@ -270,13 +262,7 @@ func TestRecordsUnavailable(t *testing.T) {
 func TestPageRecordsBounded(t *testing.T) {
 	po, nt := fakes.NewPushover(t), fakes.NewNtfy(t)
 	db := fakes.NewDynamoDB(t, burstTable, dedupe.AttrKey)
-	h := burstInstancesWith(t, po, nt, func() dedupe.Store {
-		return &dedupe.DynamoDB{Table: burstTable, Client: dynamodb.New(dynamodb.Options{
-			Region:       "us-east-1",
-			BaseEndpoint: aws.String(db.URL),
-			Credentials:  credentials.NewStaticCredentialsProvider("AKIDBURSTTEST", "burst-test-secret", ""),
-		})}
-	})[0]
+	h := burstInstancesWith(t, po, nt, burstStore(db))[0]
 	group := func(firing, resolved int, name string) string {
 		var alerts []string
 		for i := range firing + resolved {

@@ -3,7 +3,6 @@ package handler
 import (
 	"encoding/base64"
 	"encoding/json"
-	"github.com/cabalmail/mailtier/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/cabalmail/mailtier/internal/testenv"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
 	"github.com/cabalmail/mailtier/lambda/alert_sink/payload"
@@ -35,28 +35,11 @@ const (
 // fastPolicy retries at once so tests do not wait on backoff.
 var fastPolicy = notify.Policy{Attempts: 3, Timeout: 2 * time.Second}
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	h        *Handler
 	pushover *fakes.Server
 	ntfy     *fakes.Server
-	clock    *clock
+	clock    *testenv.Clock
 	logs     *testenv.SyncBuffer
 }
 
@@ -65,7 +48,7 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	e := &env{
 		pushover: fakes.NewPushover(t),
 		ntfy:     fakes.NewNtfy(t),
-		clock:    &clock{now: time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)},
+		clock:    testenv.NewClock(time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)),
 		logs:     &testenv.SyncBuffer{},
 	}
 	cfg := Config{
@@ -161,6 +144,16 @@ func (e *env) post(t *testing.T, a adapter, body string) (int, Result) {
 	return status, res
 }
 
+// postOK is post for an answer that must be 200.
+func (e *env) postOK(t *testing.T, a adapter, body string) Result {
+	t.Helper()
+	status, res := e.post(t, a, body)
+	if status != http.StatusOK {
+		t.Fatalf("status = %d, want 200", status)
+	}
+	return res
+}
+
 func fixture(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile("../testdata/" + name)
@@ -229,10 +222,7 @@ func TestRoutingTable(t *testing.T) {
 		t.Run(a.name, func(t *testing.T) {
 			t.Run("critical firing: Pushover priority 1 and ntfy priority 5", func(t *testing.T) {
 				e := newEnv(t)
-				status, res := e.post(t, a, kumaDown)
-				if status != http.StatusOK {
-					t.Fatalf("status = %d, want 200", status)
-				}
+				res := e.postOK(t, a, kumaDown)
 				checkResult(t, res, "ok", NotificationResult{
 					Source: "kuma/IMAP reachable (internal)", Severity: "critical", Status: "firing",
 					Outcome: "delivered", Transports: map[string]string{"pushover": "sent", "ntfy": "sent"},
@@ -261,9 +251,7 @@ func TestRoutingTable(t *testing.T) {
 
 			t.Run("critical firing with emergency: Pushover priority 2 with retry, expire and tag", func(t *testing.T) {
 				e := newEnv(t, withEmergency)
-				if status, _ := e.post(t, a, kumaDown); status != http.StatusOK {
-					t.Fatalf("status = %d, want 200", status)
-				}
+				e.postOK(t, a, kumaDown)
 				po := e.pushover.Requests()
 				if len(po) != 1 {
 					t.Fatalf("pushover requests = %d, want 1", len(po))
@@ -282,10 +270,7 @@ func TestRoutingTable(t *testing.T) {
 
 			t.Run("warning firing: ntfy priority 3 only", func(t *testing.T) {
 				e := newEnv(t)
-				status, res := e.post(t, a, warn)
-				if status != http.StatusOK {
-					t.Fatalf("status = %d, want 200", status)
-				}
+				res := e.postOK(t, a, warn)
 				checkResult(t, res, "ok", NotificationResult{
 					Source: "healthchecks/dmarc-ingest", Severity: "warning", Status: "firing",
 					Outcome: "delivered", Transports: map[string]string{"ntfy": "sent"},
@@ -310,10 +295,7 @@ func TestRoutingTable(t *testing.T) {
 
 			t.Run("info: dropped with 200", func(t *testing.T) {
 				e := newEnv(t)
-				status, res := e.post(t, a, info)
-				if status != http.StatusOK {
-					t.Fatalf("status = %d, want 200", status)
-				}
+				res := e.postOK(t, a, info)
 				checkResult(t, res, "ok", NotificationResult{
 					Source: "kuma/Admin app", Severity: "info", Status: "firing", Outcome: "dropped",
 				})
@@ -326,13 +308,8 @@ func TestRoutingTable(t *testing.T) {
 				e := newEnv(t)
 				firing := fixture(t, "alertmanager-critical-firing.json")
 				resolved := fixture(t, "alertmanager-critical-resolved.json")
-				if status, _ := e.post(t, a, firing); status != http.StatusOK {
-					t.Fatalf("firing: status %d", status)
-				}
-				status, res := e.post(t, a, resolved)
-				if status != http.StatusOK {
-					t.Fatalf("resolved: status %d", status)
-				}
+				e.postOK(t, a, firing)
+				res := e.postOK(t, a, resolved)
 				checkResult(t, res, "ok", NotificationResult{
 					Source: "alertmanager/MailQueueStuck/smtp-out:9106", Severity: "critical", Status: "resolved", Alerts: 1,
 					Outcome: "delivered", Transports: map[string]string{"ntfy": "sent"},
@@ -362,10 +339,7 @@ func TestRoutingTable(t *testing.T) {
 				body := `{"version":"4","groupKey":"{}:{alertname=\"DiskFilling\"}","alerts":[
 				  {"status":"resolved","labels":{"alertname":"DiskFilling","severity":"warning","instance":"imap:9100"},"annotations":{"summary":"disk 85% full"},"startsAt":"2026-11-24T05:00:00Z","fingerprint":"w1"},
 				  {"status":"resolved","labels":{"alertname":"DiskFilling","severity":"info","instance":"imap:9100"},"annotations":{"summary":"disk 60% full"},"startsAt":"2026-11-24T05:00:00Z","fingerprint":"i1"}]}`
-				status, res := e.post(t, a, body)
-				if status != http.StatusOK {
-					t.Fatalf("status = %d", status)
-				}
+				res := e.postOK(t, a, body)
 				checkResult(t, res, "ok",
 					NotificationResult{Source: "alertmanager/DiskFilling/imap:9100", Severity: "warning", Status: "resolved", Alerts: 1,
 						Outcome: "delivered", Transports: map[string]string{"ntfy": "sent"}},
@@ -390,13 +364,8 @@ func TestEmergencyIsCancelledWhenResolved(t *testing.T) {
 		t.Run(a.name, func(t *testing.T) {
 			e := newEnv(t, withEmergency)
 			firing := fixture(t, "alertmanager-critical-firing.json")
-			if status, _ := e.post(t, a, firing); status != http.StatusOK {
-				t.Fatalf("firing: status %d", status)
-			}
-			status, res := e.post(t, a, fixture(t, "alertmanager-critical-resolved.json"))
-			if status != http.StatusOK {
-				t.Fatalf("resolved: status %d", status)
-			}
+			e.postOK(t, a, firing)
+			res := e.postOK(t, a, fixture(t, "alertmanager-critical-resolved.json"))
 			checkResult(t, res, "ok", NotificationResult{
 				Source: "alertmanager/MailQueueStuck/smtp-out:9106", Severity: "critical", Status: "resolved", Alerts: 1,
 				Outcome: "delivered", Transports: map[string]string{"pushover": "cancelled", "ntfy": "sent"},
@@ -419,10 +388,7 @@ func TestEmergencyCancelByTagAfterColdStart(t *testing.T) {
 	// instance that is gone. The tag still reaches it.
 	e := newEnv(t, withEmergency)
 	resolved := fixture(t, "alertmanager-critical-resolved.json")
-	status, res := e.post(t, adapters[1], resolved)
-	if status != http.StatusOK {
-		t.Fatalf("status %d", status)
-	}
+	res := e.postOK(t, adapters[1], resolved)
 	if got := res.Notifications[0].Transports["pushover"]; got != "cancelled" {
 		t.Errorf("pushover outcome = %q, want cancelled", got)
 	}
@@ -440,12 +406,8 @@ func TestPushoverPriorityLabel(t *testing.T) {
 		return `{"version":"4","groupKey":"g","alerts":[{"status":"` + status + `","labels":{"alertname":"SmtpDown","severity":"critical","pushover_priority":"2"},
 		  "annotations":{"summary":"SMTP down"},"startsAt":"2026-11-24T05:00:00Z","fingerprint":"p1"}]}`
 	}
-	if status, _ := e.post(t, adapters[0], body("firing")); status != http.StatusOK {
-		t.Fatalf("status %d", status)
-	}
-	if status, _ := e.post(t, adapters[0], body("resolved")); status != http.StatusOK {
-		t.Fatalf("status %d", status)
-	}
+	e.postOK(t, adapters[0], body("firing"))
+	e.postOK(t, adapters[0], body("resolved"))
 	po := e.pushover.Requests()
 	if len(po) != 2 || po[0].Form.Get("priority") != "2" || po[1].Path != "/1/receipts/rcpt1/cancel.json" {
 		t.Fatalf("pushover requests = %+v, want an emergency page then its cancel", po)
@@ -454,9 +416,7 @@ func TestPushoverPriorityLabel(t *testing.T) {
 	// Emergency on globally; the alert opts out with priority 1.
 	e = newEnv(t, withEmergency)
 	optOut := strings.ReplaceAll(body("firing"), `"pushover_priority":"2"`, `"pushover_priority":"1"`)
-	if status, _ := e.post(t, adapters[0], optOut); status != http.StatusOK {
-		t.Fatalf("status %d", status)
-	}
+	e.postOK(t, adapters[0], optOut)
 	if f := e.pushover.Requests()[0].Form; f.Get("priority") != "1" || f.Has("retry") || f.Has("tags") {
 		t.Errorf("form = %v, want priority 1 without emergency fields", f)
 	}
@@ -466,10 +426,7 @@ func TestTruncatedGroupMessage(t *testing.T) {
 	for _, a := range adapters {
 		t.Run(a.name, func(t *testing.T) {
 			e := newEnv(t)
-			status, res := e.post(t, a, fixture(t, "alertmanager-warning-truncated.json"))
-			if status != http.StatusOK {
-				t.Fatalf("status %d", status)
-			}
+			res := e.postOK(t, a, fixture(t, "alertmanager-warning-truncated.json"))
 			checkResult(t, res, "ok", NotificationResult{
 				Source: "alertmanager/DiskFilling", Severity: "warning", Status: "firing", Alerts: 2,
 				Outcome: "delivered", Transports: map[string]string{"ntfy": "sent"},
@@ -497,10 +454,7 @@ func TestMixedSeverityGroup(t *testing.T) {
 	  {"status":"firing","labels":{"alertname":"TierDown","severity":"info","instance":"a"},"annotations":{"summary":"a"},"startsAt":"2026-11-24T05:00:00Z","fingerprint":"1"},
 	  {"status":"firing","labels":{"alertname":"TierDown","severity":"warning","instance":"b"},"annotations":{"summary":"b"},"startsAt":"2026-11-24T05:00:00Z","fingerprint":"2"},
 	  {"status":"firing","labels":{"alertname":"TierDown","severity":"critical","instance":"c"},"annotations":{"summary":"c"},"startsAt":"2026-11-24T05:00:00Z","fingerprint":"3"}]}`
-	status, res := e.post(t, adapters[0], body)
-	if status != http.StatusOK {
-		t.Fatalf("status %d", status)
-	}
+	res := e.postOK(t, adapters[0], body)
 	checkResult(t, res, "ok",
 		NotificationResult{Source: "alertmanager/TierDown/c", Severity: "critical", Status: "firing", Alerts: 1,
 			Outcome: "delivered", Transports: map[string]string{"pushover": "sent", "ntfy": "sent"}},
@@ -855,17 +809,14 @@ func TestConcurrentCopiesDeliverOnce(t *testing.T) {
 
 func TestDisabledTransports(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Pushover = nil })
-	status, res := e.post(t, adapters[0], kumaDown)
-	if status != http.StatusOK {
-		t.Fatalf("status %d", status)
-	}
+	res := e.postOK(t, adapters[0], kumaDown)
 	checkResult(t, res, "ok", NotificationResult{
 		Source: "kuma/IMAP reachable (internal)", Severity: "critical", Status: "firing",
 		Outcome: "delivered", Transports: map[string]string{"pushover": "disabled", "ntfy": "sent"},
 	})
 
 	e = newEnv(t, func(c *Config) { c.Ntfy = nil })
-	status, res = e.post(t, adapters[0], `{"severity":"warning","source":"kuma/x","summary":"slow"}`)
+	status, res := e.post(t, adapters[0], `{"severity":"warning","source":"kuma/x","summary":"slow"}`)
 	if status != http.StatusOK || res.Notifications[0].Outcome != "no-transport" {
 		t.Fatalf("warning without ntfy: status %d, %+v", status, res.Notifications[0])
 	}

@@ -24,6 +24,21 @@ const (
 // fastPolicy retries at once so tests do not wait on backoff.
 var fastPolicy = Policy{Attempts: 3, Timeout: 2 * time.Second}
 
+// onlyPost returns the one request srv received, which must be a POST to
+// path.
+func onlyPost(t *testing.T, srv *fakes.Server, path string) fakes.Request {
+	t.Helper()
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != http.MethodPost || r.Path != path {
+		t.Errorf("request = %s %s, want POST %s", r.Method, r.Path, path)
+	}
+	return r
+}
+
 func newPushover(srv *fakes.Server) *Pushover {
 	return &Pushover{BaseURL: srv.URL + "/1", Token: testToken, User: testUser, Client: srv.Client(), Policy: fastPolicy}
 }
@@ -49,14 +64,7 @@ func TestPushoverSendHighPriority(t *testing.T) {
 	if receipt != "" {
 		t.Errorf("receipt = %q, want none for priority 1", receipt)
 	}
-	reqs := srv.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("got %d requests, want 1", len(reqs))
-	}
-	r := reqs[0]
-	if r.Method != http.MethodPost || r.Path != "/1/messages.json" {
-		t.Errorf("request = %s %s, want POST /1/messages.json", r.Method, r.Path)
-	}
+	r := onlyPost(t, srv, "/1/messages.json")
 	want := url.Values{
 		"token":     {testToken},
 		"user":      {testUser},
@@ -269,14 +277,7 @@ func TestNtfyPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := srv.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests, want 1", len(reqs))
-	}
-	r := reqs[0]
-	if r.Method != http.MethodPost || r.Path != "/alerts" {
-		t.Errorf("request = %s %s, want POST /alerts", r.Method, r.Path)
-	}
+	r := onlyPost(t, srv, "/alerts")
 	if r.Body != "Outbound queue stuck\nsecond line" {
 		t.Errorf("body = %q", r.Body)
 	}

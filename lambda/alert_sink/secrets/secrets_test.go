@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -47,15 +48,24 @@ func (f *fakeSSM) GetParameters(_ context.Context, in *ssm.GetParametersInput, _
 	return out, nil
 }
 
-func TestFromSSM(t *testing.T) {
-	f := &fakeSSM{params: map[string]string{
-		"/cabal/alert_sink_secret":     "shared-value",
-		"/cabal/pushover_user_key":     "user-value",
-		"/cabal/pushover_app_token":    "token-value",
-		"/cabal/ntfy_publisher_token":  "ntfy-value",
-		"/cabal/unrelated_other_param": "x",
-	}}
-	s, err := FromSSM(t.Context(), f, envOf(lambdaEnv))
+// upstreamValues are the parameters cabal-infra's
+// terraform/infra/modules/monitoring/ssm.tf creates, with test values.
+var upstreamValues = map[string]string{
+	"/cabal/alert_sink_secret":    "shared-value",
+	"/cabal/pushover_user_key":    "user-value",
+	"/cabal/pushover_app_token":   "token-value",
+	"/cabal/ntfy_publisher_token": "ntfy-value",
+}
+
+// fromUpstream runs FromSSM with env on a fake SSM holding upstreamValues
+// and extra, and checks that it made exactly one call, for exactly the
+// upstream parameters, and returned their values. It returns that call.
+func fromUpstream(t *testing.T, env, extra map[string]string) *ssm.GetParametersInput {
+	t.Helper()
+	params := maps.Clone(upstreamValues)
+	maps.Copy(params, extra)
+	f := &fakeSSM{params: params}
+	s, err := FromSSM(t.Context(), f, envOf(env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,15 +74,19 @@ func TestFromSSM(t *testing.T) {
 		t.Errorf("secrets = %+v, want %+v", s, want)
 	}
 	if len(f.calls) != 1 {
-		t.Fatalf("%d GetParameters calls, want one", len(f.calls))
-	}
-	in := f.calls[0]
-	if !aws.ToBool(in.WithDecryption) {
-		t.Error("WithDecryption not set: SecureStrings would come back encrypted")
+		t.Fatalf("%d GetParameters calls, want 1", len(f.calls))
 	}
 	wantNames := []string{"/cabal/alert_sink_secret", "/cabal/ntfy_publisher_token", "/cabal/pushover_app_token", "/cabal/pushover_user_key"}
-	if !slices.Equal(in.Names, wantNames) {
-		t.Errorf("Names = %v, want %v", in.Names, wantNames)
+	if got := f.calls[0].Names; !slices.Equal(got, wantNames) {
+		t.Errorf("names asked = %q, want %q", got, wantNames)
+	}
+	return f.calls[0]
+}
+
+func TestFromSSM(t *testing.T) {
+	in := fromUpstream(t, lambdaEnv, map[string]string{"/cabal/unrelated_other_param": "x"})
+	if !aws.ToBool(in.WithDecryption) {
+		t.Error("WithDecryption not set: SecureStrings would come back encrypted")
 	}
 }
 
@@ -95,45 +109,18 @@ func TestFromSSMSharedParameter(t *testing.T) {
 // empty one) the function asks SSM for exactly the parameters cabal-infra's
 // terraform/infra/modules/monitoring/ssm.tf creates.
 func TestFromSSMDefaultsToUpstreamNames(t *testing.T) {
-	upstream := map[string]string{
-		"/cabal/alert_sink_secret":    "shared-value",
-		"/cabal/pushover_user_key":    "user-value",
-		"/cabal/pushover_app_token":   "token-value",
-		"/cabal/ntfy_publisher_token": "ntfy-value",
-	}
 	for name, env := range map[string]map[string]string{
 		"unset": {},
 		"empty": {EnvSharedParam: "", EnvPushoverUserParam: "", EnvPushoverTokenParam: "", EnvNtfyTokenParam: ""},
 		"some":  {EnvSharedParam: "/cabal/alert_sink_secret", EnvNtfyTokenParam: "/cabal/ntfy_publisher_token"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := &fakeSSM{params: upstream}
-			s, err := FromSSM(t.Context(), f, envOf(env))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := Secrets{Shared: "shared-value", PushoverUser: "user-value", PushoverToken: "token-value", NtfyToken: "ntfy-value"}
-			if s != want {
-				t.Errorf("secrets = %+v, want %+v", s, want)
-			}
-			if len(f.calls) != 1 {
-				t.Fatalf("%d GetParameters calls, want 1", len(f.calls))
-			}
-			wantNames := []string{"/cabal/alert_sink_secret", "/cabal/ntfy_publisher_token", "/cabal/pushover_app_token", "/cabal/pushover_user_key"}
-			if got := f.calls[0].Names; !slices.Equal(got, wantNames) {
-				t.Errorf("names asked = %q, want %q", got, wantNames)
-			}
+			fromUpstream(t, env, nil)
 		})
 	}
 }
 
 func TestFromSSMFailures(t *testing.T) {
-	values := map[string]string{
-		"/cabal/alert_sink_secret":    "shared-value",
-		"/cabal/pushover_user_key":    "user-value",
-		"/cabal/pushover_app_token":   "token-value",
-		"/cabal/ntfy_publisher_token": "ntfy-value",
-	}
 	t.Run("parameter missing", func(t *testing.T) {
 		partial := map[string]string{"/cabal/alert_sink_secret": "shared-value", "/cabal/pushover_user_key": "user-value"}
 		_, err := FromSSM(t.Context(), &fakeSSM{params: partial}, envOf(lambdaEnv))
@@ -148,10 +135,7 @@ func TestFromSSMFailures(t *testing.T) {
 		}
 	})
 	t.Run("empty shared secret", func(t *testing.T) {
-		empty := map[string]string{}
-		for k, v := range values {
-			empty[k] = v
-		}
+		empty := maps.Clone(upstreamValues)
 		empty["/cabal/alert_sink_secret"] = ""
 		_, err := FromSSM(t.Context(), &fakeSSM{params: empty}, envOf(lambdaEnv))
 		if err == nil || !strings.Contains(err.Error(), "/cabal/alert_sink_secret is empty") {

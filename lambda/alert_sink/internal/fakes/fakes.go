@@ -141,6 +141,25 @@ func FailFirst(n, status int, ok Responder) Responder {
 	}
 }
 
+// NtfyFailFirstAlertmanager answers like ntfy, but with 503 to the first
+// publication of each Alertmanager notification (by its Title), so that
+// Alertmanager has to retry every group once. It is safe for concurrent
+// requests.
+func NtfyFailFirstAlertmanager() Responder {
+	var mu sync.Mutex
+	failed := map[string]bool{}
+	return func(n int, req Request, r *http.Request) (int, string) {
+		title := req.Header.Get("Title")
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Contains(title, "alertmanager/") && !failed[title] {
+			failed[title] = true
+			return http.StatusServiceUnavailable, `{"code":50301,"error":"injected failure"}`
+		}
+		return NtfyOK(n, req, r)
+	}
+}
+
 // Hang never answers in time: it waits until the client gives up.
 func Hang(_ int, _ Request, r *http.Request) (int, string) {
 	<-r.Context().Done()

@@ -1,6 +1,7 @@
 package dashboards_test
 
 import (
+	"github.com/cabalmail/mailtier/internal/testenv"
 	"strings"
 	"testing"
 )
@@ -10,7 +11,7 @@ import (
 // row of the tier dashboards in its own section), and every live-only
 // panel.
 func TestDocsDescribeDashboards(t *testing.T) {
-	doc := readRepoFile(t, "docs/dashboards.md")
+	doc := testenv.ReadRepoFile(t, "docs/dashboards.md")
 	sections := map[string]string{} // heading -> body
 	var heading string
 	for _, line := range strings.Split(doc, "\n") {

@@ -14,15 +14,6 @@ import (
 // What the tests read from the rest of the repository: the dashboards as
 // Grafana loads them, docs/metrics.md, the rules and the runbooks.
 
-func readRepoFile(t *testing.T, rel string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // loadDashboards reads every *.json in dashboards/.
 func loadDashboards(t *testing.T) []grafana.Dashboard {
 	t.Helper()

@@ -282,12 +282,8 @@ func parseFrom(ev Event, rest string) Event {
 				continue
 			}
 		}
-		end := strings.Index(kv, ", ")
-		if end < 0 {
-			end = len(kv)
-		}
-		field := kv[:end]
-		tail = kv[end:]
+		var field string
+		field, tail = cutField(kv)
 		switch {
 		case strings.HasPrefix(field, "size="):
 			if v, n := atoi(field[len("size="):]); n > 0 {
@@ -383,12 +379,8 @@ func parseTo(ev Event, rest string) Event {
 			ev.Stat, known = kv[len("stat="):], true
 			break
 		}
-		end := strings.Index(kv, ", ")
-		if end < 0 {
-			end = len(kv)
-		}
-		field := kv[:end]
-		tail = kv[end:]
+		var field string
+		field, tail = cutField(kv)
 		switch {
 		case strings.HasPrefix(field, "delay="):
 			known = true
@@ -706,4 +698,14 @@ func parseDuration(s string) (float64, int) {
 	off += n3
 	// In float64: days and hours as large as atoi allows cannot overflow.
 	return float64(days)*86400 + float64(h)*3600 + float64(m*60+sec), off
+}
+
+// cutField splits the first "name=value" field off kv, a list of fields
+// separated by ", ", and returns it with the rest (starting at its ", ").
+func cutField(kv string) (field, rest string) {
+	end := strings.Index(kv, ", ")
+	if end < 0 {
+		end = len(kv)
+	}
+	return kv[:end], kv[end:]
 }

@@ -44,14 +44,6 @@ func newDMARCDispositions() *prometheus.CounterVec {
 	return c
 }
 
-// afterQID returns a message without its leading queue id, if it has one.
-func afterQID(msg string) string {
-	if i := strings.Index(msg, ": "); i >= 8 && i <= 20 && isQIDText(msg[:i]) {
-		return msg[i+2:]
-	}
-	return msg
-}
-
 // isMilterQuarantine reports whether msg is sendmail's record of a
 // milter's quarantine (milter.c: "milter=%s, quarantine=%s"). Only
 // OpenDMARC's count, as a disposition; the others are a known shape that

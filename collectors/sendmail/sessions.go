@@ -49,10 +49,7 @@ var sessionPrefixes = []string{
 // isSessionLine reports whether msg is a line only a process serving an
 // SMTP connection writes.
 func isSessionLine(msg string) bool {
-	rest := msg
-	if i := strings.Index(msg, ": "); i >= 8 && i <= 20 && isQIDText(msg[:i]) {
-		rest = msg[i+2:]
-	}
+	rest := afterQID(msg)
 	for _, p := range sessionPrefixes {
 		if strings.HasPrefix(rest, p) {
 			return true
@@ -69,6 +66,14 @@ func isSessionLine(msg string) bool {
 		return true
 	}
 	return false
+}
+
+// afterQID returns a message without its leading queue id, if it has one.
+func afterQID(msg string) string {
+	if i := strings.Index(msg, ": "); i >= 8 && i <= 20 && isQIDText(msg[:i]) {
+		return msg[i+2:]
+	}
+	return msg
 }
 
 func isQIDText(s string) bool {

@@ -43,7 +43,7 @@ RIE := $(RIE_DIR)/aws-lambda-rie
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test test-fast test-nobody deps sendmail-bin vet lint unit fmt-check terraform-check mail-check e2e cross bench fuzz clean docker-context
+.PHONY: all build demo test test-fast test-nobody deps bench-deps sendmail-bin vet lint unit fmt-check terraform-check mail-check e2e cross bench fuzz clean docker-context
 
 all: build
 
@@ -71,14 +71,25 @@ test-fast:
 test-nobody:
 	sh scripts/fast-tier-as-nobody.sh -count=1 ./...
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# apt-install installs the Debian packages of $(1) that are missing.
+define apt-install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		echo "installing Debian packages:$$missing"; \
 		$$sudo apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	$(call apt-install,$(DEB_PACKAGES))
+
+# The benchmarks' peer: mtail runs an equivalent program on the same file.
+BENCH_PACKAGES := mtail
+
+bench-deps:
+	$(call apt-install,$(BENCH_PACKAGES))
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -141,15 +152,16 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build ./...
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build ./...
 
-# Throughput and memory: the per-line path, whole-process --once runs over
-# 1 M and 10 M generated lines, and the live exporter: idle CPU, catching up
-# a backlog against --once, write-to-/metrics delay, 200 concurrent scrapes
-# (see docs/performance.md). MAILTIER_BENCH_PEER=<another build> measures it
+# Throughput and memory: the per-line path; whole-process --once runs over
+# 1 M and 10 M generated lines against a line-count floor and mtail in the
+# same run; and the live exporter: idle CPU, catching up a backlog against
+# --once, write-to-/metrics delay, 200 concurrent scrapes (see
+# docs/performance.md). MAILTIER_BENCH_PEER=<another build> measures it
 # too, in the same run. alert_sink: its cold start and peak RSS, and its CPU
 # on a 1 MiB Alertmanager group (docs/alert_sink.md).
-bench:
+bench: bench-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./internal/...
-	$(GO) test -run '^$$' -bench 'Once|Soak|Idle|CatchUp|Scrapes200' -benchtime 1x -timeout 30m ./exporters/mailtier_exporter/
+	MAILTIER_INTEGRATION=1 $(GO) test -run '^$$' -bench 'Once|Soak|Idle|CatchUp|Scrapes200' -benchtime 1x -timeout 30m ./exporters/mailtier_exporter/
 	$(GO) test -run '^$$' -bench 'ColdStart' -benchtime 50x ./lambda/alert_sink/
 	$(GO) test -run '^$$' -bench 'DecodeLargeGroup' -cpu 1 -benchtime 20x -benchmem ./lambda/alert_sink/payload/
 

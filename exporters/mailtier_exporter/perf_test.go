@@ -158,15 +158,7 @@ func onceCPU(b *testing.B, exe, file string) time.Duration {
 // --once over the same file in the same run. Goal: at least 0.8x --once.
 func BenchmarkCatchUp(b *testing.B) {
 	const n = 1_000_000
-	file := filepath.Join(b.TempDir(), "maillog")
-	f, err := os.Create(file)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := corpusGenerator(b, f, n); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
+	file := mixFile(b, n)
 	for b.Loop() {
 		once := onceCPU(b, binary, file)
 		live := catchUp(b, binary, file, n)

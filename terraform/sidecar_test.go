@@ -182,17 +182,25 @@ func TestSidecarGoldens(t *testing.T) {
 // output's precondition).
 func TestSidecarRejectsBadInputs(t *testing.T) {
 	tf := terraformBinary(t)
+	pinned := "cabal-mailtier-exporter@sha256:" + strings.Repeat("0a", 32)
 	for _, c := range []struct {
-		image, want string
+		vars map[string]any
+		want string
 	}{
-		{"123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0", "must be empty or pinned by digest"},
-		{"cabal-mailtier-exporter@sha256:0A0A", "must be empty or pinned by digest"},
-		{"cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32), "must be empty or pinned by digest"},
-		{"", "no exporter image is set"},
+		{map[string]any{"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0"}, "must be empty or pinned by digest"},
+		{map[string]any{"image": "cabal-mailtier-exporter@sha256:0A0A"}, "must be empty or pinned by digest"},
+		{map[string]any{"image": "cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32)}, "must be empty or pinned by digest"},
+		{map[string]any{"image": ""}, "no exporter image is set"},
+		{map[string]any{"image": pinned, "go_max_procs": 0}, "go_max_procs must be a whole number, at least 1."},
+		{map[string]any{"image": pinned, "go_max_procs": 1.5}, "go_max_procs must be a whole number, at least 1."},
 	} {
-		_, failure := renderSidecar(t, tf, map[string]any{"monitoring": true, "image": c.image, "aws_region": "us-east-1"})
+		vars := map[string]any{"monitoring": true, "aws_region": "us-east-1"}
+		for k, v := range c.vars {
+			vars[k] = v
+		}
+		_, failure := renderSidecar(t, tf, vars)
 		if !strings.Contains(strings.Join(strings.Fields(failure), " "), c.want) {
-			t.Errorf("image %q: terraform plan says\n%s\nwant an error with %q", c.image, failure, c.want)
+			t.Errorf("%v: terraform plan says\n%s\nwant an error with %q", c.vars, failure, c.want)
 		}
 	}
 }

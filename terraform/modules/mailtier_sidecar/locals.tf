@@ -90,6 +90,7 @@ locals {
       readonlyRootFilesystem = true
       command                = concat(local.common_args, local.fail2ban_args[tier], local.tier_args[tier], local.process_args[tier], local.collector_args[tier], lookup(var.extra_args, tier, []))
       environment = [
+        { name = "GOMAXPROCS", value = tostring(var.go_max_procs) },
         { name = "GOMEMLIMIT", value = var.go_memory_limit },
       ]
       portMappings = [

@@ -1,10 +1,8 @@
 package terraform_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -78,36 +76,13 @@ func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]j
 	}
 	writeFile(t, filepath.Join(dir, "main.tf.json"), string(main))
 	writeFile(t, filepath.Join(dir, "outputs.tf"), sidecarRoot)
-	if out, err := runTerraform(t, tf, dir, "init", "-no-color"); err != nil {
-		t.Fatalf("terraform init: %v\n%s", err, out)
-	}
-	if out, err := runTerraform(t, tf, dir, "plan", "-no-color", "-lock=false", "-out=plan"); err != nil {
-		return nil, out
-	}
-	out, err := runTerraform(t, tf, dir, "show", "-no-color", "-json", "plan")
-	if err != nil {
-		t.Fatalf("terraform show: %v\n%s", err, out)
-	}
-	var plan struct {
-		PlannedValues struct {
-			Outputs map[string]struct {
-				Value json.RawMessage `json:"value"`
-			} `json:"outputs"`
-		} `json:"planned_values"`
-		Configuration struct {
-			ProviderConfig map[string]any `json:"provider_config"`
-			RootModule     struct {
-				ModuleCalls map[string]struct {
-					Module struct {
-						Resources   []any          `json:"resources"`
-						ModuleCalls map[string]any `json:"module_calls"`
-					} `json:"module"`
-				} `json:"module_calls"`
-			} `json:"root_module"`
-		} `json:"configuration"`
-	}
-	if err := json.Unmarshal([]byte(out), &plan); err != nil {
-		t.Fatalf("terraform show -json: %v", err)
+	plan, diags := planRoot(t, tf, dir)
+	if plan == nil {
+		var failure []string
+		for _, d := range diags {
+			failure = append(failure, d.String())
+		}
+		return nil, strings.Join(failure, "\n")
 	}
 	// The module must stay provider-free: cabal-infra's ECS module calls
 	// it, and it is what these tests can plan offline.
@@ -116,11 +91,7 @@ func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]j
 		t.Errorf("the sidecar module has providers %v, resources %v, module calls %v: it must stay provider-free",
 			plan.Configuration.ProviderConfig, mod.Resources, mod.ModuleCalls)
 	}
-	values := map[string]json.RawMessage{}
-	for name, o := range plan.PlannedValues.Outputs {
-		values[name] = o.Value
-	}
-	return values, ""
+	return plan.outputs(), ""
 }
 
 // sidecarRendering is a golden file: the module's outputs and the task
@@ -153,26 +124,7 @@ func TestSidecarGoldens(t *testing.T) {
 			if failure != "" {
 				t.Fatalf("terraform plan:\n%s", failure)
 			}
-			var indented bytes.Buffer
-			raw, err := json.Marshal(values)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Indent(&indented, raw, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			indented.WriteByte('\n')
-			if *update {
-				writeFile(t, goldenPath(name), indented.String())
-				return
-			}
-			want, err := os.ReadFile(goldenPath(name))
-			if err != nil {
-				t.Fatalf("%v (go test ./terraform/ -run SidecarGoldens -update writes it)", err)
-			}
-			if !bytes.Equal(indented.Bytes(), want) {
-				t.Errorf("terraform renders the sidecar module differently from %s (-update rewrites it):\n%s", goldenPath(name), indented.String())
-			}
+			compareGolden(t, goldenPath(name), indentJSON(t, values))
 		})
 	}
 }
@@ -200,16 +152,8 @@ func TestSidecarRejectsBadInputs(t *testing.T) {
 // loadGolden reads a scenario's rendering (fast tier: no terraform).
 func loadGolden(t *testing.T, name string) sidecarRendering {
 	t.Helper()
-	b, err := os.ReadFile(goldenPath(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var r sidecarRendering
-	if err := dec.Decode(&r); err != nil {
-		t.Fatalf("%s: %v", goldenPath(name), err)
-	}
+	decodeGolden(t, goldenPath(name), &r)
 	return r
 }
 

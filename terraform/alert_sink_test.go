@@ -255,7 +255,7 @@ func TestAlertSinkFunction(t *testing.T) {
 	// Code is deployed out of band (aws lambda update-function-code):
 	// terraform, which cannot plan the function offline, must ignore it.
 	if src := monitoringSource(t)["alert_sink.tf"]; !strings.Contains(src, "    ignore_changes = [s3_key, s3_object_version, source_code_hash]\n") ||
-		!strings.Contains(src, "  role                           = aws_iam_role.alert_sink[0].arn\n") {
+		!regexp.MustCompile(`(?m)^  role += aws_iam_role\.alert_sink\[0\]\.arn$`).MatchString(src) {
 		t.Error("alert_sink.tf: the function does not take its role from aws_iam_role.alert_sink or does not ignore s3_key, s3_object_version, source_code_hash")
 	}
 

@@ -37,7 +37,7 @@ const (
 	testPrometheusSG   = "sg-0000000000000000d"
 	testNamespaceID    = "ns-0000000000000000"
 	testNtfyBaseURL    = "https://ntfy.example.com"
-	testSmtpInService  = "cabal-smtp-in"
+	testSMTPInService  = "cabal-smtp-in"
 	testLambdaBucket   = "cabal-lambda-bucket"
 	monitoringSettings = "modules/mailtier_monitoring/settings"
 )
@@ -74,7 +74,7 @@ func monitoringInputs(on bool) map[string]any {
 		"lambda_bucket":                  testLambdaBucket,
 		"ntfy_base_url":                  testNtfyBaseURL,
 		"ecs_cluster_name":               upstream.ClusterName,
-		"smtp_in_service_name":           testSmtpInService,
+		"smtp_in_service_name":           testSMTPInService,
 	}
 }
 
@@ -432,7 +432,7 @@ func TestCloudMapLikeUpstream(t *testing.T) {
 		t.Errorf("triggers_replace = %v, want the Cloud Map service's ID and quiesced", on.TriggersReplace)
 	}
 	in := on.Input
-	if in.ClusterName != upstream.ClusterName || in.ECSServiceName != testSmtpInService || in.Region != "us-east-1" || in.DesiredCount != 1 || !in.Registered {
+	if in.ClusterName != upstream.ClusterName || in.ECSServiceName != testSMTPInService || in.Region != "us-east-1" || in.DesiredCount != 1 || !in.Registered {
 		t.Errorf("bracket input %+v", in)
 	}
 	q := loadMonitoring(t, "quiesced").SMTPInCloudMapLifecycle

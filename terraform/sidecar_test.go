@@ -62,7 +62,7 @@ output "task_definitions" {
 // renderSidecar plans a root module that calls the sidecar module with
 // inputs and returns its outputs as terraform computes them (the module
 // is provider-free, so planning needs no network), or terraform's error.
-func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]json.RawMessage, string) {
+func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]json.RawMessage, []tfDiagnostic) {
 	t.Helper()
 	dir := t.TempDir()
 	copyDir(t, sidecarDir, filepath.Join(dir, "sidecar"))
@@ -78,11 +78,7 @@ func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]j
 	writeFile(t, filepath.Join(dir, "outputs.tf"), sidecarRoot)
 	plan, diags := planRoot(t, tf, dir)
 	if plan == nil {
-		var failure []string
-		for _, d := range diags {
-			failure = append(failure, d.String())
-		}
-		return nil, strings.Join(failure, "\n")
+		return nil, diags
 	}
 	// The module must stay provider-free: cabal-infra's ECS module calls
 	// it, and it is what these tests can plan offline.
@@ -91,7 +87,7 @@ func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]j
 		t.Errorf("the sidecar module has providers %v, resources %v, module calls %v: it must stay provider-free",
 			plan.Configuration.ProviderConfig, mod.Resources, mod.ModuleCalls)
 	}
-	return plan.outputs(), ""
+	return plan.outputs(), nil
 }
 
 // sidecarRendering is a golden file: the module's outputs and the task
@@ -120,32 +116,62 @@ func TestSidecarGoldens(t *testing.T) {
 	tf := terraformBinary(t)
 	for name, inputs := range sidecarScenarios {
 		t.Run(name, func(t *testing.T) {
-			values, failure := renderSidecar(t, tf, inputs)
-			if failure != "" {
-				t.Fatalf("terraform plan:\n%s", failure)
+			values, diags := renderSidecar(t, tf, inputs)
+			if diags != nil {
+				t.Fatalf("terraform plan: %v", diags)
 			}
 			compareGolden(t, goldenPath(name), indentJSON(t, values))
 		})
 	}
 }
 
-// TestSidecarRejectsBadInputs: terraform refuses an image not pinned by
-// digest (variable validation) and monitoring without an image (the
-// output's precondition).
+// TestSidecarRejectsBadInputs: each input terraform refuses, with its
+// error: an image not pinned by digest or a probe sender that is not an
+// address (variable validations), monitoring without an image (the
+// output's precondition); and values next to them that it accepts.
 func TestSidecarRejectsBadInputs(t *testing.T) {
 	tf := terraformBinary(t)
+	const (
+		invalid      = "Invalid value for variable"
+		precondition = "Module output value precondition failed"
+		imageMessage = "The image must be empty or pinned by digest: REPOSITORY@sha256:<64 lowercase hex digits>."
+		probeMessage = "opendkim_probe_from must be an address such as dkim-probe@example.com, or empty."
+		noImage      = "monitoring is true but no exporter image is set: set image to the digest-pinned exporter image."
+	)
 	for _, c := range []struct {
-		image, want string
+		name, value      string
+		summary, message string // "" = accepted
 	}{
-		{"123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0", "must be empty or pinned by digest"},
-		{"cabal-mailtier-exporter@sha256:0A0A", "must be empty or pinned by digest"},
-		{"cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32), "must be empty or pinned by digest"},
-		{"", "no exporter image is set"},
+		{"image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0", invalid, imageMessage},
+		{"image", "cabal-mailtier-exporter@sha256:0A0A", invalid, imageMessage},
+		{"image", "cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32), invalid, imageMessage},
+		{"image", "cabal mailtier-exporter@sha256:" + strings.Repeat("0a", 32), invalid, imageMessage},
+		{"image", "", precondition, noImage},
+		{"image", "cabal-mailtier-exporter@sha256:" + strings.Repeat("0a", 32), "", ""},
+		{"opendkim_probe_from", "dkim-probe", invalid, probeMessage},
+		{"opendkim_probe_from", "dkim-probe@example@test", invalid, probeMessage},
+		{"opendkim_probe_from", "dkim probe@example.test", invalid, probeMessage},
+		{"opendkim_probe_from", "dkim-probe@example.test", "", ""},
+		{"opendkim_probe_from", "", "", ""},
 	} {
-		_, failure := renderSidecar(t, tf, map[string]any{"monitoring": true, "image": c.image, "aws_region": "us-east-1"})
-		if !strings.Contains(strings.Join(strings.Fields(failure), " "), c.want) {
-			t.Errorf("image %q: terraform plan says\n%s\nwant an error with %q", c.image, failure, c.want)
-		}
+		t.Run(c.name+"="+c.value, func(t *testing.T) {
+			inputs := map[string]any{"monitoring": true, "image": testImage, "aws_region": "us-east-1"}
+			inputs[c.name] = c.value
+			_, diags := renderSidecar(t, tf, inputs)
+			if c.summary == "" {
+				if diags != nil {
+					t.Fatalf("refused: %v", diags)
+				}
+				return
+			}
+			if len(diags) != 1 {
+				t.Fatalf("terraform reports %d errors, want 1: %v", len(diags), diags)
+			}
+			message, _, _ := strings.Cut(diags[0].Detail, "\n\n")
+			if diags[0].Summary != c.summary || message != c.message {
+				t.Errorf("terraform says %q: %q, want %q: %q", diags[0].Summary, message, c.summary, c.message)
+			}
+		})
 	}
 }
 

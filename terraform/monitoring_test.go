@@ -395,6 +395,13 @@ func TestMonitoringModuleOn(t *testing.T) {
 	if len(g.ScrapeTargets) != len(wantTargets) {
 		t.Errorf("scrape targets %v", g.ScrapeTargets)
 	}
+	// The module's outputs of the same names are these settings.
+	outputs := monitoringSource(t)["outputs.tf"]
+	for _, name := range []string{"parameter_names", "scrape_targets"} {
+		if !regexp.MustCompile(`(?m)^output "` + name + `" \{\n(  description = .*\n)?  value += module\.settings\.` + name + `\n\}$`).MatchString(outputs) {
+			t.Errorf("outputs.tf: output %s is not module.settings.%s", name, name)
+		}
+	}
 }
 
 func TestExporterIngressRules(t *testing.T) {

@@ -28,8 +28,9 @@ DEB_PACKAGES := prometheus prometheus-alertmanager \
 # that run sendmail itself; its libraries are in DEB_PACKAGES.
 SENDMAIL_ROOT ?= $(HOME)/.cache/mailtier/sendmail-bin
 
-# terraform fmt and validate: the last MPL-2.0 release, built from the Go
-# module proxy (no distribution packages it).
+# terraform fmt, validate and plan (terraform/check.sh and terraform/'s
+# tests): the last MPL-2.0 release, built from the Go module proxy (no
+# distribution packages it).
 TERRAFORM_VERSION := v1.5.7
 TERRAFORM := $(shell $(GO) env GOPATH)/bin/terraform
 

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Check the Terraform with terraform itself:
 #   terraform fmt -check -recursive     every .tf file under terraform/
-#   terraform validate                  the sidecar module (it has no
-#                                       provider, so init needs no network)
+#   terraform validate                  the provider-free modules: the
+#                                       sidecar, and the monitoring module's
+#                                       settings (init needs no network)
 #
 #   terraform/check.sh          (TERRAFORM=/path/to/terraform to pick one)
 #
@@ -24,10 +25,13 @@ export TF_CLI_CONFIG_FILE=/dev/null
 "$tf" fmt -check -recursive -diff "$here"
 echo "ok   terraform fmt -check -recursive terraform/"
 
-# validate writes .terraform/ into the module directory: work on a copy.
+# validate writes .terraform/ into the module directory: work on copies.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
-cp -R "$here/modules/mailtier_sidecar" "$work/"
-"$tf" -chdir="$work/mailtier_sidecar" init -backend=false >/dev/null
-"$tf" -chdir="$work/mailtier_sidecar" validate -no-color
-echo "ok   terraform validate modules/mailtier_sidecar"
+for module in mailtier_sidecar mailtier_monitoring/settings; do
+	copy="$work/$(echo "$module" | tr / _)"
+	cp -R "$here/modules/$module" "$copy"
+	"$tf" -chdir="$copy" init -backend=false >/dev/null
+	"$tf" -chdir="$copy" validate -no-color
+	echo "ok   terraform validate modules/$module"
+done

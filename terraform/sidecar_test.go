@@ -1,10 +1,9 @@
 package terraform_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -64,7 +63,7 @@ output "task_definitions" {
 // renderSidecar plans a root module that calls the sidecar module with
 // inputs and returns its outputs as terraform computes them (the module
 // is provider-free, so planning needs no network), or terraform's error.
-func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]json.RawMessage, string) {
+func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]json.RawMessage, []tfDiagnostic) {
 	t.Helper()
 	dir := t.TempDir()
 	copyDir(t, sidecarDir, filepath.Join(dir, "sidecar"))
@@ -78,36 +77,9 @@ func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]j
 	}
 	writeFile(t, filepath.Join(dir, "main.tf.json"), string(main))
 	writeFile(t, filepath.Join(dir, "outputs.tf"), sidecarRoot)
-	if out, err := runTerraform(t, tf, dir, "init", "-no-color"); err != nil {
-		t.Fatalf("terraform init: %v\n%s", err, out)
-	}
-	if out, err := runTerraform(t, tf, dir, "plan", "-no-color", "-lock=false", "-out=plan"); err != nil {
-		return nil, out
-	}
-	out, err := runTerraform(t, tf, dir, "show", "-no-color", "-json", "plan")
-	if err != nil {
-		t.Fatalf("terraform show: %v\n%s", err, out)
-	}
-	var plan struct {
-		PlannedValues struct {
-			Outputs map[string]struct {
-				Value json.RawMessage `json:"value"`
-			} `json:"outputs"`
-		} `json:"planned_values"`
-		Configuration struct {
-			ProviderConfig map[string]any `json:"provider_config"`
-			RootModule     struct {
-				ModuleCalls map[string]struct {
-					Module struct {
-						Resources   []any          `json:"resources"`
-						ModuleCalls map[string]any `json:"module_calls"`
-					} `json:"module"`
-				} `json:"module_calls"`
-			} `json:"root_module"`
-		} `json:"configuration"`
-	}
-	if err := json.Unmarshal([]byte(out), &plan); err != nil {
-		t.Fatalf("terraform show -json: %v", err)
+	plan, diags := planRoot(t, tf, dir)
+	if plan == nil {
+		return nil, diags
 	}
 	// The module must stay provider-free: cabal-infra's ECS module calls
 	// it, and it is what these tests can plan offline.
@@ -116,11 +88,7 @@ func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]j
 		t.Errorf("the sidecar module has providers %v, resources %v, module calls %v: it must stay provider-free",
 			plan.Configuration.ProviderConfig, mod.Resources, mod.ModuleCalls)
 	}
-	values := map[string]json.RawMessage{}
-	for name, o := range plan.PlannedValues.Outputs {
-		values[name] = o.Value
-	}
-	return values, ""
+	return plan.outputs(), nil
 }
 
 // sidecarRendering is a golden file: the module's outputs and the task
@@ -149,75 +117,76 @@ func TestSidecarGoldens(t *testing.T) {
 	tf := terraformBinary(t)
 	for name, inputs := range sidecarScenarios {
 		t.Run(name, func(t *testing.T) {
-			values, failure := renderSidecar(t, tf, inputs)
-			if failure != "" {
-				t.Fatalf("terraform plan:\n%s", failure)
+			values, diags := renderSidecar(t, tf, inputs)
+			if diags != nil {
+				t.Fatalf("terraform plan: %v", diags)
 			}
-			var indented bytes.Buffer
-			raw, err := json.Marshal(values)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Indent(&indented, raw, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			indented.WriteByte('\n')
-			if *update {
-				writeFile(t, goldenPath(name), indented.String())
-				return
-			}
-			want, err := os.ReadFile(goldenPath(name))
-			if err != nil {
-				t.Fatalf("%v (go test ./terraform/ -run SidecarGoldens -update writes it)", err)
-			}
-			if !bytes.Equal(indented.Bytes(), want) {
-				t.Errorf("terraform renders the sidecar module differently from %s (-update rewrites it):\n%s", goldenPath(name), indented.String())
-			}
+			compareGolden(t, goldenPath(name), indentJSON(t, values))
 		})
 	}
 }
 
-// TestSidecarRejectsBadInputs: terraform refuses an image not pinned by
-// digest (variable validation) and monitoring without an image (the
-// output's precondition).
+// TestSidecarRejectsBadInputs: each input terraform refuses, with its
+// error: an image not pinned by digest, a probe sender that is not an
+// address or a GOMAXPROCS that is not a whole number (variable
+// validations), monitoring without an image (the
+// output's precondition); and values next to them that it accepts.
 func TestSidecarRejectsBadInputs(t *testing.T) {
 	tf := terraformBinary(t)
-	pinned := "cabal-mailtier-exporter@sha256:" + strings.Repeat("0a", 32)
+	const (
+		invalid      = "Invalid value for variable"
+		precondition = "Module output value precondition failed"
+		imageMessage = "The image must be empty or pinned by digest: REPOSITORY@sha256:<64 lowercase hex digits>."
+		probeMessage = "opendkim_probe_from must be an address such as dkim-probe@example.com, or empty."
+		noImage      = "monitoring is true but no exporter image is set: set image to the digest-pinned exporter image."
+		procsMessage = "go_max_procs must be a whole number, at least 1."
+	)
 	for _, c := range []struct {
-		vars map[string]any
-		want string
+		name             string
+		value            any
+		summary, message string // "" = accepted
 	}{
-		{map[string]any{"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0"}, "must be empty or pinned by digest"},
-		{map[string]any{"image": "cabal-mailtier-exporter@sha256:0A0A"}, "must be empty or pinned by digest"},
-		{map[string]any{"image": "cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32)}, "must be empty or pinned by digest"},
-		{map[string]any{"image": ""}, "no exporter image is set"},
-		{map[string]any{"image": pinned, "go_max_procs": 0}, "go_max_procs must be a whole number, at least 1."},
-		{map[string]any{"image": pinned, "go_max_procs": 1.5}, "go_max_procs must be a whole number, at least 1."},
+		{"image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0", invalid, imageMessage},
+		{"image", "cabal-mailtier-exporter@sha256:0A0A", invalid, imageMessage},
+		{"image", "cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32), invalid, imageMessage},
+		{"image", "cabal mailtier-exporter@sha256:" + strings.Repeat("0a", 32), invalid, imageMessage},
+		{"image", "", precondition, noImage},
+		{"image", "cabal-mailtier-exporter@sha256:" + strings.Repeat("0a", 32), "", ""},
+		{"opendkim_probe_from", "dkim-probe", invalid, probeMessage},
+		{"opendkim_probe_from", "dkim-probe@example@test", invalid, probeMessage},
+		{"opendkim_probe_from", "dkim probe@example.test", invalid, probeMessage},
+		{"opendkim_probe_from", "dkim-probe@example.test", "", ""},
+		{"opendkim_probe_from", "", "", ""},
+		{"go_max_procs", 0, invalid, procsMessage},
+		{"go_max_procs", 1.5, invalid, procsMessage},
+		{"go_max_procs", 2, "", ""},
 	} {
-		vars := map[string]any{"monitoring": true, "aws_region": "us-east-1"}
-		for k, v := range c.vars {
-			vars[k] = v
-		}
-		_, failure := renderSidecar(t, tf, vars)
-		if !strings.Contains(strings.Join(strings.Fields(failure), " "), c.want) {
-			t.Errorf("%v: terraform plan says\n%s\nwant an error with %q", c.vars, failure, c.want)
-		}
+		t.Run(fmt.Sprintf("%s=%v", c.name, c.value), func(t *testing.T) {
+			inputs := map[string]any{"monitoring": true, "image": testImage, "aws_region": "us-east-1"}
+			inputs[c.name] = c.value
+			_, diags := renderSidecar(t, tf, inputs)
+			if c.summary == "" {
+				if diags != nil {
+					t.Fatalf("refused: %v", diags)
+				}
+				return
+			}
+			if len(diags) != 1 {
+				t.Fatalf("terraform reports %d errors, want 1: %v", len(diags), diags)
+			}
+			message, _, _ := strings.Cut(diags[0].Detail, "\n\n")
+			if diags[0].Summary != c.summary || message != c.message {
+				t.Errorf("terraform says %q: %q, want %q: %q", diags[0].Summary, message, c.summary, c.message)
+			}
+		})
 	}
 }
 
 // loadGolden reads a scenario's rendering (fast tier: no terraform).
 func loadGolden(t *testing.T, name string) sidecarRendering {
 	t.Helper()
-	b, err := os.ReadFile(goldenPath(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var r sidecarRendering
-	if err := dec.Decode(&r); err != nil {
-		t.Fatalf("%s: %v", goldenPath(name), err)
-	}
+	decodeGolden(t, goldenPath(name), &r)
 	return r
 }
 

@@ -8,11 +8,11 @@
 # delivered is recorded in one DynamoDB table that all of them see.
 
 data "aws_caller_identity" "current" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 }
 
 data "aws_partition" "current" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 }
 
 # Idempotency records: one item per notification and transport, claimed
@@ -20,150 +20,123 @@ data "aws_partition" "current" {
 # retry or a concurrent copy on any instance does not notify twice. Items
 # expire through DynamoDB's TTL on expires_at.
 resource "aws_dynamodb_table" "alert_sink_dedupe" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
-  name         = "${var.alert_sink_function_name}-dedupe"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "pk"
+  name         = module.settings.alert_sink.dedupe_table.name
+  billing_mode = module.settings.alert_sink.dedupe_table.billing_mode
+  hash_key     = module.settings.alert_sink.dedupe_table.hash_key
 
   attribute {
-    name = "pk"
-    type = "S"
+    name = module.settings.alert_sink.dedupe_table.attribute.name
+    type = module.settings.alert_sink.dedupe_table.attribute.type
   }
 
   ttl {
-    attribute_name = "expires_at"
-    enabled        = true
+    attribute_name = module.settings.alert_sink.dedupe_table.ttl.attribute_name
+    enabled        = module.settings.alert_sink.dedupe_table.ttl.enabled
   }
 
   tags = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "alert_sink" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
-  name              = "/aws/lambda/${var.alert_sink_function_name}"
-  retention_in_days = var.log_retention_days
+  name              = module.settings.alert_sink.log_group.name
+  retention_in_days = module.settings.alert_sink.log_group.retention_in_days
   tags              = var.tags
 }
 
 data "aws_iam_policy_document" "alert_sink_assume" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
   statement {
-    actions = ["sts:AssumeRole"]
+    actions = module.settings.alert_sink.assume_role_statement.actions
 
     principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
+      type        = module.settings.alert_sink.assume_role_statement.principal_type
+      identifiers = module.settings.alert_sink.assume_role_statement.principal_identifiers
     }
   }
 }
 
 resource "aws_iam_role" "alert_sink" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
-  name               = "${var.alert_sink_function_name}-role"
+  name               = module.settings.alert_sink.role_name
   assume_role_policy = data.aws_iam_policy_document.alert_sink_assume[0].json
   tags               = var.tags
 }
 
 data "aws_kms_alias" "ssm" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
-  name = var.ssm_kms_key_alias
+  name = module.settings.alert_sink.ssm_kms_key_alias
 }
 
-# Least privilege: read exactly the four parameters, decrypt only through
-# SSM and only for those parameters, use only its own idempotency table,
-# write only to its own log group.
+# Least privilege: module.settings.alert_sink_policy_statements
+# (settings/main.tf).
 data "aws_iam_policy_document" "alert_sink" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
-  statement {
-    sid       = "ReadAlertSinkParameters"
-    actions   = ["ssm:GetParameter", "ssm:GetParameters"]
-    resources = [for name in local.parameter_list : "arn:${data.aws_partition.current[0].partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current[0].account_id}:parameter${name}"]
-  }
+  dynamic "statement" {
+    for_each = module.settings.alert_sink_policy_statements
 
-  statement {
-    sid       = "DecryptAlertSinkParameters"
-    actions   = ["kms:Decrypt"]
-    resources = [data.aws_kms_alias.ssm[0].target_key_arn]
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["ssm.${var.aws_region}.amazonaws.com"]
+      dynamic "condition" {
+        for_each = statement.value.conditions
+
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
     }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:PARAMETER_ARN"
-      values   = [for name in local.parameter_list : "arn:${data.aws_partition.current[0].partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current[0].account_id}:parameter${name}"]
-    }
-  }
-
-  statement {
-    sid       = "DedupeRecords"
-    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
-    resources = [aws_dynamodb_table.alert_sink_dedupe[0].arn]
-  }
-
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.alert_sink[0].arn}:*"]
   }
 }
 
 resource "aws_iam_role_policy" "alert_sink" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
-  name   = "${var.alert_sink_function_name}-policy"
+  name   = module.settings.alert_sink.role_policy_name
   role   = aws_iam_role.alert_sink[0].id
   policy = data.aws_iam_policy_document.alert_sink[0].json
 }
 
 resource "aws_lambda_function" "alert_sink" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
-  function_name = var.alert_sink_function_name
-  description   = "Routes alerts to Pushover and ntfy"
-  role          = aws_iam_role.alert_sink[0].arn
-  runtime       = "provided.al2023"
-  handler       = "bootstrap"
-  architectures = ["arm64"]
-  s3_bucket     = var.lambda_bucket
-  s3_key        = var.alert_sink_s3_key
-  memory_size   = 128
-  timeout       = 10
-
-  # Sized for a burst: every monitor firing at once gets its own
-  # instance instead of a 429 (callers such as Kuma do not retry).
-  # Reserved, so that other functions cannot use it up.
-  reserved_concurrent_executions = var.alert_sink_reserved_concurrency
+  function_name                  = module.settings.alert_sink.function.function_name
+  description                    = module.settings.alert_sink.function.description
+  role                           = aws_iam_role.alert_sink[0].arn
+  runtime                        = module.settings.alert_sink.function.runtime
+  handler                        = module.settings.alert_sink.function.handler
+  architectures                  = module.settings.alert_sink.function.architectures
+  s3_bucket                      = module.settings.alert_sink.function.s3_bucket
+  s3_key                         = module.settings.alert_sink.function.s3_key
+  memory_size                    = module.settings.alert_sink.function.memory_size
+  timeout                        = module.settings.alert_sink.function.timeout
+  reserved_concurrent_executions = module.settings.alert_sink.function.reserved_concurrent_executions
 
   environment {
-    variables = {
-      SHARED_SECRET_PARAM        = local.parameter_names.shared_secret
-      PUSHOVER_USER_KEY_PARAM    = local.parameter_names.pushover_user_key
-      PUSHOVER_APP_TOKEN_PARAM   = local.parameter_names.pushover_app_token
-      NTFY_PUBLISHER_TOKEN_PARAM = local.parameter_names.ntfy_publisher_token
-      NTFY_BASE_URL              = var.ntfy_base_url
-      NTFY_TOPIC                 = var.ntfy_topic
-      ALERT_SINK_DEDUPE_TABLE    = aws_dynamodb_table.alert_sink_dedupe[0].name
-    }
+    variables = module.settings.alert_sink.function.environment
   }
 
   logging_config {
-    log_format = "Text"
+    log_format = module.settings.alert_sink.function.log_format
     log_group  = aws_cloudwatch_log_group.alert_sink[0].name
   }
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.alert_sink]
+  # The table the environment names is created first, as the policy that
+  # lets the function use it.
+  depends_on = [aws_iam_role_policy.alert_sink, aws_dynamodb_table.alert_sink_dedupe]
 
   lifecycle {
     # Code is deployed out of band (aws lambda update-function-code).
@@ -174,30 +147,30 @@ resource "aws_lambda_function" "alert_sink" {
 # Public URL: alert_sink authenticates every request itself with the
 # shared secret, before it looks at the body.
 resource "aws_lambda_function_url" "alert_sink" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
   function_name      = aws_lambda_function.alert_sink[0].function_name
-  authorization_type = "NONE"
+  authorization_type = module.settings.alert_sink.function_url_authorization_type
 }
 
 # A function URL with authorization NONE needs both statements in the
 # function's resource policy.
 resource "aws_lambda_permission" "alert_sink_url" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
-  statement_id           = "FunctionURLAllowPublicAccess"
-  action                 = "lambda:InvokeFunctionUrl"
+  statement_id           = module.settings.alert_sink.url_permission.statement_id
+  action                 = module.settings.alert_sink.url_permission.action
   function_name          = aws_lambda_function.alert_sink[0].function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
+  principal              = module.settings.alert_sink.url_permission.principal
+  function_url_auth_type = module.settings.alert_sink.url_permission.function_url_auth_type
 }
 
 resource "aws_lambda_permission" "alert_sink_url_invoke" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.alert_sink
 
-  statement_id             = "FunctionURLInvokeAllowPublicAccess"
-  action                   = "lambda:InvokeFunction"
+  statement_id             = module.settings.alert_sink.url_invoke_permission.statement_id
+  action                   = module.settings.alert_sink.url_invoke_permission.action
   function_name            = aws_lambda_function.alert_sink[0].function_name
-  principal                = "*"
-  invoked_via_function_url = true
+  principal                = module.settings.alert_sink.url_invoke_permission.principal
+  invoked_via_function_url = module.settings.alert_sink.url_invoke_permission.invoked_via_function_url
 }

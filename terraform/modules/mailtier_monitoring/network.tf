@@ -6,15 +6,15 @@
 # with aws_vpc_security_group_ingress_rule on the same group, where the two
 # can overwrite each other's rules.
 resource "aws_security_group_rule" "exporter" {
-  for_each = var.monitoring ? var.tier_security_group_ids : {}
+  for_each = module.settings.exporter_ingress_rules
 
-  type                     = "ingress"
-  security_group_id        = each.value
-  source_security_group_id = var.prometheus_security_group_id
-  protocol                 = "tcp"
-  from_port                = var.exporter_port
-  to_port                  = var.exporter_port
-  description              = "mailtier exporter scrape from Prometheus (${each.key})"
+  type                     = each.value.type
+  security_group_id        = each.value.security_group_id
+  source_security_group_id = each.value.source_security_group_id
+  protocol                 = each.value.protocol
+  from_port                = each.value.from_port
+  to_port                  = each.value.to_port
+  description              = each.value.description
 }
 
 # imap and smtp-out already have A records in the namespace
@@ -28,17 +28,17 @@ resource "aws_security_group_rule" "exporter" {
 # server-side value is not read as drift that forces a replacement, which
 # would fail while ECS has tasks registered in the service.
 resource "aws_service_discovery_service" "smtp_in" {
-  count = var.monitoring ? 1 : 0
+  count = module.settings.instances.smtp_in_discovery_service
 
-  name = var.tier_discovery_names["smtp-in"]
+  name = module.settings.smtp_in_discovery_service.name
 
   dns_config {
-    namespace_id   = var.service_discovery_namespace_id
-    routing_policy = "MULTIVALUE"
+    namespace_id   = module.settings.smtp_in_discovery_service.namespace_id
+    routing_policy = module.settings.smtp_in_discovery_service.routing_policy
 
     dns_records {
-      ttl  = 10
-      type = "A"
+      ttl  = module.settings.smtp_in_discovery_service.dns_record.ttl
+      type = module.settings.smtp_in_discovery_service.dns_record.type
     }
   }
 
@@ -76,20 +76,13 @@ resource "aws_service_discovery_service" "smtp_in" {
 # monitoring off (a create, nothing registered). The provisioners run the
 # AWS CLI where Terraform runs, as cabal-infra's do.
 resource "terraform_data" "smtp_in_cloud_map_lifecycle" {
-  count = var.ecs_cluster_name == "" ? 0 : 1
+  count = module.settings.instances.smtp_in_cloud_map_lifecycle
 
-  triggers_replace = [
-    var.monitoring ? aws_service_discovery_service.smtp_in[0].id : "",
-    var.quiesced,
-  ]
+  # [the Cloud Map service's ID or "", var.quiesced]
+  triggers_replace = module.settings.smtp_in_cloud_map_lifecycle.triggers_replace
 
-  input = {
-    cluster_name     = var.ecs_cluster_name
-    ecs_service_name = var.smtp_in_service_name
-    region           = var.aws_region
-    desired_count    = var.quiesced ? 0 : var.smtp_in_desired_count
-    registered       = var.monitoring
-  }
+  # cluster_name, ecs_service_name, region, desired_count, registered
+  input = module.settings.smtp_in_cloud_map_lifecycle.input
 
   provisioner "local-exec" {
     when    = destroy

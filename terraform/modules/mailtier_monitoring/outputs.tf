@@ -10,7 +10,7 @@ output "alert_sink_function_name" {
 
 output "parameter_names" {
   description = "SSM parameter names alert_sink reads (empty when monitoring is false)."
-  value       = var.monitoring ? local.parameter_names : {}
+  value       = module.settings.parameter_names
 }
 
 output "smtp_in_registry_arn" {
@@ -20,10 +20,5 @@ output "smtp_in_registry_arn" {
 
 output "scrape_targets" {
   description = "Per tier, the DNS name and port Prometheus resolves (dns_sd_configs, type A) to find every task (empty when monitoring is false)."
-  value = var.monitoring ? {
-    for tier, name in var.tier_discovery_names : tier => {
-      name = "${name}.${var.service_discovery_namespace_name}"
-      port = var.exporter_port
-    }
-  } : {}
+  value       = module.settings.scrape_targets
 }

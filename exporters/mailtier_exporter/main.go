@@ -356,8 +356,14 @@ func serve(ctx context.Context, stop func(), hup <-chan os.Signal, o options, re
 			}
 		}()
 	}
+	saverDone := make(chan struct{})
 	if store != nil {
-		go store.Run(ctx, o.posInterval, logger)
+		go func() {
+			defer close(saverDone)
+			store.Run(ctx, o.posInterval, logger)
+		}()
+	} else {
+		close(saverDone)
 	}
 
 	gatherers := prometheus.Gatherers{reg}
@@ -409,6 +415,9 @@ func serve(ctx context.Context, stop func(), hup <-chan os.Signal, o options, re
 	_ = srv.Shutdown(shutdownCtx)
 	wg.Wait()
 	// Every input has stopped: the last line counted is the last position.
+	// The periodic saver is waited for too, so that it leaves no
+	// temporary file behind (Save keeps the newest snapshot either way).
+	<-saverDone
 	if store != nil {
 		if err := store.Save(); err != nil {
 			logger.Error("saving positions", "file", o.positions, "err", err)

@@ -49,7 +49,20 @@ type Store struct {
 	files map[string]tailer.Position
 	dirty bool
 	soon  chan struct{}
+	// snapshots numbers the snapshots saves take, in order. A save renames
+	// its file over the old one only if no later snapshot was renamed
+	// before it: the periodic save and the final one can overlap (the
+	// periodic one syncing to disk while the inputs stop), and the older
+	// must not land last.
+	snapshots uint64
+	// renameMu orders the renames; renamed is the number of the last.
+	renameMu sync.Mutex
+	renamed  uint64
 }
+
+// testHookWritten, when set, is called by Save after it wrote and synced
+// its temporary file, before the rename.
+var testHookWritten func()
 
 // New returns an empty store saved at path.
 func New(path string) *Store {
@@ -163,7 +176,8 @@ func (s *Store) Keep(paths []string) {
 	}
 }
 
-// Save writes the positions if they changed since the last save.
+// Save writes the positions if they changed since the last save. Saves
+// may overlap: the file always ends with the newest snapshot.
 func (s *Store) Save() error {
 	s.mu.Lock()
 	if !s.dirty {
@@ -175,25 +189,27 @@ func (s *Store) Save() error {
 		f.Files[p] = pos
 	}
 	s.dirty = false
+	s.snapshots++
+	snapshot := s.snapshots
 	s.mu.Unlock()
 	raw, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
+	if err == nil {
+		err = s.writeAtomic(append(raw, '\n'), snapshot)
 	}
-	if err := writeAtomic(s.path, append(raw, '\n')); err != nil {
+	if err != nil {
 		s.mu.Lock()
 		s.dirty = true
 		s.mu.Unlock()
-		return err
 	}
-	return nil
+	return err
 }
 
-// writeAtomic replaces path with data so that a crash leaves either the old
-// file or the new one, never a part.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+// writeAtomic replaces the file with data, snapshot number snapshot, so
+// that a crash leaves either the old file or the new one, never a part.
+// A snapshot older than one already renamed is dropped.
+func (s *Store) writeAtomic(data []byte, snapshot uint64) error {
+	dir := filepath.Dir(s.path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(s.path)+".*")
 	if err != nil {
 		return err
 	}
@@ -209,9 +225,18 @@ func writeAtomic(path string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if testHookWritten != nil {
+		testHookWritten()
+	}
+	s.renameMu.Lock()
+	defer s.renameMu.Unlock()
+	if snapshot < s.renamed {
+		return nil // a newer snapshot is in place
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
 		return err
 	}
+	s.renamed = snapshot
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -158,3 +158,50 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestOverlappingSavesKeepTheNewest: the periodic save can still be
+// syncing its file when the final save at shutdown writes the last
+// positions. The older snapshot must not be renamed over the newer: a
+// restart would resume before lines already counted and count them again.
+func TestOverlappingSavesKeepTheNewest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "positions.json")
+	s := New(path)
+	old := tailer.Position{Dev: 1, Ino: 2, HeadLen: 256, HeadHash: "ab", Offset: 1327007}
+	last := old
+	last.Offset = 1417152
+	s.Set("/var/log/maillog", old)
+
+	// The first save writes its temporary file, then waits before its
+	// rename until the second save has finished.
+	written, release := make(chan struct{}), make(chan struct{})
+	calls := 0
+	testHookWritten = func() {
+		if calls++; calls == 1 {
+			close(written)
+			<-release
+		}
+	}
+	defer func() { testHookWritten = nil }()
+	first := make(chan error, 1)
+	go func() { first <- s.Save() }()
+	<-written
+	s.Set("/var/log/maillog", last)
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+
+	loaded, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := loaded.Get("/var/log/maillog"); got != last {
+		t.Errorf("saved %+v, want the last position %+v", got, last)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".positions.json.*")); len(leftovers) != 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}

@@ -115,14 +115,7 @@ func readAsNobody(t *testing.T, socket string) string {
 	}
 	// Neither the test binary's directory nor t.TempDir's parent is open
 	// to others.
-	dir, err := os.MkdirTemp("", "mtanvil")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.ShortDir(t, "mtanvil")
 	bin := filepath.Join(dir, "dovecot.test")
 	b, err := os.ReadFile(self)
 	if err != nil {

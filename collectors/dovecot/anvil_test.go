@@ -10,33 +10,21 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors/dovecot"
 	"github.com/cabalmail/mailtier/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // fakeAnvil answers every connection on a unix socket with answer, after
 // reading the handshake and the command, and records what it was sent.
 func fakeAnvil(t *testing.T, answer string) (path string, got chan string) {
 	t.Helper()
-	path = filepath.Join(t.TempDir(), "anvil")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	got = make(chan string, 16)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			r := bufio.NewReader(c)
-			hello, _ := r.ReadString('\n')
-			cmd, _ := r.ReadString('\n')
-			got <- hello + cmd
-			c.Write([]byte(answer))
-			c.Close()
-		}
-	}()
+	path = testenv.ServeUnix(t, "anvil", func(c net.Conn) {
+		r := bufio.NewReader(c)
+		hello, _ := r.ReadString('\n')
+		cmd, _ := r.ReadString('\n')
+		got <- hello + cmd
+		c.Write([]byte(answer))
+	})
 	return path, got
 }
 
@@ -96,21 +84,7 @@ func TestAnvilFailures(t *testing.T) {
 // TestAnvilSilent: an anvil that accepts and never answers costs one
 // timeout, not a hung scrape.
 func TestAnvilSilent(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "anvil")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	path := testenv.ServeUnix(t, "anvil", testenv.Mute)
 	if _, err := dovecot.ReadAnvil(path, 100*time.Millisecond); err == nil {
 		t.Fatal("a silent anvil was read")
 	}

@@ -132,7 +132,7 @@ func TestRealOpenDKIMSigning(t *testing.T) {
 	for _, socket := range []string{"inet", "unix"} {
 		t.Run(socket, func(t *testing.T) {
 			s := startSigner(t, socket)
-			c := newCollector(t, opendkim.Config{
+			c := metrictest.New(t, opendkim.New, opendkim.Config{
 				ProbeAddress: s.od.Socket, ProbeFrom: "probe@lab.test",
 				ProbeInterval: time.Hour, ProbeTimeout: 10 * time.Second,
 			})
@@ -233,7 +233,7 @@ func TestRealOpenDKIMSigning(t *testing.T) {
 // OpenDKIM does not sign for fails, and that its log line is not counted.
 func TestRealOpenDKIMProbeFromUnsignedDomain(t *testing.T) {
 	s := startSigner(t, "unix")
-	c := newCollector(t, opendkim.Config{
+	c := metrictest.New(t, opendkim.New, opendkim.Config{
 		ProbeAddress: s.od.Socket, ProbeFrom: "probe@other.test",
 		ProbeInterval: time.Hour, ProbeTimeout: 10 * time.Second,
 	})
@@ -339,7 +339,7 @@ ResolverConfiguration   %s
 		return false
 	})
 
-	c := newCollector(t, opendkim.Config{})
+	c := metrictest.New(t, opendkim.New, opendkim.Config{})
 	metrictest.FeedAll(t, c, "opendkim", lines)
 	// 3 pass; 4 fail (two changed bodies, a changed Subject, a revoked
 	// key); 2 without a signature; 1 other (the key is not in DNS).

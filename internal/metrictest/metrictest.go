@@ -198,6 +198,17 @@ func Replay(t testing.TB, name string, c collectors.LogCollector, files ...strin
 	return r
 }
 
+// New builds a collector with its constructor and cfg, failing the test
+// on the constructor's error.
+func New[Config, C any](t testing.TB, build func(Config) (C, error), cfg Config) C {
+	t.Helper()
+	c, err := build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // Build parses args as the exporter's flags for reg alone and builds the
 // collector, returning the builder's error. A flag that does not parse
 // fails the test.
@@ -210,6 +221,24 @@ func Build(t testing.TB, reg collectors.Registration, args ...string) (prometheu
 		t.Fatalf("%v: %v", args, err)
 	}
 	return build(collectors.Env{Logger: slog.New(slog.DiscardHandler), Now: time.Now})
+}
+
+// BuildErr is Build for a table of flag sets: with wantErr empty the
+// build must succeed, and the collector is returned; otherwise it must
+// fail with exactly wantErr, and nil is returned.
+func BuildErr(t testing.TB, reg collectors.Registration, wantErr string, args ...string) prometheus.Collector {
+	t.Helper()
+	c, err := Build(t, reg, args...)
+	switch {
+	case wantErr == "" && err != nil:
+		t.Fatalf("%v: %v", args, err)
+	case wantErr != "" && (err == nil || err.Error() != wantErr):
+		t.Errorf("%v: got %v, want %s", args, err, wantErr)
+	}
+	if wantErr != "" {
+		return nil
+	}
+	return c
 }
 
 // Want is one series and the value it must have.

@@ -1,7 +1,9 @@
 // Package metrictest is what the collectors' tests share: handing log
 // lines to a collector as the pipeline would (one by one, or replaying the
 // lab's corpus), building a collector from its flags, reading its series
-// back, and comparing its whole exposition with a golden file (Golden).
+// back, and comparing its exposition text, HELP and TYPE included, with a
+// golden file (Golden, GoldenVars) or with text written in the test
+// (Compare).
 package metrictest
 
 import (

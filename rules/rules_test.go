@@ -91,65 +91,20 @@ func loadRules(t *testing.T) rulefiles.Set {
 
 // --- promtool test files ----------------------------------------------------
 
-type testFile struct {
-	RuleFiles          []string          `yaml:"rule_files"`
-	EvaluationInterval string            `yaml:"evaluation_interval"`
-	GroupEvalOrder     []string          `yaml:"group_eval_order"`
-	Tests              []testGroup       `yaml:"tests"`
-	ExternalLabels     map[string]string `yaml:"external_labels"`
-}
-
-type testGroup struct {
-	Name           string            `yaml:"name"`
-	Interval       string            `yaml:"interval"`
-	InputSeries    []inputSeries     `yaml:"input_series"`
-	AlertRuleTests []alertRuleTest   `yaml:"alert_rule_test"`
-	PromQLExprTest []promqlExprTest  `yaml:"promql_expr_test"`
-	ExternalLabels map[string]string `yaml:"external_labels"`
-}
-
-type inputSeries struct {
-	Series string `yaml:"series"`
-	Values string `yaml:"values"`
-}
-
-type alertRuleTest struct {
-	EvalTime  string     `yaml:"eval_time"`
-	Alertname string     `yaml:"alertname"`
-	ExpAlerts []expAlert `yaml:"exp_alerts"`
-}
-
-type expAlert struct {
-	ExpLabels      map[string]string `yaml:"exp_labels"`
-	ExpAnnotations map[string]string `yaml:"exp_annotations"`
-}
-
-type promqlExprTest struct {
-	Expr       string `yaml:"expr"`
-	EvalTime   string `yaml:"eval_time"`
-	ExpSamples []struct {
-		Labels string  `yaml:"labels"`
-		Value  float64 `yaml:"value"`
-	} `yaml:"exp_samples"`
-}
-
 func testFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "rules", "tests", "*.yml"))
+	files, err := rulefiles.UnitTestPaths(testenv.RepoRoot(t))
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no promtool test files in rules/tests/")
 	}
 	return files
 }
 
-func loadTests(t *testing.T) map[string]testFile {
+func loadTests(t *testing.T) map[string]rulefiles.UnitTestFile {
 	t.Helper()
-	out := map[string]testFile{}
+	out := map[string]rulefiles.UnitTestFile{}
 	for _, path := range testFiles(t) {
-		var tf testFile
+		var tf rulefiles.UnitTestFile
 		if err := rulefiles.DecodeStrict(path, &tf); err != nil {
 			t.Errorf("%v", err)
 			continue
@@ -379,7 +334,7 @@ func TestAlertsAreTested(t *testing.T) {
 					t.Errorf("%s: %q tests alert %q, which no rule defines", file, g.Name, at.Alertname)
 					continue
 				}
-				where := file + ": " + g.Name + " @ " + at.EvalTime
+				where := file + ": " + g.Name + " @ " + at.EvalTime.String()
 				present := map[string]bool{}
 				for _, ea := range at.ExpAlerts {
 					sev := ea.ExpLabels["severity"]

@@ -10,33 +10,21 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors/dovecot"
 	"github.com/cabalmail/mailtier/internal/metrictest"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // fakeAnvil answers every connection on a unix socket with answer, after
 // reading the handshake and the command, and records what it was sent.
 func fakeAnvil(t *testing.T, answer string) (path string, got chan string) {
 	t.Helper()
-	path = filepath.Join(t.TempDir(), "anvil")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	got = make(chan string, 16)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			r := bufio.NewReader(c)
-			hello, _ := r.ReadString('\n')
-			cmd, _ := r.ReadString('\n')
-			got <- hello + cmd
-			c.Write([]byte(answer))
-			c.Close()
-		}
-	}()
+	path = testenv.ServeUnix(t, "anvil", func(c net.Conn) {
+		r := bufio.NewReader(c)
+		hello, _ := r.ReadString('\n')
+		cmd, _ := r.ReadString('\n')
+		got <- hello + cmd
+		c.Write([]byte(answer))
+	})
 	return path, got
 }
 
@@ -53,19 +41,18 @@ func TestAnvilCounts(t *testing.T) {
 		"\n"
 	path, sent := fakeAnvil(t, dump)
 	a := dovecot.NewAnvil(path, 2*time.Second, nil)
-	metrictest.Expect(t, a,
-		metrictest.Want{Name: "dovecot_sessions", Labels: "service=imap", Value: 5},
-		metrictest.Want{Name: "dovecot_sessions", Labels: "service=pop3", Value: 1},
-		metrictest.Want{Name: "dovecot_sessions", Labels: "service=lmtp", Value: 2},
-		metrictest.Want{Name: "dovecot_sessions", Labels: "service=submission"},
-		metrictest.Want{Name: "dovecot_sessions", Labels: "service=managesieve"},
-		metrictest.Want{Name: "dovecot_sessions", Labels: "service=other", Value: 1},
-		metrictest.Want{Name: "mailtier_exporter_dovecot_anvil_scrape_success", Value: 1},
-	)
+	metrictest.Golden(t, a, "anvil-counts")
 	if s := <-sent; s != "VERSION\tanvil\t1\t0\nCONNECT-DUMP\n" {
 		t.Errorf("sent %q, want doveadm who's handshake and CONNECT-DUMP", s)
 	}
 }
+
+// anvilFailed is the whole exposition of an anvil collector whose read
+// failed: the success gauge at 0 and no dovecot_sessions.
+const anvilFailed = `# HELP mailtier_exporter_dovecot_anvil_scrape_success Whether Dovecot's anvil socket (--collector.anvil.socket) answered at this scrape (1) or not (0).
+# TYPE mailtier_exporter_dovecot_anvil_scrape_success gauge
+mailtier_exporter_dovecot_anvil_scrape_success 0
+`
 
 // TestAnvilFailures: every way the read can fail leaves dovecot_sessions
 // absent and the success gauge at 0, never a partial count.
@@ -85,39 +72,19 @@ func TestAnvilFailures(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path, _ := fakeAnvil(t, answer)
 			a := dovecot.NewAnvil(path, 2*time.Second, nil)
-			got := metrictest.Gather(t, a)
-			if len(got) != 1 || got["mailtier_exporter_dovecot_anvil_scrape_success{}"] != 0 {
-				t.Errorf("series %v, want only the success gauge at 0", got)
-			}
+			metrictest.Compare(t, a, anvilFailed)
 		})
 	}
 	t.Run("no socket", func(t *testing.T) {
 		a := dovecot.NewAnvil(filepath.Join(t.TempDir(), "anvil"), time.Second, nil)
-		metrictest.Expect(t, a, metrictest.Want{Name: "mailtier_exporter_dovecot_anvil_scrape_success"})
-		if _, ok := metrictest.Lookup(t, a, "dovecot_sessions", "service=imap"); ok {
-			t.Error("dovecot_sessions present without anvil")
-		}
+		metrictest.Compare(t, a, anvilFailed)
 	})
 }
 
 // TestAnvilSilent: an anvil that accepts and never answers costs one
 // timeout, not a hung scrape.
 func TestAnvilSilent(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "anvil")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	path := testenv.ServeUnix(t, "anvil", testenv.Mute)
 	if _, err := dovecot.ReadAnvil(path, 100*time.Millisecond); err == nil {
 		t.Fatal("a silent anvil was read")
 	}
@@ -130,7 +97,7 @@ func TestAnvilRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrictest.Expect(t, c, metrictest.Want{Name: "dovecot_sessions", Labels: "service=imap", Value: 2})
+	metrictest.Golden(t, c, "anvil-registration")
 	if _, err := metrictest.Build(t, dovecot.AnvilRegistration, "--collector.anvil.timeout=0s"); err == nil {
 		t.Error("a zero timeout was accepted")
 	}

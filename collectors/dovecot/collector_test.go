@@ -23,15 +23,6 @@ var feed = metrictest.MustFeed
 // gather returns every series of c as "name{k=v,k=v}" -> value.
 var gather = metrictest.Gather
 
-func newCollector(t *testing.T, cfg dovecot.Config) *dovecot.Collector {
-	t.Helper()
-	c, err := dovecot.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // checkSeries compares the series of want with what c exposes.
 func checkSeries(t *testing.T, c prometheus.Collector, want map[string]float64) {
 	t.Helper()
@@ -57,7 +48,7 @@ const (
 // One message to one mailbox counts once, whether LDA logs "save failed"
 // and "rejected:" (LDA) or "save failed" alone (LMTP) or "rejected:" alone.
 func TestDeliveryFailureCountsOnce(t *testing.T) {
-	c := newCollector(t, dovecot.Config{})
+	c := metrictest.New(t, dovecot.New, dovecot.Config{})
 	feed(t, c, saveFailed, rejected)
 	checkSeries(t, c, map[string]float64{"dovecot_deliveries_total{agent=lda,result=failed}": 1})
 	// Interleaved with another message's lines.
@@ -81,7 +72,7 @@ func TestDeliveryFailureCountsOnce(t *testing.T) {
 // bounded: past the bound the oldest is forgotten and its rejection counts
 // as a failure of its own.
 func TestFailedSavesBounded(t *testing.T) {
-	c := newCollector(t, dovecot.Config{MaxPending: 10})
+	c := metrictest.New(t, dovecot.New, dovecot.Config{MaxPending: 10})
 	for i := 0; i < 1000; i++ {
 		feed(t, c, fmt.Sprintf("Nov 24 05:15:42 vm dovecot: lda(u)<%d><s>: msgid=<m>: save failed to INBOX: Quota exceeded", i))
 	}
@@ -99,7 +90,7 @@ func TestKnownBotsAndReload(t *testing.T) {
 	if err := os.WriteFile(path, []byte("127.0.0.2/32\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector(t, dovecot.Config{KnownBotNetworks: path})
+	c := metrictest.New(t, dovecot.New, dovecot.Config{KnownBotNetworks: path})
 	fail := func(ip string) string {
 		return "Nov 24 05:16:17 vm dovecot: imap-login: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): user=<carol>, method=PLAIN, rip=" + ip + ", lip=127.0.0.1, session=<OzhFz/5gcYV/AAAB>"
 	}
@@ -143,7 +134,7 @@ func TestKnownBotsAndReload(t *testing.T) {
 	})
 
 	// Without a file Reload has nothing to do.
-	if err := newCollector(t, dovecot.Config{}).Reload(); err != nil {
+	if err := metrictest.New(t, dovecot.New, dovecot.Config{}).Reload(); err != nil {
 		t.Fatal(err)
 	}
 	// A bad file at start is an error.
@@ -168,7 +159,7 @@ func TestPrograms(t *testing.T) {
 		{[]string{"dovecot"}, []string{"dovecot"}},
 		{[]string{"dovecot-sys"}, []string{"dovecot-sys", "dovecot"}},
 	} {
-		c := newCollector(t, dovecot.Config{Programs: tc.in})
+		c := metrictest.New(t, dovecot.New, dovecot.Config{Programs: tc.in})
 		if got := c.Programs(); strings.Join(got, ",") != strings.Join(tc.want, ",") {
 			t.Errorf("Programs(%v) = %v, want %v", tc.in, got, tc.want)
 		}
@@ -176,7 +167,7 @@ func TestPrograms(t *testing.T) {
 }
 
 func TestLint(t *testing.T) {
-	c := newCollector(t, dovecot.Config{})
+	c := metrictest.New(t, dovecot.New, dovecot.Config{})
 	feed(t, c, saveFailed, rejected)
 	metrictest.Lint(t, c)
 }
@@ -242,7 +233,7 @@ func TestCorpus(t *testing.T) {
 					t.Fatalf("ground truth has no value for %s", k)
 				}
 			}
-			c := newCollector(t, dovecot.Config{KnownBotNetworks: bots})
+			c := metrictest.New(t, dovecot.New, dovecot.Config{KnownBotNetworks: bots})
 			r := replay(t, c, tc.files...)
 			metrictest.Golden(t, c, "corpus-"+strings.Join(tc.files, "+"))
 			// Everything else is zero: nothing is counted twice or in
@@ -286,15 +277,9 @@ func TestRegistrationFlags(t *testing.T) {
 		{[]string{"--collector.dovecot.known-bot-networks=" + bad}, "known-bot networks " + bad + `: line 1: "192.0.2.0/33": prefix length "33" is not a number from 0 to 32`},
 		{[]string{"--collector.dovecot.stats-url=localhost:9900"}, `--collector.dovecot.stats-url "localhost:9900" is not an http:// or https:// URL`},
 	} {
-		c, err := metrictest.Build(t, dovecot.Registration, tc.args...)
-		if tc.err != "" {
-			if err == nil || err.Error() != tc.err {
-				t.Errorf("%v: got %v, want %s", tc.args, err, tc.err)
-			}
+		c := metrictest.BuildErr(t, dovecot.Registration, tc.err, tc.args...)
+		if c == nil {
 			continue
-		}
-		if err != nil {
-			t.Fatalf("%v: %v", tc.args, err)
 		}
 		if _, ok := c.(collectors.LogCollector); !ok {
 			t.Fatal("not a LogCollector")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cabalmail/mailtier/collectors/dovecot"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"github.com/cabalmail/mailtier/internal/pipeline"
 	"github.com/cabalmail/mailtier/internal/testenv"
 )
@@ -63,17 +64,10 @@ func startDovecot(t *testing.T, extra ...string) *runningDovecot {
 		t.Fatal(err)
 	}
 	// A short directory of its own: Dovecot's sockets live under base_dir
-	// and a unix socket path holds at most 107 bytes.
-	dir, err := os.MkdirTemp("", "mtdovecot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	// Dovecot's unprivileged processes must reach base_dir; the mail user
-	// (65534) its home.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// and a unix socket path holds at most 107 bytes; Dovecot's
+	// unprivileged processes must reach base_dir, the mail user (65534)
+	// its home.
+	dir := testenv.ShortDir(t, "mtdovecot")
 	home := filepath.Join(dir, "home")
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
@@ -274,7 +268,7 @@ func (c *imapClient) idle() {
 // parser on the lines this Dovecot wrote.
 func TestRealDovecot(t *testing.T) {
 	d := startDovecot(t)
-	c := newCollector(t, dovecot.Config{StatsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", d.statsP)})
+	c := metrictest.New(t, dovecot.New, dovecot.Config{StatsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", d.statsP)})
 	const (
 		commands = "dovecot_imap_command_duration_seconds{}"
 		success  = "mailtier_exporter_dovecot_stats_scrape_success{}"
@@ -368,7 +362,7 @@ func TestRealDovecot(t *testing.T) {
 	var logged map[string]float64
 	var r *pipeline.Router
 	testenv.WaitUntil(t, "Dovecot's log lines", 10*time.Second, func() bool {
-		lc := newCollector(t, dovecot.Config{})
+		lc := metrictest.New(t, dovecot.New, dovecot.Config{})
 		r = pipeline.NewRouter([]pipeline.Named{{Name: "dovecot", Collector: lc}}, nil)
 		f, err := os.Open(d.log)
 		if err != nil {

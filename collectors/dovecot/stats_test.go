@@ -49,7 +49,7 @@ func TestStatsPassthrough(t *testing.T) {
 	if _, err := classic.TextToMetricFamilies(strings.NewReader(raw)); err == nil {
 		t.Fatal("the classic parser accepted Dovecot's exposition; the fixture lost its info type")
 	}
-	c := newCollector(t, dovecot.Config{StatsURL: serve(t, raw)})
+	c := metrictest.New(t, dovecot.New, dovecot.Config{StatsURL: serve(t, raw)})
 	checkSeries(t, c, map[string]float64{
 		"mailtier_exporter_dovecot_stats_scrape_success{}":                         1,
 		"dovecot_imap_command_duration_seconds{}":                                  5,
@@ -112,7 +112,7 @@ func TestStatsPassthrough(t *testing.T) {
 // Dovecot exports only the last level of a histogram, and the top level of
 // a grouped counter as <name>_count.
 func TestStatsGrouped(t *testing.T) {
-	c := newCollector(t, dovecot.Config{StatsURL: serve(t, fixture(t, "stats-grouped.txt"))})
+	c := metrictest.New(t, dovecot.New, dovecot.Config{StatsURL: serve(t, fixture(t, "stats-grouped.txt"))})
 	checkSeries(t, c, map[string]float64{
 		"mailtier_exporter_dovecot_stats_scrape_success{}": 1,
 		"dovecot_imap_command_duration_seconds{}":          7,
@@ -171,7 +171,7 @@ dovecot_imap_command_bucket{cmd_name="x\\",le="+Inf"} 1
 `, map[string]float64{"dovecot_imap_command_duration_seconds{}": 3, "dovecot_imap_command_duration_seconds_bucket{le=0.002048}": 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCollector(t, dovecot.Config{StatsURL: serve(t, tc.body)})
+			c := metrictest.New(t, dovecot.New, dovecot.Config{StatsURL: serve(t, tc.body)})
 			checkSeries(t, c, tc.want)
 			checkSeries(t, c, map[string]float64{"mailtier_exporter_dovecot_stats_scrape_success{}": 1})
 		})
@@ -219,7 +219,7 @@ func TestStatsFailures(t *testing.T) {
 		{"no value", serve(t, "dovecot_auth_success_total{a=\"b\"}\n")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCollector(t, dovecot.Config{StatsURL: tc.url, StatsTimeout: 200 * time.Millisecond})
+			c := metrictest.New(t, dovecot.New, dovecot.Config{StatsURL: tc.url, StatsTimeout: 200 * time.Millisecond})
 			start := time.Now()
 			got := gather(t, c)
 			if d := time.Since(start); d > 5*time.Second {
@@ -242,7 +242,7 @@ func TestStatsFailures(t *testing.T) {
 
 // Without a stats URL there is no passthrough and no success gauge.
 func TestStatsOff(t *testing.T) {
-	got := gather(t, newCollector(t, dovecot.Config{}))
+	got := gather(t, metrictest.New(t, dovecot.New, dovecot.Config{}))
 	for k := range got {
 		if strings.Contains(k, "stats") || strings.HasPrefix(k, "dovecot_imap_command") {
 			t.Errorf("series without a stats URL: %s", k)

@@ -17,24 +17,9 @@ import (
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
 )
 
-// gather returns every series of c as "name{k=v,k=v}" -> value.
-var gather = metrictest.Gather
-
-func newCollector(t *testing.T, cfg fail2ban.Config) *fail2ban.Collector {
-	t.Helper()
-	c, err := fail2ban.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// feed hands lines to c, failing on one it does not recognise.
-var feed = metrictest.MustFeed
-
 func check(t *testing.T, c prometheus.Collector, want map[string]float64) {
 	t.Helper()
-	got := gather(t, c)
+	got := metrictest.Gather(t, c)
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
@@ -47,8 +32,8 @@ func line(module, level, msg string) string {
 }
 
 func TestCounts(t *testing.T) {
-	c := newCollector(t, fail2ban.Config{})
-	feed(t, c,
+	c := metrictest.New(t, fail2ban.New, fail2ban.Config{})
+	metrictest.MustFeed(t, c,
 		line("filter", "INFO", "[sshd] Found 192.0.2.1 - 2026-11-24 05:15:41"),
 		line("actions", "NOTICE", "[sshd] Ban 192.0.2.1"),
 		line("actions", "NOTICE", "[sshd] Ban 192.0.2.2"),
@@ -73,24 +58,24 @@ func TestCounts(t *testing.T) {
 	})
 	// An unban of an address not held counts but changes no state; a
 	// flush or a stopped jail empties that jail only.
-	feed(t, c,
+	metrictest.MustFeed(t, c,
 		line("actions", "NOTICE", "[sshd] Unban 198.51.100.1"),
 		line("actions", "NOTICE", "[my-jail] Flush ticket(s) with iptables-multiport"),
 	)
 	check(t, c, map[string]float64{"fail2ban_banned{jail=sshd}": 2, "fail2ban_banned{jail=other}": 1})
-	feed(t, c, line("jail", "INFO", "Jail 'sshd' stopped"))
+	metrictest.MustFeed(t, c, line("jail", "INFO", "Jail 'sshd' stopped"))
 	check(t, c, map[string]float64{"fail2ban_banned{jail=sshd}": 0, "fail2ban_banned{jail=other}": 1,
 		"fail2ban_unbans_total{jail=sshd}": 2})
 	// fail2ban restarted without a stop line (killed): a new jail starts empty.
-	feed(t, c, line("jail", "INFO", "Creating new jail 'their-jail'"))
+	metrictest.MustFeed(t, c, line("jail", "INFO", "Creating new jail 'their-jail'"))
 	check(t, c, map[string]float64{"fail2ban_banned{jail=other}": 0})
 }
 
 func TestConfiguredJails(t *testing.T) {
-	c := newCollector(t, fail2ban.Config{Jails: []string{"imap-bots"}})
-	feed(t, c, line("actions", "NOTICE", "[imap-bots] Ban 192.0.2.1"), line("actions", "NOTICE", "[sshd] Ban 192.0.2.1"))
+	c := metrictest.New(t, fail2ban.New, fail2ban.Config{Jails: []string{"imap-bots"}})
+	metrictest.MustFeed(t, c, line("actions", "NOTICE", "[imap-bots] Ban 192.0.2.1"), line("actions", "NOTICE", "[sshd] Ban 192.0.2.1"))
 	check(t, c, map[string]float64{"fail2ban_bans_total{jail=imap-bots}": 1, "fail2ban_bans_total{jail=other}": 1})
-	if _, ok := gather(t, c)["fail2ban_bans_total{jail=sshd}"]; ok {
+	if _, ok := metrictest.Gather(t, c)["fail2ban_bans_total{jail=sshd}"]; ok {
 		t.Error("a jail outside the list has a series of its own")
 	}
 	for _, tc := range []struct {
@@ -117,27 +102,27 @@ func TestConfiguredJails(t *testing.T) {
 }
 
 func TestBannedBounded(t *testing.T) {
-	c := newCollector(t, fail2ban.Config{MaxBanned: 100})
+	c := metrictest.New(t, fail2ban.New, fail2ban.Config{MaxBanned: 100})
 	for i := 0; i < 1000; i++ {
-		feed(t, c, line("actions", "NOTICE", fmt.Sprintf("[sshd] Ban 10.0.%d.%d", i/256, i%256)))
-		feed(t, c, line("actions", "NOTICE", fmt.Sprintf("[jail%d] Ban 10.0.0.1", i)))
+		metrictest.MustFeed(t, c, line("actions", "NOTICE", fmt.Sprintf("[sshd] Ban 10.0.%d.%d", i/256, i%256)))
+		metrictest.MustFeed(t, c, line("actions", "NOTICE", fmt.Sprintf("[jail%d] Ban 10.0.0.1", i)))
 	}
 	check(t, c, map[string]float64{"fail2ban_bans_total{jail=sshd}": 1000, "fail2ban_banned{jail=sshd}": 50,
 		"fail2ban_banned{jail=other}": 50, "fail2ban_bans_total{jail=other}": 1000})
 	// Unbans free room.
 	for i := 0; i < 1000; i++ {
-		feed(t, c, line("actions", "NOTICE", fmt.Sprintf("[sshd] Unban 10.0.%d.%d", i/256, i%256)))
+		metrictest.MustFeed(t, c, line("actions", "NOTICE", fmt.Sprintf("[sshd] Unban 10.0.%d.%d", i/256, i%256)))
 	}
-	feed(t, c, line("actions", "NOTICE", "[sshd] Ban 192.0.2.1"))
+	metrictest.MustFeed(t, c, line("actions", "NOTICE", "[sshd] Ban 192.0.2.1"))
 	check(t, c, map[string]float64{"fail2ban_banned{jail=sshd}": 1, "fail2ban_banned{jail=other}": 50})
 	// Names longer than anything fail2ban writes are not held.
-	feed(t, c, line("actions", "NOTICE", "[sshd] Ban "+strings.Repeat("1", 100)))
+	metrictest.MustFeed(t, c, line("actions", "NOTICE", "[sshd] Ban "+strings.Repeat("1", 100)))
 	check(t, c, map[string]float64{"fail2ban_banned{jail=sshd}": 1, "fail2ban_bans_total{jail=sshd}": 1002})
 }
 
 func TestLint(t *testing.T) {
-	c := newCollector(t, fail2ban.Config{})
-	feed(t, c, line("actions", "NOTICE", "[sshd] Ban 192.0.2.1"))
+	c := metrictest.New(t, fail2ban.New, fail2ban.Config{})
+	metrictest.MustFeed(t, c, line("actions", "NOTICE", "[sshd] Ban 192.0.2.1"))
 	metrictest.Lint(t, c)
 }
 
@@ -172,7 +157,7 @@ func status(t *testing.T) map[string]map[string]float64 {
 // TestCorpus replays fail2ban 1.0.2's log of the lab run and checks every
 // jail against fail2ban's own totals at the end of the run.
 func TestCorpus(t *testing.T) {
-	c := newCollector(t, fail2ban.Config{})
+	c := metrictest.New(t, fail2ban.New, fail2ban.Config{})
 	r := metrictest.Replay(t, "fail2ban", c, "fail2ban.log")
 	want := map[string]float64{}
 	for jail, st := range status(t) {
@@ -184,7 +169,7 @@ func TestCorpus(t *testing.T) {
 		// Every ban of the run was lifted by its bantime (bantime 20 s).
 		want["fail2ban_unbans_total{jail="+jail+"}"] = st["Total banned"] - st["Currently banned"]
 	}
-	metrictest.ExpectOnly(t, gather(t, c), want)
+	metrictest.ExpectOnly(t, metrictest.Gather(t, c), want)
 	metrictest.ExpectLines(t, r, "fail2ban", 317)
 }
 
@@ -199,10 +184,10 @@ func TestRestart(t *testing.T) {
 	}
 	lines := strings.SplitAfter(strings.TrimSuffix(string(raw), "\n"), "\n")
 	dir := t.TempDir()
-	live := newCollector(t, fail2ban.Config{})
+	live := metrictest.New(t, fail2ban.New, fail2ban.Config{})
 	peak := map[string]float64{}
 	for i, l := range lines {
-		feed(t, live, strings.TrimSuffix(l, "\n"))
+		metrictest.MustFeed(t, live, strings.TrimSuffix(l, "\n"))
 		path := filepath.Join(dir, fmt.Sprintf("cut%d.log", i))
 		// Half the cuts end without a final newline, as a file being written may.
 		cut := strings.Join(lines[:i+1], "")
@@ -212,8 +197,8 @@ func TestRestart(t *testing.T) {
 		if err := os.WriteFile(path, []byte(cut), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		restarted := newCollector(t, fail2ban.Config{LogPaths: []string{filepath.Join(dir, "missing.log"), path}})
-		want, got := gather(t, live), gather(t, restarted)
+		restarted := metrictest.New(t, fail2ban.New, fail2ban.Config{LogPaths: []string{filepath.Join(dir, "missing.log"), path}})
+		want, got := metrictest.Gather(t, live), metrictest.Gather(t, restarted)
 		for k, v := range want {
 			if strings.HasPrefix(k, "fail2ban_banned{") {
 				if got[k] != v {
@@ -236,10 +221,10 @@ func TestRestart(t *testing.T) {
 	old, cur := filepath.Join(dir, "fail2ban.log.1"), filepath.Join(dir, "fail2ban.log")
 	os.WriteFile(old, []byte(strings.Join(lines[:half], "")), 0o644)
 	os.WriteFile(cur, []byte(strings.Join(lines[half:], "")), 0o644)
-	restarted := newCollector(t, fail2ban.Config{LogPaths: []string{old, cur}})
-	for k, v := range gather(t, live) {
-		if strings.HasPrefix(k, "fail2ban_banned{") && gather(t, restarted)[k] != v {
-			t.Errorf("rotated + current: %s = %v, want %v", k, gather(t, restarted)[k], v)
+	restarted := metrictest.New(t, fail2ban.New, fail2ban.Config{LogPaths: []string{old, cur}})
+	for k, v := range metrictest.Gather(t, live) {
+		if strings.HasPrefix(k, "fail2ban_banned{") && metrictest.Gather(t, restarted)[k] != v {
+			t.Errorf("rotated + current: %s = %v, want %v", k, metrictest.Gather(t, restarted)[k], v)
 		}
 	}
 }
@@ -258,7 +243,7 @@ func TestReplayErrors(t *testing.T) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector(t, fail2ban.Config{LogPaths: []string{path}})
+	c := metrictest.New(t, fail2ban.New, fail2ban.Config{LogPaths: []string{path}})
 	check(t, c, map[string]float64{"fail2ban_banned{jail=sshd}": 1, "fail2ban_bans_total{jail=sshd}": 0})
 }
 
@@ -280,15 +265,9 @@ func TestRegistrationFlags(t *testing.T) {
 		{[]string{"--collector.fail2ban.jails=sshd,other"}, nil, `--collector.fail2ban.jails: "other" is the label of unlisted jails, not a jail name`},
 		{[]string{"--collector.fail2ban.log-path=" + dir}, nil, "--collector.fail2ban.log-path " + dir + ": read " + dir + ": is a directory"},
 	} {
-		c, err := metrictest.Build(t, fail2ban.Registration, tc.args...)
-		if tc.err != "" {
-			if err == nil || err.Error() != tc.err {
-				t.Errorf("%v: got %v, want %s", tc.args, err, tc.err)
-			}
+		c := metrictest.BuildErr(t, fail2ban.Registration, tc.err, tc.args...)
+		if c == nil {
 			continue
-		}
-		if err != nil {
-			t.Fatalf("%v: %v", tc.args, err)
 		}
 		check(t, c, tc.want)
 		if _, ok := c.(collectors.LogCollector); !ok {

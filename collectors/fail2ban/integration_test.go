@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cabalmail/mailtier/collectors/fail2ban"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"github.com/cabalmail/mailtier/internal/pipeline"
 	"github.com/cabalmail/mailtier/internal/testenv"
 )
@@ -39,11 +40,7 @@ func newLab(t *testing.T) *lab {
 			t.Fatalf("%s not found: install Debian's fail2ban package (apt-get install fail2ban): %v", f, err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "mtf2b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testenv.ShortDir(t, "mtf2b")
 	l := &lab{dir: dir, conf: filepath.Join(dir, "conf"), sock: filepath.Join(dir, "f2b.sock"), pid: filepath.Join(dir, "f2b.pid"),
 		log: filepath.Join(dir, "fail2ban.log"), maillog: filepath.Join(dir, "maillog")}
 	for _, d := range []string{"filter.d", "action.d"} {
@@ -175,7 +172,7 @@ func (l *lab) status(t *testing.T, jail string) map[string]float64 {
 // collect replays fail2ban's log through the pipeline into a new collector.
 func (l *lab) collect(t *testing.T) map[string]float64 {
 	t.Helper()
-	c := newCollector(t, fail2ban.Config{})
+	c := metrictest.New(t, fail2ban.New, fail2ban.Config{})
 	r := pipeline.NewRouter([]pipeline.Named{{Name: "fail2ban", Collector: c}}, nil)
 	f, err := os.Open(l.log)
 	if err != nil {
@@ -185,10 +182,10 @@ func (l *lab) collect(t *testing.T) map[string]float64 {
 	if err := r.Input(l.log).ReadAll(f); err != nil {
 		t.Fatal(err)
 	}
-	if v := gather(t, r)["mailtier_exporter_collector_lines_total{collector=fail2ban,result=unmatched}"]; v != 0 {
+	if v := metrictest.Gather(t, r)["mailtier_exporter_collector_lines_total{collector=fail2ban,result=unmatched}"]; v != 0 {
 		t.Errorf("%v lines of fail2ban's log not recognised", v)
 	}
-	return gather(t, c)
+	return metrictest.Gather(t, c)
 }
 
 // TestRealFail2ban runs Debian's fail2ban with its stock dovecot filter on
@@ -253,7 +250,7 @@ func TestRealFail2ban(t *testing.T) {
 
 	// The exporter restarts: counters start at zero, the banned gauge is
 	// rebuilt from the log at once.
-	restarted := newCollector(t, fail2ban.Config{LogPaths: []string{l.log}})
+	restarted := metrictest.New(t, fail2ban.New, fail2ban.Config{LogPaths: []string{l.log}})
 	check(t, restarted, map[string]float64{
 		"fail2ban_banned{jail=dovecot}":             st["Currently banned"],
 		"fail2ban_bans_total{jail=dovecot}":         0,

@@ -31,15 +31,6 @@ func lookup(t *testing.T, c prometheus.Collector, name, labels string) (float64,
 	return metrictest.Lookup(t, c, name, labels)
 }
 
-func newCollector(t *testing.T, cfg opendkim.Config) *opendkim.Collector {
-	t.Helper()
-	c, err := opendkim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // feed hands syslog lines to c as the pipeline would and returns how many
 // it recognised.
 func feed(t *testing.T, c *opendkim.Collector, lines ...string) int {
@@ -70,7 +61,7 @@ func TestCorpus(t *testing.T) {
 	}
 	for _, file := range []string{"maillog", "maillog.rfc3339"} {
 		t.Run(file, func(t *testing.T) {
-			c := newCollector(t, opendkim.Config{})
+			c := metrictest.New(t, opendkim.New, opendkim.Config{})
 			r := metrictest.Replay(t, "opendkim", c, file)
 			metrictest.Golden(t, c, "corpus-"+file)
 			metrictest.ExpectGroundTruth(t, c, want...)
@@ -87,7 +78,7 @@ func TestCorpus(t *testing.T) {
 }
 
 func TestProbeLinesAreNotMail(t *testing.T) {
-	c := newCollector(t, opendkim.Config{})
+	c := metrictest.New(t, opendkim.New, opendkim.Config{})
 	n := feed(t, c,
 		"Nov 24 05:15:41 vm opendkim[9056]: mailtierprobe: DKIM-Signature field added (s=mail, d=lab.test)",
 		"Nov 24 05:15:41 vm opendkim[9056]: mailtierprobe: no signing table match for 'probe@other.test'",
@@ -98,21 +89,17 @@ func TestProbeLinesAreNotMail(t *testing.T) {
 	if n != 5 {
 		t.Errorf("%d lines recognised, want 5", n)
 	}
-	metrictest.Expect(t, c,
-		metrictest.Want{Name: "opendkim_messages_signed_total", Labels: "", Value: 1},
-		metrictest.Want{Name: "opendkim_messages_not_signed_total", Labels: "reason=no_signing_table_match", Value: 0},
-		metrictest.Want{Name: "opendkim_sign_failures_total", Labels: "reason=key_load", Value: 0},
-	)
+	metrictest.Golden(t, c, "probe-lines")
 }
 
 func TestLint(t *testing.T) {
-	c := newCollector(t, opendkim.Config{ProbeAddress: "inet:8891@127.0.0.1", ProbeFrom: "probe@lab.test", ProbeInterval: time.Minute, ProbeTimeout: time.Second})
+	c := metrictest.New(t, opendkim.New, opendkim.Config{ProbeAddress: "inet:8891@127.0.0.1", ProbeFrom: "probe@lab.test", ProbeInterval: time.Minute, ProbeTimeout: time.Second})
 	feed(t, c, "Nov 24 05:15:41 vm opendkim[9056]: 6AO5FfLr009227: DKIM-Signature field added (s=mail, d=lab.test)")
 	metrictest.Lint(t, c)
 }
 
 func TestProbeMetricsOnlyWithAProbe(t *testing.T) {
-	c := newCollector(t, opendkim.Config{})
+	c := metrictest.New(t, opendkim.New, opendkim.Config{})
 	if _, ok := lookup(t, c, "opendkim_probe_success", ""); ok {
 		t.Error("opendkim_probe_success without a probe")
 	}
@@ -120,7 +107,7 @@ func TestProbeMetricsOnlyWithAProbe(t *testing.T) {
 		t.Errorf("Probe without a probe: %v", err)
 	}
 	c.Start(context.Background()) // does nothing
-	c = newCollector(t, opendkim.Config{ProbeAddress: "unix:/nonexistent", ProbeFrom: "p@lab.test", ProbeInterval: time.Minute, ProbeTimeout: time.Second})
+	c = metrictest.New(t, opendkim.New, opendkim.Config{ProbeAddress: "unix:/nonexistent", ProbeFrom: "p@lab.test", ProbeInterval: time.Minute, ProbeTimeout: time.Second})
 	if got := value(t, c, "opendkim_probe_success", ""); got != 0 {
 		t.Errorf("opendkim_probe_success before any probe = %v", got)
 	}
@@ -218,7 +205,7 @@ func startFakeMilter(t *testing.T) (spec string, count *atomic.Int64) {
 // interval, not at scrape time.
 func TestProbeRunsOnItsInterval(t *testing.T) {
 	spec, count := startFakeMilter(t)
-	c := newCollector(t, opendkim.Config{ProbeAddress: spec, ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 5 * time.Second})
+	c := metrictest.New(t, opendkim.New, opendkim.Config{ProbeAddress: spec, ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 5 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c.Start(ctx)
@@ -241,7 +228,7 @@ func TestProbeRunsOnItsInterval(t *testing.T) {
 
 	// A short interval: probes keep coming.
 	spec2, count2 := startFakeMilter(t)
-	c2 := newCollector(t, opendkim.Config{ProbeAddress: spec2, ProbeFrom: "probe@lab.test", ProbeInterval: 20 * time.Millisecond, ProbeTimeout: 20 * time.Millisecond})
+	c2 := metrictest.New(t, opendkim.New, opendkim.Config{ProbeAddress: spec2, ProbeFrom: "probe@lab.test", ProbeInterval: 20 * time.Millisecond, ProbeTimeout: 20 * time.Millisecond})
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	c2.Start(ctx2)
 	defer cancel2()
@@ -250,7 +237,7 @@ func TestProbeRunsOnItsInterval(t *testing.T) {
 
 func TestProbeFailure(t *testing.T) {
 	spec, _ := startFakeMilter(t)
-	c := newCollector(t, opendkim.Config{ProbeAddress: spec, ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 5 * time.Second})
+	c := metrictest.New(t, opendkim.New, opendkim.Config{ProbeAddress: spec, ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 5 * time.Second})
 	if err := c.Probe(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +245,7 @@ func TestProbeFailure(t *testing.T) {
 		t.Fatalf("opendkim_probe_success = %v", got)
 	}
 	// Nothing listens there.
-	c2 := newCollector(t, opendkim.Config{ProbeAddress: "unix:" + filepath.Join(t.TempDir(), "none.sock"), ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 5 * time.Second})
+	c2 := metrictest.New(t, opendkim.New, opendkim.Config{ProbeAddress: "unix:" + filepath.Join(t.TempDir(), "none.sock"), ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 5 * time.Second})
 	if err := c2.Probe(context.Background()); err == nil {
 		t.Fatal("probe of a missing socket succeeded")
 	}
@@ -269,22 +256,8 @@ func TestProbeFailure(t *testing.T) {
 		t.Errorf("a failed probe was timed: count %v", got)
 	}
 	// A milter that never answers: the timeout ends the probe.
-	path := filepath.Join(t.TempDir(), "mute.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-		}
-	}()
-	c3 := newCollector(t, opendkim.Config{ProbeAddress: "unix:" + path, ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 200 * time.Millisecond})
+	path := testenv.ServeUnix(t, "mute.sock", testenv.Mute)
+	c3 := metrictest.New(t, opendkim.New, opendkim.Config{ProbeAddress: "unix:" + path, ProbeFrom: "probe@lab.test", ProbeInterval: time.Hour, ProbeTimeout: 200 * time.Millisecond})
 	start := time.Now()
 	if err := c3.Probe(context.Background()); err == nil {
 		t.Fatal("probe of a mute milter succeeded")

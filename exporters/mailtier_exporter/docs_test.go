@@ -18,6 +18,7 @@ import (
 	"github.com/cabalmail/mailtier/collectors/process"
 	"github.com/cabalmail/mailtier/collectors/registry"
 	"github.com/cabalmail/mailtier/docs/metricsdoc"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // documented reads docs/metrics.md: every metric's label names, sorted.
@@ -120,24 +121,10 @@ func dovecotStats(t *testing.T) string {
 // IMAP session.
 func anvilSocket(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "anvil")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			r := bufio.NewReader(c)
-			r.ReadString('\n') // VERSION
-			r.ReadString('\n') // CONNECT-DUMP
-			c.Write([]byte("imap/192.0.2.10/alice\t9310\t1\n\n"))
-			c.Close()
-		}
-	}()
-	return path
+	return testenv.ServeUnix(t, "anvil", func(c net.Conn) {
+		r := bufio.NewReader(c)
+		r.ReadString('\n') // VERSION
+		r.ReadString('\n') // CONNECT-DUMP
+		c.Write([]byte("imap/192.0.2.10/alice\t9310\t1\n\n"))
+	})
 }

@@ -1,7 +1,9 @@
 // Package metrictest is what the collectors' tests share: handing log
 // lines to a collector as the pipeline would (one by one, or replaying the
 // lab's corpus), building a collector from its flags, reading its series
-// back, and comparing its whole exposition with a golden file (Golden).
+// back, and comparing its exposition text, HELP and TYPE included, with a
+// golden file (Golden, GoldenVars) or with text written in the test
+// (Compare).
 package metrictest
 
 import (
@@ -9,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,6 +200,17 @@ func Replay(t testing.TB, name string, c collectors.LogCollector, files ...strin
 	return r
 }
 
+// New builds a collector with its constructor and cfg, failing the test
+// on the constructor's error.
+func New[Config, C any](t testing.TB, build func(Config) (C, error), cfg Config) C {
+	t.Helper()
+	c, err := build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // Build parses args as the exporter's flags for reg alone and builds the
 // collector, returning the builder's error. A flag that does not parse
 // fails the test.
@@ -211,27 +225,33 @@ func Build(t testing.TB, reg collectors.Registration, args ...string) (prometheu
 	return build(collectors.Env{Logger: slog.New(slog.DiscardHandler), Now: time.Now})
 }
 
+// BuildErr is Build for a table of flag sets: with wantErr empty the
+// build must succeed, and the collector is returned; otherwise it must
+// fail with exactly wantErr, and nil is returned.
+func BuildErr(t testing.TB, reg collectors.Registration, wantErr string, args ...string) prometheus.Collector {
+	t.Helper()
+	c, err := Build(t, reg, args...)
+	switch {
+	case wantErr == "" && err != nil:
+		t.Fatalf("%v: %v", args, err)
+	case wantErr != "" && (err == nil || err.Error() != wantErr):
+		t.Errorf("%v: got %v, want %s", args, err, wantErr)
+	}
+	if wantErr != "" {
+		return nil
+	}
+	return c
+}
+
 // Want is one series and the value it must have.
 type Want struct {
 	Name, Labels string
 	Value        float64
 }
 
-// Expect checks every wanted series of c, reporting each that differs.
-func Expect(t testing.TB, c prometheus.Collector, wants ...Want) {
-	t.Helper()
-	got := Gather(t, c)
-	for _, w := range wants {
-		v, ok := got[w.Name+"{"+w.Labels+"}"]
-		if !ok || v != w.Value {
-			t.Errorf("%s{%s} = %v (present %v), want %v", w.Name, w.Labels, v, ok, w.Value)
-		}
-	}
-}
-
-// ExpectGroundTruth is Expect for values taken from GroundTruth: a want of
-// 0 means the ground truth lacks that count, which fails the test at once,
-// and every wanted series must exist.
+// ExpectGroundTruth checks every wanted series of c against values taken
+// from GroundTruth: a want of 0 means the ground truth lacks that count,
+// which fails the test at once, and every wanted series must exist.
 func ExpectGroundTruth(t testing.TB, c prometheus.Collector, wants ...Want) {
 	t.Helper()
 	for _, w := range wants {
@@ -277,41 +297,77 @@ func ExpectLines(t testing.TB, r prometheus.Collector, collector string, matched
 
 var updateGolden = flag.Bool("metrictest.update", false, "rewrite the golden .prom files of metrictest.Golden")
 
-// Golden compares everything c exposes, in the text format (HELP, TYPE,
-// every series and no other), with testdata/<scenario>.prom, using
-// client_golang's testutil. `go test -args -metrictest.update` rewrites
-// the file from what c exposes.
-func Golden(t testing.TB, c prometheus.Collector, scenario string) {
+// Golden compares what c exposes, in the text format (HELP, TYPE, every
+// series and no other), with testdata/<scenario>.prom, using
+// client_golang's testutil. With names, only those metrics are compared
+// (and written); without, all of c's. `go test -args -metrictest.update`
+// rewrites the file from what c exposes.
+func Golden(t testing.TB, c prometheus.Collector, scenario string, names ...string) {
+	t.Helper()
+	GoldenVars(t, c, scenario, nil, names...)
+}
+
+// GoldenVars is Golden for an exposition holding what differs between
+// runs or machines (a temporary directory, a size in pages): the file
+// says ${NAME} where vars[NAME] stands, and the update writes the
+// placeholder back in place of each value.
+func GoldenVars(t testing.TB, c prometheus.Collector, scenario string, vars map[string]string, names ...string) {
 	t.Helper()
 	path := filepath.Join("testdata", scenario+".prom")
+	var toValue, toName []string
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		toValue = append(toValue, "${"+name+"}", vars[name])
+		toName = append(toName, vars[name], "${"+name+"}")
+	}
 	if *updateGolden {
-		reg := prometheus.NewPedanticRegistry()
-		if err := reg.Register(c); err != nil {
-			t.Fatal(err)
-		}
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for _, mf := range mfs {
-			if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-				t.Fatal(err)
-			}
-		}
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		text := strings.NewReplacer(toName...).Replace(exposition(t, c, names...))
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f, err := os.Open(path)
+	want, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%v (go test -args -metrictest.update writes it)", err)
 	}
-	defer f.Close()
-	if err := testutil.CollectAndCompare(c, f); err != nil {
+	expanded := strings.NewReplacer(toValue...).Replace(string(want))
+	if err := testutil.CollectAndCompare(c, strings.NewReader(expanded), names...); err != nil {
 		t.Errorf("%s: %v (go test -args -metrictest.update rewrites it)", path, err)
 	}
+}
+
+// Compare is Golden with the expected exposition written in the test:
+// want holds the HELP and TYPE lines and every series of the metrics
+// named (of all c's metrics if none is).
+func Compare(t testing.TB, c prometheus.Collector, want string, names ...string) {
+	t.Helper()
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+}
+
+// exposition returns what c exposes in the text format, gathered through
+// a pedantic registry: the metrics named, or all if none is.
+func exposition(t testing.TB, c prometheus.Collector, names ...string) string {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if len(names) > 0 && !slices.Contains(names, mf.GetName()) {
+			continue
+		}
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
 }

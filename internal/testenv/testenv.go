@@ -1,7 +1,7 @@
 // Package testenv is what the suite's tests share about the machine they
 // run on: the one switch between the fast tier and the integration tier,
-// the repository's root, free loopback ports, waiting for a condition and
-// a manual clock.
+// the repository's root, free loopback ports, stand-ins for a daemon's
+// socket, waiting for a condition and a manual clock.
 //
 // Tests come in two tiers. The fast tier is plain `go test ./...`: it needs
 // neither root nor Debian packages nor running daemons, and passes as any
@@ -15,6 +15,7 @@ package testenv
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -116,6 +117,57 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// ShortDir returns a new directory right under the system's temporary
+// directory (its name starts with prefix), open to every user (0755) and
+// removed when t ends. It is for real daemons: a unix socket's path holds
+// at most 107 bytes, which t.TempDir's long names can exceed, and a daemon
+// that drops its privileges, or a program run as nobody, must reach what
+// lies in it, which t.TempDir's parent (0700) forbids.
+func ShortDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// ServeUnix stands in for a daemon's unix socket (Dovecot's anvil, a
+// milter): it listens on a socket named name in a fresh temporary
+// directory and hands each connection to serve, in a goroutine of its own,
+// closing the connection when serve returns. The listener closes when t
+// ends. It returns the socket's path.
+func ServeUnix(t testing.TB, name string, serve func(net.Conn)) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return path
+}
+
+// Mute is a serve function for ServeUnix: a peer that reads and never
+// answers, until the client hangs up.
+func Mute(c net.Conn) { io.Copy(io.Discard, c) }
 
 // FreeAddr returns "127.0.0.1:PORT" for a free port.
 func FreeAddr(t testing.TB) string {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -301,25 +302,13 @@ func checkAlerts(t *testing.T, vm *vmtest.Server, ss []scenario) {
 				}
 				want = append(want, vmtest.LabelString(ls))
 			}
-			sort.Strings(got)
-			sort.Strings(want)
 			key := differenceKey{s.Test.Name, s.Group.Name, model.Duration(at.EvalTime).String(), at.Alertname}
-			if d, ok := knownDifferences[key]; ok {
+			d, documented := knownDifferences[key]
+			if documented {
 				seen[key] = true
-				// The difference must show exactly as documented: promtool
-				// expects one thing, VictoriaMetrics gives the other.
-				vmWant := append([]string(nil), d.VictoriaMetrics...)
-				sort.Strings(vmWant)
-				if strings.Join(got, "\n") != strings.Join(vmWant, "\n") || strings.Join(want, "\n") == strings.Join(vmWant, "\n") {
-					t.Errorf("%s: %s: the documented difference (%s) does not show: VictoriaMetrics fires\n\t%s\ndocumented:\n\t%s\npromtool expects:\n\t%s",
-						s.where(time.Duration(at.EvalTime)), at.Alertname, d.Why, orNone(got), orNone(vmWant), orNone(want))
-				}
-				checked++
-				continue
 			}
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("%s: %s firing on VictoriaMetrics:\n\t%s\nwant (promtool):\n\t%s",
-					s.where(time.Duration(at.EvalTime)), at.Alertname, orNone(got), orNone(want))
+			what := s.where(time.Duration(at.EvalTime)) + ": " + at.Alertname + " firing"
+			if !compareCase(t, what, got, want, d, documented) {
 				t.Logf("%s: %s up to then:\n\t%s", s.where(time.Duration(at.EvalTime)), at.Alertname, alertHistory(t, vm, at.Alertname, s.Start, when))
 			}
 			checked++
@@ -341,7 +330,7 @@ func checkExprs(t *testing.T, vm *vmtest.Server, ss []scenario) {
 	checked := 0
 	seen := map[exprKey]bool{}
 	for _, s := range ss {
-		for _, et := range s.Group.PromQLExprTest {
+		for _, et := range s.Group.PromQLExprTests {
 			when := s.Start.Add(time.Duration(et.EvalTime))
 			samples, err := vm.Query(et.Expr, when)
 			if err != nil {
@@ -359,23 +348,12 @@ func checkExprs(t *testing.T, vm *vmtest.Server, ss []scenario) {
 				}
 				want = append(want, fmt.Sprintf("%s %v", vmtest.LabelString(lbls.Map()), es.Value))
 			}
-			sort.Strings(got)
-			sort.Strings(want)
 			key := exprKey{s.Test.Name, s.Group.Name, model.Duration(et.EvalTime).String(), et.Expr}
-			if vmWant, ok := exprDifferences[key]; ok {
+			vmWant, documented := exprDifferences[key]
+			if documented {
 				seen[key] = true
-				vmWant = append([]string(nil), vmWant...)
-				sort.Strings(vmWant)
-				if strings.Join(got, "\n") != strings.Join(vmWant, "\n") || strings.Join(want, "\n") == strings.Join(vmWant, "\n") {
-					t.Errorf("%s: %s: the documented difference (%s) does not show: VictoriaMetrics gives\n\t%s\ndocumented:\n\t%s\npromtool expects:\n\t%s",
-						s.where(time.Duration(et.EvalTime)), et.Expr, storedRounding, orNone(got), orNone(vmWant), orNone(want))
-				}
-				checked++
-				continue
 			}
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("%s: %s on VictoriaMetrics:\n\t%s\nwant (promtool):\n\t%s", s.where(time.Duration(et.EvalTime)), et.Expr, orNone(got), orNone(want))
-			}
+			compareCase(t, s.where(time.Duration(et.EvalTime))+": "+et.Expr, got, want, difference{storedRounding, vmWant}, documented)
 			checked++
 		}
 	}
@@ -385,6 +363,31 @@ func checkExprs(t *testing.T, vm *vmtest.Server, ss []scenario) {
 		}
 	}
 	t.Logf("%d promql_expr_test cases checked", checked)
+}
+
+// compareCase compares what VictoriaMetrics gave for a case (got) with
+// what promtool expects (want), both lists sorted here, reporting any
+// departure and whether there was none. A documented difference must show
+// exactly as documented: VictoriaMetrics gives what it says, and promtool
+// expects something else.
+func compareCase(t *testing.T, what string, got, want []string, d difference, documented bool) bool {
+	t.Helper()
+	sort.Strings(got)
+	sort.Strings(want)
+	if documented {
+		vmWant := slices.Sorted(slices.Values(d.VictoriaMetrics))
+		if strings.Join(got, "\n") != strings.Join(vmWant, "\n") || strings.Join(want, "\n") == strings.Join(vmWant, "\n") {
+			t.Errorf("%s: the documented difference (%s) does not show: VictoriaMetrics gives\n\t%s\ndocumented:\n\t%s\npromtool expects:\n\t%s",
+				what, d.Why, orNone(got), orNone(vmWant), orNone(want))
+			return false
+		}
+		return true
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s on VictoriaMetrics:\n\t%s\nwant (promtool):\n\t%s", what, orNone(got), orNone(want))
+		return false
+	}
+	return true
 }
 
 // alertHistory describes the ALERTS series of an alert in [from, to]: each
@@ -496,7 +499,7 @@ func checkAnnotations(t *testing.T, vmalert string, pin *pinned, notifierURL str
 		at       time.Duration
 	}
 	var points []evalPoint
-	expected := map[evalPoint][]alertRuleTest{}
+	expected := map[evalPoint][]rulefiles.AlertRuleTest{}
 	for i, s := range ss {
 		for _, at := range s.Group.AlertRuleTests {
 			if len(at.ExpAlerts) == 0 {
@@ -566,7 +569,7 @@ func checkAnnotations(t *testing.T, vmalert string, pin *pinned, notifierURL str
 }
 
 // expectedKey is an expected alert's labels, alertname among them.
-func expectedKey(alertname string, ea expAlert) string {
+func expectedKey(alertname string, ea rulefiles.ExpAlert) string {
 	ls := map[string]string{"alertname": alertname}
 	for k, v := range ea.ExpLabels {
 		ls[k] = v
@@ -575,7 +578,7 @@ func expectedKey(alertname string, ea expAlert) string {
 }
 
 // findExpected returns the live alerts that are expected, by their labels.
-func findExpected(tests []alertRuleTest, alerts []liveAlert) map[string]liveAlert {
+func findExpected(tests []rulefiles.AlertRuleTest, alerts []liveAlert) map[string]liveAlert {
 	out := map[string]liveAlert{}
 	for _, at := range tests {
 		for _, ea := range at.ExpAlerts {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
@@ -23,47 +22,6 @@ import (
 	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
-// promtool's unit test files, as far as the replay reads them.
-type testFile struct {
-	RuleFiles          []string       `yaml:"rule_files"`
-	EvaluationInterval model.Duration `yaml:"evaluation_interval"`
-	GroupEvalOrder     []string       `yaml:"group_eval_order"`
-	Tests              []testGroup    `yaml:"tests"`
-}
-
-type testGroup struct {
-	Name           string          `yaml:"name"`
-	Interval       model.Duration  `yaml:"interval"`
-	InputSeries    []inputSeries   `yaml:"input_series"`
-	AlertRuleTests []alertRuleTest `yaml:"alert_rule_test"`
-	PromQLExprTest []exprTest      `yaml:"promql_expr_test"`
-}
-
-type exprTest struct {
-	Expr       string         `yaml:"expr"`
-	EvalTime   model.Duration `yaml:"eval_time"`
-	ExpSamples []struct {
-		Labels string  `yaml:"labels"`
-		Value  float64 `yaml:"value"`
-	} `yaml:"exp_samples"`
-}
-
-type inputSeries struct {
-	Series string `yaml:"series"`
-	Values string `yaml:"values"`
-}
-
-type alertRuleTest struct {
-	EvalTime  model.Duration `yaml:"eval_time"`
-	Alertname string         `yaml:"alertname"`
-	ExpAlerts []expAlert     `yaml:"exp_alerts"`
-}
-
-type expAlert struct {
-	ExpLabels      map[string]string `yaml:"exp_labels"`
-	ExpAnnotations map[string]string `yaml:"exp_annotations"`
-}
-
 // A rule file as vmalert and Prometheus read it.
 type ruleFile struct {
 	Groups []ruleGroup `yaml:"groups"`
@@ -77,7 +35,7 @@ type ruleGroup struct {
 // loadedTest is one promtool test file.
 type loadedTest struct {
 	Name     string // base name, e.g. sendmail_test.yml
-	File     testFile
+	File     rulefiles.UnitTestFile
 	Interval time.Duration // evaluation interval
 	// Rule files the test loads, absolute paths.
 	RuleFiles []string
@@ -91,7 +49,7 @@ type loadedTest struct {
 // line: its time 0 (promtool's) is Start.
 type scenario struct {
 	Test  *loadedTest
-	Group testGroup
+	Group rulefiles.UnitTestGroup
 	Start time.Time
 	// End is the last time the scenario's rules must be evaluated at.
 	End time.Time
@@ -109,14 +67,10 @@ const slotGap = 26 * time.Hour
 // loadTests reads every promtool test file of rules/tests.
 func loadTests(t *testing.T) []*loadedTest {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "rules", "tests", "*_test.yml"))
+	paths, err := rulefiles.UnitTestPaths(testenv.RepoRoot(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) == 0 {
-		t.Fatal("no promtool test files in rules/tests/")
-	}
-	sort.Strings(paths)
 	var out []*loadedTest
 	for _, p := range paths {
 		lt := &loadedTest{Name: filepath.Base(p)}
@@ -208,7 +162,7 @@ func layout(tests []*loadedTest, now time.Time) ([]scenario, error) {
 			for _, at := range g.AlertRuleTests {
 				length = max(length, time.Duration(at.EvalTime))
 			}
-			for _, et := range g.PromQLExprTest {
+			for _, et := range g.PromQLExprTests {
 				length = max(length, time.Duration(et.EvalTime))
 			}
 			s.Start = time.Time{}.Add(offset)

@@ -88,6 +88,14 @@ type Collector struct {
 	authFailures  *prometheus.CounterVec
 	metrics       collectors.Metrics
 
+	// The vectors' children, resolved once: Handle indexes them by the
+	// position of each label value in its closed set.
+	loginsBy        [len(services)]prometheus.Counter
+	loginFailuresBy [len(services)][len(loginFailReasons)][len(knownBotValues)]prometheus.Counter
+	deliveriesBy    [len(agents)][len(deliveryResults)]prometheus.Counter
+	relaysBy        [len(relayResults)]prometheus.Counter
+	authFailuresBy  [len(authFailReasons)]prometheus.Counter
+
 	bots  atomic.Pointer[Networks]
 	stats *statsScraper
 
@@ -136,24 +144,24 @@ func New(cfg Config) (*Collector, error) {
 		}, []string{"reason"}),
 		failedSaves: newFIFOSet(cfg.MaxPending),
 	}
-	for _, s := range Services {
-		c.logins.WithLabelValues(s)
-		for _, r := range LoginFailReasons {
-			for _, b := range KnownBotValues {
-				c.loginFailures.WithLabelValues(s, r, b)
+	for i, s := range services {
+		c.loginsBy[i] = c.logins.WithLabelValues(s)
+		for j, r := range loginFailReasons {
+			for k, b := range knownBotValues {
+				c.loginFailuresBy[i][j][k] = c.loginFailures.WithLabelValues(s, r, b)
 			}
 		}
 	}
-	for _, a := range Agents {
-		for _, r := range DeliveryResults {
-			c.deliveries.WithLabelValues(a, r)
+	for i, a := range agents {
+		for j, r := range deliveryResults {
+			c.deliveriesBy[i][j] = c.deliveries.WithLabelValues(a, r)
 		}
 	}
-	for _, r := range RelayResults {
-		c.relays.WithLabelValues(r)
+	for i, r := range relayResults {
+		c.relaysBy[i] = c.relays.WithLabelValues(r)
 	}
-	for _, r := range AuthFailReasons {
-		c.authFailures.WithLabelValues(r)
+	for i, r := range authFailReasons {
+		c.authFailuresBy[i] = c.authFailures.WithLabelValues(r)
 	}
 	c.metrics = collectors.Metrics{c.logins, c.loginFailures, c.deliveries, c.relays, c.authFailures}
 	if cfg.KnownBotNetworks != "" {
@@ -199,13 +207,13 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case Unknown:
 		return false
 	case Login:
-		c.logins.WithLabelValues(ev.Service).Inc()
+		c.loginsBy[index(services[:], ev.Service)].Inc()
 	case LoginFailure:
-		bot := KnownBotFalse
+		bot := 1 // KnownBotFalse
 		if c.bots.Load().Contains(ev.RIP) {
-			bot = KnownBotTrue
+			bot = 0 // KnownBotTrue
 		}
-		c.loginFailures.WithLabelValues(ev.Service, ev.Reason, bot).Inc()
+		c.loginFailuresBy[index(services[:], ev.Service)][index(loginFailReasons[:], ev.Reason)][bot].Inc()
 	case Delivery:
 		if ev.Result == ResultFailed {
 			c.mu.Lock()
@@ -222,13 +230,25 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 				return true
 			}
 		}
-		c.deliveries.WithLabelValues(ev.Agent, ev.Result).Inc()
+		c.deliveriesBy[index(agents[:], ev.Agent)][index(deliveryResults[:], ev.Result)].Inc()
 	case Relay:
-		c.relays.WithLabelValues(ev.Result).Inc()
+		c.relaysBy[index(relayResults[:], ev.Result)].Inc()
 	case AuthFailure:
-		c.authFailures.WithLabelValues(ev.Reason).Inc()
+		c.authFailuresBy[index(authFailReasons[:], ev.Reason)].Inc()
 	}
 	return true
+}
+
+// index is the position of v in the closed set set, or of its last
+// member (Other where the set has one) for a value outside it. Parse
+// returns only the package's constants.
+func index(set []string, v string) int {
+	for i, s := range set {
+		if s == v {
+			return i
+		}
+	}
+	return len(set) - 1
 }
 
 // Reload implements collectors.Reloader: it rereads the known-bot

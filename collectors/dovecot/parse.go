@@ -69,13 +69,25 @@ const (
 
 // The closed label sets, in exposition order.
 var (
-	Services         = []string{ServiceIMAP, ServicePOP3, ServiceSubmission, ServiceManageSieve, ServiceLMTP, Other}
-	LoginFailReasons = []string{ReasonAuthFailed, ReasonNoAuth, ReasonTLSFailed, Other}
-	AuthFailReasons  = []string{ReasonPasswordMismatch, ReasonUnknownUser, Other}
-	Agents           = []string{AgentLDA, AgentLMTP}
-	DeliveryResults  = []string{ResultSaved, ResultFailed}
-	RelayResults     = []string{ResultOK, ResultFailed}
-	KnownBotValues   = []string{KnownBotTrue, KnownBotFalse}
+	Services         = services[:]
+	LoginFailReasons = loginFailReasons[:]
+	AuthFailReasons  = authFailReasons[:]
+	Agents           = agents[:]
+	DeliveryResults  = deliveryResults[:]
+	RelayResults     = relayResults[:]
+	KnownBotValues   = knownBotValues[:]
+)
+
+// The closed sets as arrays, whose lengths size the collector's arrays of
+// counters. KnownBotValues' order is what Handle's indexes assume.
+var (
+	services         = [...]string{ServiceIMAP, ServicePOP3, ServiceSubmission, ServiceManageSieve, ServiceLMTP, Other}
+	loginFailReasons = [...]string{ReasonAuthFailed, ReasonNoAuth, ReasonTLSFailed, Other}
+	authFailReasons  = [...]string{ReasonPasswordMismatch, ReasonUnknownUser, Other}
+	agents           = [...]string{AgentLDA, AgentLMTP}
+	deliveryResults  = [...]string{ResultSaved, ResultFailed}
+	relayResults     = [...]string{ResultOK, ResultFailed}
+	knownBotValues   = [...]string{KnownBotTrue, KnownBotFalse}
 )
 
 const infoLevel = "Info: "

@@ -47,9 +47,17 @@ const (
 
 // The closed label sets, in exposition order.
 var (
-	SignFailureReasons = []string{ReasonKeyLoad, ReasonTable, Other}
-	NotSignedReasons   = []string{ReasonNoSigningTableMatch, Other}
-	Results            = []string{ResultPass, ResultFail, ResultNoSignature, Other}
+	SignFailureReasons = signFailureReasons[:]
+	NotSignedReasons   = notSignedReasons[:]
+	Results            = results[:]
+)
+
+// The closed sets as arrays, whose lengths size the collector's arrays of
+// counters.
+var (
+	signFailureReasons = [...]string{ReasonKeyLoad, ReasonTable, Other}
+	notSignedReasons   = [...]string{ReasonNoSigningTableMatch, Other}
+	results            = [...]string{ResultPass, ResultFail, ResultNoSignature, Other}
 )
 
 // unknownJobID is what OpenDKIM logs instead of a queue id when the MTA

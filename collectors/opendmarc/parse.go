@@ -64,11 +64,21 @@ const (
 
 // The closed label sets, in exposition order.
 var (
-	Results            = []string{ResultPass, ResultFail, ResultNone, ResultTempError, ResultPermError, Other}
-	SPFResults         = []string{ResultPass, ResultFail, ResultNone, ResultTempFail, ResultPermError, Other}
-	Origins            = []string{OriginMailFrom, OriginHelo}
-	NotEvaluatedReason = []string{ReasonIgnoredDomain, ReasonNoFrom, ReasonHeaderRequirements, ReasonMultiFrom, ReasonUnparsableFrom}
-	ErrorReasons       = []string{ReasonPolicyStore, ReasonHeaderAdd, ReasonHistory, ReasonReport, ReasonMilter, Other}
+	Results            = results[:]
+	SPFResults         = spfResults[:]
+	Origins            = origins[:]
+	NotEvaluatedReason = notEvaluatedReasons[:]
+	ErrorReasons       = errorReasons[:]
+)
+
+// The closed sets as arrays, whose lengths size the collector's arrays of
+// counters.
+var (
+	results             = [...]string{ResultPass, ResultFail, ResultNone, ResultTempError, ResultPermError, Other}
+	spfResults          = [...]string{ResultPass, ResultFail, ResultNone, ResultTempFail, ResultPermError, Other}
+	origins             = [...]string{OriginMailFrom, OriginHelo}
+	notEvaluatedReasons = [...]string{ReasonIgnoredDomain, ReasonNoFrom, ReasonHeaderRequirements, ReasonMultiFrom, ReasonUnparsableFrom}
+	errorReasons        = [...]string{ReasonPolicyStore, ReasonHeaderAdd, ReasonHistory, ReasonReport, ReasonMilter, Other}
 )
 
 // unknownJobID is what OpenDMARC logs instead of a queue id when the MTA

@@ -16,10 +16,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -292,21 +292,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // fifoSet is a set of strings that forgets its oldest member past a
-// bound: a ring of the members in the order added.
+// bound: a ring of slots holding the members in the order added. A slot
+// keeps its buffer when its member goes, so once the ring has gone round
+// adding a member allocates nothing.
 type fifoSet struct {
-	ring []string
-	seqs []uint64
-	next int
-	seq  uint64
-	set  map[string]uint64 // member -> the seq of its slot in ring
+	slots [][]byte // each member's own copy of its bytes
+	live  []bool   // slots[i] holds a member of set
+	next  int
+	// set maps each member to its slot. Its keys are the bytes of
+	// slots[slot] (keyString): a slot is rewritten only after its key has
+	// left set.
+	set map[string]int
 }
 
 func newFIFOSet(max int) *fifoSet {
-	return &fifoSet{ring: make([]string, max), seqs: make([]uint64, max), set: map[string]uint64{}}
+	return &fifoSet{slots: make([][]byte, max), live: make([]bool, max), set: make(map[string]int, max)}
 }
 
 // maxKey bounds the length of a remembered key.
 const maxKey = 256
+
+// keyString is the string whose bytes are b, without a copy.
+func keyString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (f *fifoSet) add(k string) {
 	if len(k) > maxKey {
@@ -315,23 +322,31 @@ func (f *fifoSet) add(k string) {
 	if _, ok := f.set[k]; ok {
 		return
 	}
-	k = strings.Clone(k) // do not pin the line
-	f.seq++
-	if old := f.ring[f.next]; old != "" && f.set[old] == f.seqs[f.next] {
-		delete(f.set, old)
+	s := f.next
+	f.next = (f.next + 1) % len(f.slots)
+	if f.live[s] {
+		delete(f.set, keyString(f.slots[s]))
 	}
-	f.ring[f.next], f.seqs[f.next] = k, f.seq
-	f.set[k] = f.seq
-	f.next = (f.next + 1) % len(f.ring)
+	// A copy: k is the reader's buffer, which the next line overwrites.
+	// A slot's first buffer fits the usual "lmtp(user)<pid><session>",
+	// so that it seldom grows when it takes a longer one.
+	if cap(f.slots[s]) < len(k) {
+		f.slots[s] = make([]byte, 0, max(len(k), 64))
+	}
+	f.slots[s] = append(f.slots[s][:0], k...)
+	f.set[keyString(f.slots[s])] = s
+	f.live[s] = true
 }
 
 func (f *fifoSet) take(k string) bool {
 	if len(k) > maxKey {
 		k = k[:maxKey]
 	}
-	if _, ok := f.set[k]; ok {
-		delete(f.set, k)
-		return true
+	s, ok := f.set[k]
+	if !ok {
+		return false
 	}
-	return false
+	delete(f.set, k)
+	f.live[s] = false
+	return true
 }

@@ -113,7 +113,7 @@ type Collector struct {
 	mu     sync.Mutex
 	jails  map[string]map[addrKey]struct{} // jail name -> banned addresses
 	held   int                             // pairs held, over all jails
-	warned bool                           // the bound was hit and logged
+	warned bool                            // the bound was hit and logged
 }
 
 // maxName bounds the length of a jail name or address held.

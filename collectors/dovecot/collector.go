@@ -306,7 +306,7 @@ type fifoSet struct {
 }
 
 func newFIFOSet(max int) *fifoSet {
-	return &fifoSet{slots: make([][]byte, max), live: make([]bool, max), set: make(map[string]int, max)}
+	return &fifoSet{slots: make([][]byte, max), live: make([]bool, max), set: map[string]int{}}
 }
 
 // maxKey bounds the length of a remembered key.

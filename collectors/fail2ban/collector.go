@@ -111,27 +111,13 @@ type Collector struct {
 	bansBy, unbansBy, matchesBy, restoresBy []prometheus.Counter
 
 	mu     sync.Mutex
-	jails  map[string]map[addrKey]struct{} // jail name -> banned addresses
-	held   int                             // pairs held, over all jails
-	warned bool                            // the bound was hit and logged
+	jails  map[string]map[string]struct{} // jail name -> banned addresses
+	held   int                            // pairs held, over all jails
+	warned bool                           // the bound was hit and logged
 }
 
 // maxName bounds the length of a jail name or address held.
 const maxName = 64
-
-// addrKey is an address held banned: its own copy of the line's text, in
-// a fixed array, so that holding one allocates nothing beyond the map's
-// slot.
-type addrKey struct {
-	n uint8
-	b [maxName]byte
-}
-
-// keyOf copies ip (at most maxName bytes) into an addrKey.
-func keyOf(ip string) (k addrKey) {
-	k.n = uint8(copy(k.b[:], ip))
-	return k
-}
 
 // New returns a fail2ban collector, with the banned set rebuilt from
 // cfg.LogPaths. A log path that does not exist is skipped (fail2ban has
@@ -165,7 +151,7 @@ func New(cfg Config) (*Collector, error) {
 			Name: "fail2ban_ban_restores_total",
 			Help: "Bans re-applied from fail2ban's database when it started (\"[jail] Restore Ban <ip>\"), by jail.",
 		}, []string{"jail"}),
-		jails: map[string]map[addrKey]struct{}{},
+		jails: map[string]map[string]struct{}{},
 	}
 	for _, j := range cfg.Jails {
 		if err := checkJail(j); err != nil {
@@ -256,10 +242,9 @@ func (c *Collector) apply(ev Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ips := c.jails[ev.Jail]
-	ip := keyOf(ev.IP)
 	switch ev.Kind {
 	case Ban, Restore, Reban:
-		if _, ok := ips[ip]; ok {
+		if _, ok := ips[ev.IP]; ok {
 			return
 		}
 		if c.held >= c.cfg.MaxBanned {
@@ -270,32 +255,23 @@ func (c *Collector) apply(ev Event) {
 			return
 		}
 		if ips == nil {
-			ips = map[addrKey]struct{}{}
+			ips = map[string]struct{}{}
 			c.jails[strings.Clone(ev.Jail)] = ips
 		}
-		ips[ip] = struct{}{}
+		// Copies: the line's text is the reader's buffer.
+		ips[strings.Clone(ev.IP)] = struct{}{}
 		c.held++
 	case Unban:
-		if _, ok := ips[ip]; ok {
-			delete(ips, ip)
+		if _, ok := ips[ev.IP]; ok {
+			delete(ips, ev.IP)
 			c.held--
 			if len(ips) == 0 {
-				c.dropJail(ev.Jail)
+				delete(c.jails, ev.Jail)
 			}
 		}
 	case Flush, JailReset:
 		c.held -= len(ips)
-		clear(ips)
-		c.dropJail(ev.Jail)
-	}
-}
-
-// dropJail forgets a jail that holds no address. A configured jail's
-// (empty) set stays, ready for its next ban: there are few of them, and
-// any other name is text from the log, which must not pile up.
-func (c *Collector) dropJail(jail string) {
-	if _, ok := c.labels[jail]; !ok {
-		delete(c.jails, jail)
+		delete(c.jails, ev.Jail)
 	}
 }
 

@@ -336,13 +336,12 @@ func parseLogin(p *prefix) Event {
 // login session in words.
 func humanReason(head, fields string) string {
 	switch {
-	case strings.Contains(head, "SSL_accept()") || strings.Contains(head, "TLS handshak") ||
-		strings.Contains(head, "(disconnected during TLS handshake"):
+	case tlsFailure(head):
 		// An SSL_accept failure also says "no auth attempts": it is a TLS failure only.
 		return ReasonTLSFailed
-	case strings.Contains(head, "(auth failed, "):
+	case hasParen(head, "(auth failed, "):
 		return ReasonAuthFailed
-	case strings.Contains(head, "(no auth attempts") || strings.Contains(head, "(disconnected before auth was ready"):
+	case hasParen(head, "(no auth attempts") || hasParen(head, "(disconnected before auth was ready"):
 		// Older layouts say the handshake failed only in the fields
 		// ("…, TLS handshaking: SSL_accept() failed: …"). With no auth
 		// attempt there is no user name, so the fields hold no client text
@@ -353,6 +352,37 @@ func humanReason(head, fields string) string {
 		return ReasonNoAuth
 	}
 	return Other
+}
+
+// tlsFailure reports whether head says "SSL_accept()" or "TLS handshak"
+// ("(disconnected during TLS handshake" among them). Both hold an 'S',
+// which the rest of a login line seldom does: it visits those only.
+func tlsFailure(head string) bool {
+	for at := 0; ; at++ {
+		i := strings.IndexByte(head[at:], 'S')
+		if i < 0 {
+			return false
+		}
+		at += i
+		if strings.HasPrefix(head[at:], "SSL_accept()") || at >= 2 && strings.HasPrefix(head[at-2:], "TLS handshak") {
+			return true
+		}
+	}
+}
+
+// hasParen is strings.Contains(head, phrase) for a phrase that starts
+// with '(': it visits the parentheses of head only.
+func hasParen(head, phrase string) bool {
+	for at := 0; ; at++ {
+		i := strings.IndexByte(head[at:], '(')
+		if i < 0 {
+			return false
+		}
+		at += i
+		if strings.HasPrefix(head[at:], phrase) {
+			return true
+		}
+	}
 }
 
 // lastParen returns the word in the last "(…)" that ends head, when it is

@@ -58,3 +58,38 @@ func TestLastDeliveryMarker(t *testing.T) {
 		}
 	}
 }
+
+// humanReason reads what looking for each phrase with strings.Contains,
+// in order, reads.
+func TestHumanReason(t *testing.T) {
+	byContains := func(head, fields string) string {
+		switch {
+		case strings.Contains(head, "SSL_accept()") || strings.Contains(head, "TLS handshak") ||
+			strings.Contains(head, "(disconnected during TLS handshake"):
+			return ReasonTLSFailed
+		case strings.Contains(head, "(auth failed, "):
+			return ReasonAuthFailed
+		case strings.Contains(head, "(no auth attempts") || strings.Contains(head, "(disconnected before auth was ready"):
+			if strings.Contains(fields, ", TLS handshaking") {
+				return ReasonTLSFailed
+			}
+			return ReasonNoAuth
+		}
+		return Other
+	}
+	pieces := []string{"(", "(auth failed, ", "(auth failed", "(no auth attempts", "(no auth", "(disconnected before auth was ready",
+		"(disconnected during TLS handshake", "SSL_accept()", "SSL_accept", "TLS handshak", "TLS ", "TL", "S", "T", " ", "x", ", TLS handshaking"}
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := 0; n < 50000; n++ {
+		var head, fields strings.Builder
+		for k := r.IntN(8); k > 0; k-- {
+			head.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		for k := r.IntN(3); k > 0; k-- {
+			fields.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		if got, want := humanReason(head.String(), fields.String()), byContains(head.String(), fields.String()); got != want {
+			t.Fatalf("humanReason(%q, %q) = %q, want %q", head.String(), fields.String(), got, want)
+		}
+	}
+}

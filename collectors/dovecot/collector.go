@@ -16,10 +16,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,6 +88,14 @@ type Collector struct {
 	authFailures  *prometheus.CounterVec
 	metrics       collectors.Metrics
 
+	// The vectors' children, resolved once: Handle indexes them by the
+	// position of each label value in its closed set.
+	loginsBy        [len(services)]prometheus.Counter
+	loginFailuresBy [len(services)][len(loginFailReasons)][len(knownBotValues)]prometheus.Counter
+	deliveriesBy    [len(agents)][len(deliveryResults)]prometheus.Counter
+	relaysBy        [len(relayResults)]prometheus.Counter
+	authFailuresBy  [len(authFailReasons)]prometheus.Counter
+
 	bots  atomic.Pointer[Networks]
 	stats *statsScraper
 
@@ -136,24 +144,24 @@ func New(cfg Config) (*Collector, error) {
 		}, []string{"reason"}),
 		failedSaves: newFIFOSet(cfg.MaxPending),
 	}
-	for _, s := range Services {
-		c.logins.WithLabelValues(s)
-		for _, r := range LoginFailReasons {
-			for _, b := range KnownBotValues {
-				c.loginFailures.WithLabelValues(s, r, b)
+	for i, s := range services {
+		c.loginsBy[i] = c.logins.WithLabelValues(s)
+		for j, r := range loginFailReasons {
+			for k, b := range knownBotValues {
+				c.loginFailuresBy[i][j][k] = c.loginFailures.WithLabelValues(s, r, b)
 			}
 		}
 	}
-	for _, a := range Agents {
-		for _, r := range DeliveryResults {
-			c.deliveries.WithLabelValues(a, r)
+	for i, a := range agents {
+		for j, r := range deliveryResults {
+			c.deliveriesBy[i][j] = c.deliveries.WithLabelValues(a, r)
 		}
 	}
-	for _, r := range RelayResults {
-		c.relays.WithLabelValues(r)
+	for i, r := range relayResults {
+		c.relaysBy[i] = c.relays.WithLabelValues(r)
 	}
-	for _, r := range AuthFailReasons {
-		c.authFailures.WithLabelValues(r)
+	for i, r := range authFailReasons {
+		c.authFailuresBy[i] = c.authFailures.WithLabelValues(r)
 	}
 	c.metrics = collectors.Metrics{c.logins, c.loginFailures, c.deliveries, c.relays, c.authFailures}
 	if cfg.KnownBotNetworks != "" {
@@ -199,13 +207,13 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case Unknown:
 		return false
 	case Login:
-		c.logins.WithLabelValues(ev.Service).Inc()
+		c.loginsBy[index(services[:], ev.Service)].Inc()
 	case LoginFailure:
-		bot := KnownBotFalse
+		bot := 1 // KnownBotFalse
 		if c.bots.Load().Contains(ev.RIP) {
-			bot = KnownBotTrue
+			bot = 0 // KnownBotTrue
 		}
-		c.loginFailures.WithLabelValues(ev.Service, ev.Reason, bot).Inc()
+		c.loginFailuresBy[index(services[:], ev.Service)][index(loginFailReasons[:], ev.Reason)][bot].Inc()
 	case Delivery:
 		if ev.Result == ResultFailed {
 			c.mu.Lock()
@@ -222,13 +230,25 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 				return true
 			}
 		}
-		c.deliveries.WithLabelValues(ev.Agent, ev.Result).Inc()
+		c.deliveriesBy[index(agents[:], ev.Agent)][index(deliveryResults[:], ev.Result)].Inc()
 	case Relay:
-		c.relays.WithLabelValues(ev.Result).Inc()
+		c.relaysBy[index(relayResults[:], ev.Result)].Inc()
 	case AuthFailure:
-		c.authFailures.WithLabelValues(ev.Reason).Inc()
+		c.authFailuresBy[index(authFailReasons[:], ev.Reason)].Inc()
 	}
 	return true
+}
+
+// index is the position of v in the closed set set, or of its last
+// member (Other where the set has one) for a value outside it. Parse
+// returns only the package's constants.
+func index(set []string, v string) int {
+	for i, s := range set {
+		if s == v {
+			return i
+		}
+	}
+	return len(set) - 1
 }
 
 // Reload implements collectors.Reloader: it rereads the known-bot
@@ -272,21 +292,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // fifoSet is a set of strings that forgets its oldest member past a
-// bound: a ring of the members in the order added.
+// bound: a ring of slots holding the members in the order added. A slot
+// keeps its buffer when its member goes, so once the ring has gone round
+// adding a member allocates nothing.
 type fifoSet struct {
-	ring []string
-	seqs []uint64
-	next int
-	seq  uint64
-	set  map[string]uint64 // member -> the seq of its slot in ring
+	slots [][]byte // each member's own copy of its bytes
+	live  []bool   // slots[i] holds a member of set
+	next  int
+	// set maps each member to its slot. Its keys are the bytes of
+	// slots[slot] (keyString): a slot is rewritten only after its key has
+	// left set.
+	set map[string]int
 }
 
 func newFIFOSet(max int) *fifoSet {
-	return &fifoSet{ring: make([]string, max), seqs: make([]uint64, max), set: map[string]uint64{}}
+	return &fifoSet{slots: make([][]byte, max), live: make([]bool, max), set: map[string]int{}}
 }
 
 // maxKey bounds the length of a remembered key.
 const maxKey = 256
+
+// keyString is the string whose bytes are b, without a copy.
+func keyString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (f *fifoSet) add(k string) {
 	if len(k) > maxKey {
@@ -295,23 +322,31 @@ func (f *fifoSet) add(k string) {
 	if _, ok := f.set[k]; ok {
 		return
 	}
-	k = strings.Clone(k) // do not pin the line
-	f.seq++
-	if old := f.ring[f.next]; old != "" && f.set[old] == f.seqs[f.next] {
-		delete(f.set, old)
+	s := f.next
+	f.next = (f.next + 1) % len(f.slots)
+	if f.live[s] {
+		delete(f.set, keyString(f.slots[s]))
 	}
-	f.ring[f.next], f.seqs[f.next] = k, f.seq
-	f.set[k] = f.seq
-	f.next = (f.next + 1) % len(f.ring)
+	// A copy: k is the reader's buffer, which the next line overwrites.
+	// A slot's first buffer fits the usual "lmtp(user)<pid><session>",
+	// so that it seldom grows when it takes a longer one.
+	if cap(f.slots[s]) < len(k) {
+		f.slots[s] = make([]byte, 0, max(len(k), 64))
+	}
+	f.slots[s] = append(f.slots[s][:0], k...)
+	f.set[keyString(f.slots[s])] = s
+	f.live[s] = true
 }
 
 func (f *fifoSet) take(k string) bool {
 	if len(k) > maxKey {
 		k = k[:maxKey]
 	}
-	if _, ok := f.set[k]; ok {
-		delete(f.set, k)
-		return true
+	s, ok := f.set[k]
+	if !ok {
+		return false
 	}
-	return false
+	delete(f.set, k)
+	f.live[s] = false
+	return true
 }

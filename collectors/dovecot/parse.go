@@ -69,13 +69,25 @@ const (
 
 // The closed label sets, in exposition order.
 var (
-	Services         = []string{ServiceIMAP, ServicePOP3, ServiceSubmission, ServiceManageSieve, ServiceLMTP, Other}
-	LoginFailReasons = []string{ReasonAuthFailed, ReasonNoAuth, ReasonTLSFailed, Other}
-	AuthFailReasons  = []string{ReasonPasswordMismatch, ReasonUnknownUser, Other}
-	Agents           = []string{AgentLDA, AgentLMTP}
-	DeliveryResults  = []string{ResultSaved, ResultFailed}
-	RelayResults     = []string{ResultOK, ResultFailed}
-	KnownBotValues   = []string{KnownBotTrue, KnownBotFalse}
+	Services         = services[:]
+	LoginFailReasons = loginFailReasons[:]
+	AuthFailReasons  = authFailReasons[:]
+	Agents           = agents[:]
+	DeliveryResults  = deliveryResults[:]
+	RelayResults     = relayResults[:]
+	KnownBotValues   = knownBotValues[:]
+)
+
+// The closed sets as arrays, whose lengths size the collector's arrays of
+// counters. KnownBotValues' order is what Handle's indexes assume.
+var (
+	services         = [...]string{ServiceIMAP, ServicePOP3, ServiceSubmission, ServiceManageSieve, ServiceLMTP, Other}
+	loginFailReasons = [...]string{ReasonAuthFailed, ReasonNoAuth, ReasonTLSFailed, Other}
+	authFailReasons  = [...]string{ReasonPasswordMismatch, ReasonUnknownUser, Other}
+	agents           = [...]string{AgentLDA, AgentLMTP}
+	deliveryResults  = [...]string{ResultSaved, ResultFailed}
+	relayResults     = [...]string{ResultOK, ResultFailed}
+	knownBotValues   = [...]string{KnownBotTrue, KnownBotFalse}
 )
 
 const infoLevel = "Info: "
@@ -106,14 +118,14 @@ type prefix struct {
 // splitPrefix reads the head of msg. Over syslog an Info line has no
 // level and other levels carry theirs ("Warning: "); in Dovecot's own file
 // every line carries its level.
-func splitPrefix(msg string) (prefix, bool) {
-	var p prefix
+// It fills *p, which the caller holds, rather than returning a copy.
+func splitPrefix(msg string, p *prefix) bool {
 	i := 0
 	for i < len(msg) && isServiceChar(msg[i]) {
 		i++
 	}
 	if i == 0 || i >= len(msg) {
-		return p, false
+		return false
 	}
 	p.service = msg[:i]
 	j := i
@@ -124,7 +136,7 @@ func splitPrefix(msg string) (prefix, bool) {
 		for {
 			e := strings.IndexByte(msg[k:], ')')
 			if e < 0 {
-				return p, false
+				return false
 			}
 			k += e + 1
 			if k < len(msg) && (msg[k] == '<' || msg[k] == ':') {
@@ -137,30 +149,34 @@ func splitPrefix(msg string) (prefix, bool) {
 	for j < len(msg) && msg[j] == '<' {
 		e := strings.IndexByte(msg[j:], '>')
 		if e < 0 {
-			return p, false
+			return false
 		}
 		j += e + 1
 	}
 	if j+1 >= len(msg) || msg[j] != ':' || msg[j+1] != ' ' {
-		return p, false
+		return false
 	}
 	p.head = msg[:j]
 	body := skipRequest(msg[j+2:])
 	p.info = true
-	if strings.HasPrefix(body, infoLevel) {
-		body = body[len(infoLevel):]
-	} else {
-		for _, l := range nonInfoLevels {
-			if strings.HasPrefix(body, l) {
-				body = body[len(l):]
-				p.info = false
-				p.errLvl = l == "Error: "
-				break
+	if body != "" {
+		// The levels start with distinct letters.
+		switch body[0] {
+		case 'I':
+			body = strings.TrimPrefix(body, infoLevel)
+		case 'W', 'E', 'F', 'P', 'D':
+			for _, l := range nonInfoLevels {
+				if strings.HasPrefix(body, l) {
+					body = body[len(l):]
+					p.info = false
+					p.errLvl = l == "Error: "
+					break
+				}
 			}
 		}
 	}
 	p.body = skipRequest(body)
-	return p, true
+	return true
 }
 
 // skipRequest skips the "request [N]: " event prefix Dovecot 2.4 appends
@@ -181,16 +197,22 @@ func skipRequest(s string) string {
 	return s[i+3:]
 }
 
-func isServiceChar(c byte) bool {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'
-}
+func isServiceChar(c byte) bool { return serviceChars[c] }
+
+// serviceChars are the bytes of a service name: letters, digits, - and _.
+var serviceChars = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'
+	}
+	return t
+}()
 
 // Parse reads the message part of one Dovecot line: after "dovecot: " in
 // syslog, or after the timestamp in Dovecot's own log_path file. It never
 // allocates: strings in the Event are constants or substrings of msg.
 func Parse(msg string) Event {
-	p, ok := splitPrefix(msg)
-	if !ok {
+	var p prefix
+	if !splitPrefix(msg, &p) {
 		return Event{}
 	}
 	if !p.info {
@@ -199,7 +221,7 @@ func Parse(msg string) Event {
 			return Event{Kind: Ignored}
 		case p.errLvl && (p.service == "lda" || p.service == "lmtp") && p.hasUser:
 			// A Sieve store that failed for a reason other than quota.
-			if ev := parseDelivery(p); ev.Kind == Delivery && ev.Result == ResultFailed {
+			if ev := parseDelivery(&p); ev.Kind == Delivery && ev.Result == ResultFailed {
 				return ev
 			}
 		}
@@ -207,11 +229,11 @@ func Parse(msg string) Event {
 	}
 	switch {
 	case strings.HasSuffix(p.service, "-login") && !p.hasUser:
-		return parseLogin(p)
+		return parseLogin(&p)
 	case p.service == "auth" || p.service == "auth-worker":
-		return parseAuth(p)
+		return parseAuth(&p)
 	case (p.service == "lda" || p.service == "lmtp") && p.hasUser:
-		return parseDelivery(p)
+		return parseDelivery(&p)
 	case p.service == "submission" && p.hasUser:
 		switch {
 		case strings.HasPrefix(p.body, "Successfully relayed message"):
@@ -265,7 +287,7 @@ func loginService(svc string) string {
 // reason tag when there is one (login-common's
 // client_get_extra_disconnect_reason). The user name after "user=<" is the
 // client's text, so the reason is looked for only before it.
-func parseLogin(p prefix) Event {
+func parseLogin(p *prefix) Event {
 	service := loginService(p.service[:len(p.service)-len("-login")])
 	body := p.body
 	if strings.HasPrefix(body, "Login: ") || strings.HasPrefix(body, "Logged in: ") {
@@ -314,13 +336,12 @@ func parseLogin(p prefix) Event {
 // login session in words.
 func humanReason(head, fields string) string {
 	switch {
-	case strings.Contains(head, "SSL_accept()") || strings.Contains(head, "TLS handshak") ||
-		strings.Contains(head, "(disconnected during TLS handshake"):
+	case tlsFailure(head):
 		// An SSL_accept failure also says "no auth attempts": it is a TLS failure only.
 		return ReasonTLSFailed
-	case strings.Contains(head, "(auth failed, "):
+	case hasParen(head, "(auth failed, "):
 		return ReasonAuthFailed
-	case strings.Contains(head, "(no auth attempts") || strings.Contains(head, "(disconnected before auth was ready"):
+	case hasParen(head, "(no auth attempts") || hasParen(head, "(disconnected before auth was ready"):
 		// Older layouts say the handshake failed only in the fields
 		// ("…, TLS handshaking: SSL_accept() failed: …"). With no auth
 		// attempt there is no user name, so the fields hold no client text
@@ -331,6 +352,37 @@ func humanReason(head, fields string) string {
 		return ReasonNoAuth
 	}
 	return Other
+}
+
+// tlsFailure reports whether head says "SSL_accept()" or "TLS handshak"
+// ("(disconnected during TLS handshake" among them). Both hold an 'S',
+// which the rest of a login line seldom does: it visits those only.
+func tlsFailure(head string) bool {
+	for at := 0; ; at++ {
+		i := strings.IndexByte(head[at:], 'S')
+		if i < 0 {
+			return false
+		}
+		at += i
+		if strings.HasPrefix(head[at:], "SSL_accept()") || at >= 2 && strings.HasPrefix(head[at-2:], "TLS handshak") {
+			return true
+		}
+	}
+}
+
+// hasParen is strings.Contains(head, phrase) for a phrase that starts
+// with '(': it visits the parentheses of head only.
+func hasParen(head, phrase string) bool {
+	for at := 0; ; at++ {
+		i := strings.IndexByte(head[at:], '(')
+		if i < 0 {
+			return false
+		}
+		at += i
+		if strings.HasPrefix(head[at:], phrase) {
+			return true
+		}
+	}
 }
 
 // lastParen returns the word in the last "(…)" that ends head, when it is
@@ -372,7 +424,7 @@ func loginAbortReason(tag string) string {
 // loginRIP returns the rip= field of a login line. It is the last one:
 // the user name, which comes first, may hold any text.
 func loginRIP(body string) string {
-	i := strings.LastIndex(body, ", rip=")
+	i := lastIndex(body, ", rip=")
 	if i >= 0 {
 		i += len(", rip=")
 	} else if j := strings.Index(body, ": rip="); j >= 0 {
@@ -398,7 +450,7 @@ func loginRIP(body string) string {
 // The user name inside the parentheses is the client's text, so in 2.3's
 // layout the message is what follows the last "): ". In 2.4's the user is
 // in the line's prefix and the message follows the passdb's name.
-func parseAuth(p prefix) Event {
+func parseAuth(p *prefix) Event {
 	body := p.body
 	if p.hasUser && !pidOnly(p.head) {
 		// 2.4: "<passdb name>: message".
@@ -410,7 +462,7 @@ func parseAuth(p prefix) Event {
 			return authOutcome(body[i+2:])
 		}
 	}
-	i := strings.LastIndex(body, "): ")
+	i := lastIndex(body, "): ")
 	if i < 0 || strings.IndexByte(body[:i], '(') <= 0 {
 		return Event{}
 	}
@@ -460,26 +512,13 @@ func authOutcome(m string) Event {
 //
 // The message id is the sender's text and may hold any of the markers, so
 // the last marker of the line decides.
-func parseDelivery(p prefix) Event {
+func parseDelivery(p *prefix) Event {
 	agent := AgentLDA
 	if p.service == "lmtp" {
 		agent = AgentLMTP
 	}
 	body := p.body
-	best, at := -1, -2
-	for k, m := range deliveryMarkers {
-		i := strings.LastIndex(body, m)
-		if i < 0 {
-			if !strings.HasPrefix(body, m[2:]) {
-				continue
-			}
-			// A deliver_log_format without "msgid=%m: " starts with the text.
-			i = -1
-		}
-		if i > at {
-			best, at = k, i
-		}
-	}
+	best := lastDeliveryMarker(body)
 	if best < 0 {
 		if agent == AgentLMTP && (strings.HasPrefix(body, "Connect from ") || strings.HasPrefix(body, "Disconnect from ")) {
 			return Event{Kind: Ignored}
@@ -493,4 +532,51 @@ func parseDelivery(p prefix) Event {
 	}
 	return Event{Kind: Delivery, Agent: agent, Result: deliveryMarkResult[best],
 		Rejected: deliveryMarkers[best] == ": rejected: ", Session: p.head}
+}
+
+// lastDeliveryMarker returns the index in deliveryMarkers of the marker
+// that starts last in body, or -1. It walks back over the ": " of body
+// once; no marker is a prefix of another, so at most one starts at any
+// place. A body with none that starts with a marker's text (a
+// deliver_log_format without "msgid=%m: ") has that marker.
+func lastDeliveryMarker(body string) int {
+	for end := len(body); end > 0; {
+		i := strings.LastIndexByte(body[:end], ':')
+		if i < 0 {
+			break
+		}
+		if i+1 < len(body) && body[i+1] == ' ' {
+			for k, m := range deliveryMarkers {
+				if strings.HasPrefix(body[i:], m) {
+					return k
+				}
+			}
+		}
+		end = i
+	}
+	for k, m := range deliveryMarkers {
+		if strings.HasPrefix(body, m[2:]) {
+			return k
+		}
+	}
+	return -1
+}
+
+// lastIndex is strings.LastIndex for the short, fixed needles of this
+// package: it steps back over the places of the needle's last byte, which
+// costs less than LastIndex's rolling hash over the whole line.
+func lastIndex(s, needle string) int {
+	n := len(needle)
+	last := needle[n-1]
+	for end := len(s); end >= n; {
+		i := strings.LastIndexByte(s[:end], last)
+		if i < n-1 {
+			return -1
+		}
+		if s[i-n+1:i+1] == needle {
+			return i - n + 1
+		}
+		end = i
+	}
+	return -1
 }

@@ -98,13 +98,17 @@ var bannedDesc = prometheus.NewDesc("fail2ban_banned",
 // Collector is the fail2ban collector.
 type Collector struct {
 	cfg    Config
-	labels map[string]bool // configured jail names
+	labels map[string]int // configured jail name -> its place in jailLabels
 
 	bans     *prometheus.CounterVec
 	unbans   *prometheus.CounterVec
 	matches  *prometheus.CounterVec
 	restores *prometheus.CounterVec
 	metrics  collectors.Metrics
+
+	// The vectors' children, resolved once, by the jail's place in
+	// jailLabels ("other" last).
+	bansBy, unbansBy, matchesBy, restoresBy []prometheus.Counter
 
 	mu     sync.Mutex
 	jails  map[string]map[string]struct{} // jail name -> banned addresses
@@ -130,7 +134,7 @@ func New(cfg Config) (*Collector, error) {
 	}
 	c := &Collector{
 		cfg:    cfg,
-		labels: map[string]bool{},
+		labels: map[string]int{},
 		bans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fail2ban_bans_total",
 			Help: "Addresses banned (\"[jail] Ban <ip>\"), by jail; bans restored at fail2ban's start are not counted.",
@@ -153,16 +157,16 @@ func New(cfg Config) (*Collector, error) {
 		if err := checkJail(j); err != nil {
 			return nil, err
 		}
-		if c.labels[j] {
+		if _, dup := c.labels[j]; dup {
 			return nil, fmt.Errorf("--collector.fail2ban.jails: %q given twice", j)
 		}
-		c.labels[j] = true
+		c.labels[j] = len(c.labels)
 	}
 	for _, l := range c.jailLabels() {
-		c.bans.WithLabelValues(l)
-		c.unbans.WithLabelValues(l)
-		c.matches.WithLabelValues(l)
-		c.restores.WithLabelValues(l)
+		c.bansBy = append(c.bansBy, c.bans.WithLabelValues(l))
+		c.unbansBy = append(c.unbansBy, c.unbans.WithLabelValues(l))
+		c.matchesBy = append(c.matchesBy, c.matches.WithLabelValues(l))
+		c.restoresBy = append(c.restoresBy, c.restores.WithLabelValues(l))
 	}
 	c.metrics = collectors.Metrics{c.bans, c.unbans, c.matches, c.restores}
 	for _, p := range cfg.LogPaths {
@@ -195,12 +199,12 @@ func (c *Collector) jailLabels() []string {
 	return append(append([]string{}, c.cfg.Jails...), Other)
 }
 
-// label maps a jail name onto the closed set.
-func (c *Collector) label(jail string) string {
-	if c.labels[jail] {
-		return jail
+// labelIndex is the place of a jail's label in jailLabels.
+func (c *Collector) labelIndex(jail string) int {
+	if i, ok := c.labels[jail]; ok {
+		return i
 	}
-	return Other
+	return len(c.labels) // Other
 }
 
 // Programs implements collectors.LogCollector.
@@ -213,13 +217,13 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case Unknown:
 		return false
 	case Match:
-		c.matches.WithLabelValues(c.label(ev.Jail)).Inc()
+		c.matchesBy[c.labelIndex(ev.Jail)].Inc()
 	case Ban:
-		c.bans.WithLabelValues(c.label(ev.Jail)).Inc()
+		c.bansBy[c.labelIndex(ev.Jail)].Inc()
 	case Restore:
-		c.restores.WithLabelValues(c.label(ev.Jail)).Inc()
+		c.restoresBy[c.labelIndex(ev.Jail)].Inc()
 	case Unban:
-		c.unbans.WithLabelValues(c.label(ev.Jail)).Inc()
+		c.unbansBy[c.labelIndex(ev.Jail)].Inc()
 	}
 	c.apply(ev)
 	return true
@@ -254,6 +258,7 @@ func (c *Collector) apply(ev Event) {
 			ips = map[string]struct{}{}
 			c.jails[strings.Clone(ev.Jail)] = ips
 		}
+		// Copies: the line's text is the reader's buffer.
 		ips[strings.Clone(ev.IP)] = struct{}{}
 		c.held++
 	case Unban:
@@ -346,13 +351,14 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.metrics.Collect(ch)
-	counts := map[string]int{}
+	labels := c.jailLabels()
+	counts := make([]int, len(labels))
 	c.mu.Lock()
 	for jail, ips := range c.jails {
-		counts[c.label(jail)] += len(ips)
+		counts[c.labelIndex(jail)] += len(ips)
 	}
 	c.mu.Unlock()
-	for _, l := range c.jailLabels() {
-		ch <- prometheus.MustNewConstMetric(bannedDesc, prometheus.GaugeValue, float64(counts[l]), l)
+	for i, l := range labels {
+		ch <- prometheus.MustNewConstMetric(bannedDesc, prometheus.GaugeValue, float64(counts[i]), l)
 	}
 }

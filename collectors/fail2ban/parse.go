@@ -37,7 +37,7 @@ func Parse(msg string) Event {
 	if strings.HasPrefix(msg, "fail2ban.") {
 		// "fail2ban.<module> <padding>[<pid>]: ", or "fail2ban.<module>: "
 		// as fail2ban 0.8 wrote it: the module and pid hold no ": ".
-		i := strings.Index(msg, ": ")
+		i := indexPair(msg, ':', ' ')
 		if i < 0 {
 			return Event{}
 		}
@@ -58,31 +58,37 @@ func Parse(msg string) Event {
 	if !strings.HasPrefix(body, "[") {
 		return parseServer(body)
 	}
-	end := strings.Index(body, "] ")
+	end := indexPair(body, ']', ' ')
 	if end <= 1 {
 		return Event{}
 	}
 	ev := Event{Jail: body[1:end]}
 	rest := body[end+2:]
+	// The words start with distinct letters but for F and R: the first
+	// byte picks the few worth comparing.
+	var first byte
+	if rest != "" {
+		first = rest[0]
+	}
 	switch {
-	case strings.HasPrefix(rest, "Found "):
+	case first == 'F' && strings.HasPrefix(rest, "Found "):
 		ev.Kind = Match
 		ev.IP = field(rest[len("Found "):])
-	case strings.HasPrefix(rest, "Ban "):
+	case first == 'B' && strings.HasPrefix(rest, "Ban "):
 		ev.Kind = Ban
 		ev.IP = field(rest[len("Ban "):])
-	case strings.HasPrefix(rest, "Restore Ban "):
+	case first == 'R' && strings.HasPrefix(rest, "Restore Ban "):
 		ev.Kind = Restore
 		ev.IP = field(rest[len("Restore Ban "):])
-	case strings.HasPrefix(rest, "Reban "):
+	case first == 'R' && strings.HasPrefix(rest, "Reban "):
 		ev.Kind = Reban
 		ev.IP = strings.TrimSuffix(field(rest[len("Reban "):]), ",")
-	case strings.HasPrefix(rest, "Unban "):
+	case first == 'U' && strings.HasPrefix(rest, "Unban "):
 		ev.Kind = Unban
 		ev.IP = field(rest[len("Unban "):])
-	case strings.HasPrefix(rest, "Flush ticket(s) with "):
+	case first == 'F' && strings.HasPrefix(rest, "Flush ticket(s) with "):
 		ev.Kind = Flush
-	case strings.HasPrefix(rest, "Increase Ban "), strings.HasPrefix(rest, "Ignore "),
+	case first == 'I' && (strings.HasPrefix(rest, "Increase Ban ") || strings.HasPrefix(rest, "Ignore ")),
 		strings.HasSuffix(rest, " already banned"):
 		ev.Kind = Ignored
 	default:
@@ -114,4 +120,20 @@ func field(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// indexPair is strings.Index(s, string([]byte{a, b})) by IndexByte of a,
+// which is the quicker where a is rarely not followed by b.
+func indexPair(s string, a, b byte) int {
+	for at := 0; ; {
+		i := strings.IndexByte(s[at:], a)
+		if i < 0 {
+			return -1
+		}
+		at += i
+		if at+1 < len(s) && s[at+1] == b {
+			return at
+		}
+		at++
+	}
 }

@@ -93,6 +93,12 @@ type Collector struct {
 	signFailures  *prometheus.CounterVec
 	notSigned     *prometheus.CounterVec
 	verifications *prometheus.CounterVec
+	// The vectors' children, resolved once, by the label value's place
+	// in its closed set.
+	signFailuresBy  [len(signFailureReasons)]prometheus.Counter
+	notSignedBy     [len(notSignedReasons)]prometheus.Counter
+	verificationsBy [len(results)]prometheus.Counter
+
 	probeDuration prometheus.Histogram // nil without a probe
 	probeSuccess  prometheus.Gauge
 	metrics       collectors.Metrics
@@ -146,14 +152,14 @@ func New(cfg Config) (*Collector, error) {
 			Help: "Messages OpenDKIM verified, by result: pass (needs SyslogSuccess yes), fail, no_signature (needs LogWhy yes), other (the key could not be retrieved).",
 		}, []string{"result"}),
 	}
-	for _, r := range SignFailureReasons {
-		c.signFailures.WithLabelValues(r)
+	for i, r := range signFailureReasons {
+		c.signFailuresBy[i] = c.signFailures.WithLabelValues(r)
 	}
-	for _, r := range NotSignedReasons {
-		c.notSigned.WithLabelValues(r)
+	for i, r := range notSignedReasons {
+		c.notSignedBy[i] = c.notSigned.WithLabelValues(r)
 	}
-	for _, r := range Results {
-		c.verifications.WithLabelValues(r)
+	for i, r := range results {
+		c.verificationsBy[i] = c.verifications.WithLabelValues(r)
 	}
 	c.metrics = collectors.Metrics{c.signed, c.signFailures, c.notSigned, c.verifications}
 	if cfg.ProbeAddress != "" {
@@ -196,13 +202,25 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case Signed:
 		c.signed.Inc()
 	case SignFailed:
-		c.signFailures.WithLabelValues(ev.Reason).Inc()
+		c.signFailuresBy[index(signFailureReasons[:], ev.Reason)].Inc()
 	case NotSigned:
-		c.notSigned.WithLabelValues(ev.Reason).Inc()
+		c.notSignedBy[index(notSignedReasons[:], ev.Reason)].Inc()
 	case Verified:
-		c.verifications.WithLabelValues(ev.Result).Inc()
+		c.verificationsBy[index(results[:], ev.Result)].Inc()
 	}
 	return true
+}
+
+// index is the position of v in the closed set set, or of its last
+// member (Other) for a value outside it. Parse returns only the
+// package's constants.
+func index(set []string, v string) int {
+	for i, s := range set {
+		if s == v {
+			return i
+		}
+	}
+	return len(set) - 1
 }
 
 // Describe implements prometheus.Collector.

@@ -47,9 +47,17 @@ const (
 
 // The closed label sets, in exposition order.
 var (
-	SignFailureReasons = []string{ReasonKeyLoad, ReasonTable, Other}
-	NotSignedReasons   = []string{ReasonNoSigningTableMatch, Other}
-	Results            = []string{ResultPass, ResultFail, ResultNoSignature, Other}
+	SignFailureReasons = signFailureReasons[:]
+	NotSignedReasons   = notSignedReasons[:]
+	Results            = results[:]
+)
+
+// The closed sets as arrays, whose lengths size the collector's arrays of
+// counters.
+var (
+	signFailureReasons = [...]string{ReasonKeyLoad, ReasonTable, Other}
+	notSignedReasons   = [...]string{ReasonNoSigningTableMatch, Other}
+	results            = [...]string{ResultPass, ResultFail, ResultNoSignature, Other}
 )
 
 // unknownJobID is what OpenDKIM logs instead of a queue id when the MTA
@@ -114,6 +122,15 @@ var perMessage = []shape{
 	{"ignoring ", Event{Kind: Ignored}},
 }
 
+// perMessageByFirst is perMessage by the first byte of each prefix, in
+// perMessage's order: only the shapes that can match are tried.
+var perMessageByFirst = func() (t [256][]shape) {
+	for _, s := range perMessage {
+		t[s.prefix[0]] = append(t[s.prefix[0]], s)
+	}
+	return t
+}()
+
 // Parse reads the message part of one OpenDKIM log line (after
 // "opendkim[pid]: "). It does not allocate.
 func Parse(msg string) Event {
@@ -135,7 +152,10 @@ func Parse(msg string) Event {
 		// "error loading key" line that follows, not counted again.
 		return Event{Kind: Ignored}
 	}
-	for _, s := range perMessage {
+	if rest == "" {
+		return Event{QID: qid}
+	}
+	for _, s := range perMessageByFirst[rest[0]] {
 		if strings.HasPrefix(rest, s.prefix) {
 			ev := s.ev
 			ev.QID = qid

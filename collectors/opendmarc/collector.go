@@ -59,6 +59,13 @@ type Collector struct {
 	errors       *prometheus.CounterVec
 	ignoredConns prometheus.Counter
 	metrics      []prometheus.Collector
+
+	// The vectors' children, resolved once, by the label value's place
+	// in its closed set.
+	resultsBy      [len(results)]prometheus.Counter
+	spfBy          [len(origins)][len(spfResults)]prometheus.Counter
+	notEvaluatedBy [len(notEvaluatedReasons)]prometheus.Counter
+	errorsBy       [len(errorReasons)]prometheus.Counter
 }
 
 // New returns an OpenDMARC collector.
@@ -89,19 +96,19 @@ func New(cfg Config) *Collector {
 			Help: "SMTP connections OpenDMARC let through unexamined: the client is in IgnoreHosts (\"ignoring connection from\").",
 		}),
 	}
-	for _, r := range Results {
-		c.results.WithLabelValues(r)
+	for i, r := range results {
+		c.resultsBy[i] = c.results.WithLabelValues(r)
 	}
-	for _, o := range Origins {
-		for _, r := range SPFResults {
-			c.spf.WithLabelValues(o, r)
+	for i, o := range origins {
+		for j, r := range spfResults {
+			c.spfBy[i][j] = c.spf.WithLabelValues(o, r)
 		}
 	}
-	for _, r := range NotEvaluatedReason {
-		c.notEvaluated.WithLabelValues(r)
+	for i, r := range notEvaluatedReasons {
+		c.notEvaluatedBy[i] = c.notEvaluated.WithLabelValues(r)
 	}
-	for _, r := range ErrorReasons {
-		c.errors.WithLabelValues(r)
+	for i, r := range errorReasons {
+		c.errorsBy[i] = c.errors.WithLabelValues(r)
 	}
 	c.metrics = []prometheus.Collector{c.results, c.spf, c.notEvaluated, c.errors, c.ignoredConns}
 	return c
@@ -117,17 +124,29 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case Unknown:
 		return false
 	case Evaluated:
-		c.results.WithLabelValues(ev.Result).Inc()
+		c.resultsBy[index(results[:], ev.Result)].Inc()
 	case SPF:
-		c.spf.WithLabelValues(ev.Origin, ev.Result).Inc()
+		c.spfBy[index(origins[:], ev.Origin)][index(spfResults[:], ev.Result)].Inc()
 	case NotEvaluated:
-		c.notEvaluated.WithLabelValues(ev.Reason).Inc()
+		c.notEvaluatedBy[index(notEvaluatedReasons[:], ev.Reason)].Inc()
 	case Failed:
-		c.errors.WithLabelValues(ev.Reason).Inc()
+		c.errorsBy[index(errorReasons[:], ev.Reason)].Inc()
 	case ConnectionIgnored:
 		c.ignoredConns.Inc()
 	}
 	return true
+}
+
+// index is the position of v in the closed set set, or of its last
+// member (Other where the set has one) for a value outside it. Parse
+// returns only the package's constants.
+func index(set []string, v string) int {
+	for i, s := range set {
+		if s == v {
+			return i
+		}
+	}
+	return len(set) - 1
 }
 
 // Describe implements prometheus.Collector.

@@ -64,11 +64,21 @@ const (
 
 // The closed label sets, in exposition order.
 var (
-	Results            = []string{ResultPass, ResultFail, ResultNone, ResultTempError, ResultPermError, Other}
-	SPFResults         = []string{ResultPass, ResultFail, ResultNone, ResultTempFail, ResultPermError, Other}
-	Origins            = []string{OriginMailFrom, OriginHelo}
-	NotEvaluatedReason = []string{ReasonIgnoredDomain, ReasonNoFrom, ReasonHeaderRequirements, ReasonMultiFrom, ReasonUnparsableFrom}
-	ErrorReasons       = []string{ReasonPolicyStore, ReasonHeaderAdd, ReasonHistory, ReasonReport, ReasonMilter, Other}
+	Results            = results[:]
+	SPFResults         = spfResults[:]
+	Origins            = origins[:]
+	NotEvaluatedReason = notEvaluatedReasons[:]
+	ErrorReasons       = errorReasons[:]
+)
+
+// The closed sets as arrays, whose lengths size the collector's arrays of
+// counters.
+var (
+	results             = [...]string{ResultPass, ResultFail, ResultNone, ResultTempError, ResultPermError, Other}
+	spfResults          = [...]string{ResultPass, ResultFail, ResultNone, ResultTempFail, ResultPermError, Other}
+	origins             = [...]string{OriginMailFrom, OriginHelo}
+	notEvaluatedReasons = [...]string{ReasonIgnoredDomain, ReasonNoFrom, ReasonHeaderRequirements, ReasonMultiFrom, ReasonUnparsableFrom}
+	errorReasons        = [...]string{ReasonPolicyStore, ReasonHeaderAdd, ReasonHistory, ReasonReport, ReasonMilter, Other}
 )
 
 // unknownJobID is what OpenDMARC logs instead of a queue id when the MTA
@@ -126,6 +136,46 @@ var lifecycle = []string{
 	"exited with status ",
 }
 
+// perMessageByFirst and lifecycleByFirst are perMessage and lifecycle by
+// the first byte of each prefix, in their order: only the shapes that can
+// match are tried.
+var (
+	perMessageByFirst = func() (t [256][]shape) {
+		for _, s := range perMessage {
+			t[s.prefix[0]] = append(t[s.prefix[0]], s)
+		}
+		return t
+	}()
+	lifecycleByFirst = func() (t [256][]string) {
+		for _, p := range lifecycle {
+			t[p[0]] = append(t[p[0]], p)
+		}
+		return t
+	}()
+)
+
+// historyOps are the calls whose failure on the HistoryFile OpenDMARC
+// logs after its path: "JOBID: PATH: fopen(): …", "…: flock(LOCK_EX): …".
+var historyOps = [...]string{": fopen(): ", ": fwrite(): ", ": flock(LOCK_", ": lockf(F_"}
+
+// containsAny reports whether any of needles, each starting with ':', is
+// in s: one pass over the colons of s.
+func containsAny(s string, needles []string) bool {
+	for i := strings.IndexByte(s, ':'); i >= 0; {
+		for _, n := range needles {
+			if strings.HasPrefix(s[i:], n) {
+				return true
+			}
+		}
+		j := strings.IndexByte(s[i+1:], ':')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
 // Parse reads the message part of one OpenDMARC log line (after
 // "opendmarc[pid]: "). It does not allocate.
 func Parse(msg string) Event {
@@ -134,7 +184,10 @@ func Parse(msg string) Event {
 	if strings.HasPrefix(msg, "ignoring connection from ") {
 		return Event{Kind: ConnectionIgnored}
 	}
-	for _, p := range lifecycle {
+	if msg == "" {
+		return Event{}
+	}
+	for _, p := range lifecycleByFirst[msg[0]] {
 		if strings.HasPrefix(msg, p) {
 			return Event{Kind: Ignored}
 		}
@@ -152,7 +205,10 @@ func Parse(msg string) Event {
 		}
 		return Event{}
 	}
-	for _, s := range perMessage {
+	if rest == "" {
+		return Event{QID: qid}
+	}
+	for _, s := range perMessageByFirst[rest[0]] {
 		if strings.HasPrefix(rest, s.prefix) {
 			ev := s.ev
 			ev.QID = qid
@@ -180,10 +236,8 @@ func Parse(msg string) Event {
 		return Event{Kind: Evaluated, QID: qid, Result: Other}
 	}
 	// HistoryFile errors: "JOBID: PATH: fopen(): …", "…: flock(LOCK_EX): …".
-	for _, op := range []string{": fopen(): ", ": fwrite(): ", ": flock(LOCK_", ": lockf(F_"} {
-		if strings.Contains(rest, op) {
-			return Event{Kind: Failed, QID: qid, Reason: ReasonHistory}
-		}
+	if containsAny(rest, historyOps[:]) {
+		return Event{Kind: Failed, QID: qid, Reason: ReasonHistory}
 	}
 	// "JOBID: DOMAIN RESULT", the line of every evaluated message. The
 	// domain is the From: field's, text from the mail: the line is

@@ -1,0 +1,45 @@
+package dovecot_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cabalmail/mailtier/collectors/dovecot"
+	"github.com/cabalmail/mailtier/internal/metrictest"
+)
+
+// The pipeline hands Handle records whose strings alias its read buffer,
+// overwritten by the next read. Fed that way, the corpus gives exactly
+// what it gives as strings of their own: what the collector keeps between
+// lines (the failed saves awaiting their "rejected:" line) is its own
+// copy.
+func TestReusedBuffer(t *testing.T) {
+	bots := filepath.Join(t.TempDir(), "bots.txt")
+	if err := os.WriteFile(bots, []byte("127.0.0.2\n127.0.0.6/32\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lines := metrictest.ReadLines(t, metrictest.Corpus+"maillog", metrictest.Corpus+"dovecot.log")
+	lines = append(lines,
+		// A failed save whose rejection comes after other lines.
+		"Nov 24 05:15:42 vm dovecot: lda(erin)<9300><AAAA>: msgid=<a@b>: save failed to INBOX: Quota exceeded (mailbox for user is full)",
+		"Nov 24 05:15:42 vm dovecot: lda(bob)<9301><BBBB>: msgid=<c@d>: saved mail to INBOX",
+		"Nov 24 05:15:42 vm dovecot: lda(erin)<9300><AAAA>: msgid=<a@b>: rejected: Quota exceeded (mailbox for user is full)",
+	)
+	fresh, err := dovecot.New(dovecot.Config{KnownBotNetworks: bots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused, err := dovecot.New(dovecot.Config{KnownBotNetworks: bots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := metrictest.Feed(t, fresh, lines...)
+	if got := metrictest.FeedReused(t, reused, lines...); got != want {
+		t.Errorf("%d lines recognised from a reused buffer, %d from strings", got, want)
+	}
+	metrictest.ExpectSame(t, fresh, reused)
+	// The failed saves count once each.
+	metrictest.Expect(t, reused, metrictest.Want{Name: "dovecot_deliveries_total", Labels: "agent=lda,result=failed",
+		Value: metrictest.GroundTruth(t)["lda_quota_exceeded"] + metrictest.GroundTruth(t)["flda_quota_exceeded"] + 1})
+}

@@ -1,0 +1,38 @@
+package fail2ban_test
+
+import (
+	"testing"
+
+	"github.com/cabalmail/mailtier/collectors/fail2ban"
+	"github.com/cabalmail/mailtier/internal/metrictest"
+)
+
+// The pipeline hands Handle records whose strings alias its read buffer,
+// overwritten by the next read. Fed that way, the corpus gives exactly
+// what it gives as strings of their own: the jails and addresses held
+// banned between lines are the collector's own copies.
+func TestReusedBuffer(t *testing.T) {
+	lines := append(metrictest.ReadLines(t, metrictest.Corpus+"fail2ban.log"),
+		// Held at the end: a jail of the list and one that is not.
+		"2026-11-24 05:15:50,173 fail2ban.actions        [9143]: NOTICE  [sshd] Ban 192.0.2.1",
+		"2026-11-24 05:15:50,173 fail2ban.actions        [9143]: NOTICE  [my-jail] Ban 192.0.2.2",
+		"2026-11-24 05:15:50,173 fail2ban.actions        [9143]: NOTICE  [my-jail] Ban 192.0.2.3",
+		"2026-11-24 05:15:50,173 fail2ban.actions        [9143]: NOTICE  [my-jail] Unban 192.0.2.2",
+	)
+	fresh, err := fail2ban.New(fail2ban.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused, err := fail2ban.New(fail2ban.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := metrictest.Feed(t, fresh, lines...)
+	if got := metrictest.FeedReused(t, reused, lines...); got != want {
+		t.Errorf("%d lines recognised from a reused buffer, %d from strings", got, want)
+	}
+	metrictest.ExpectSame(t, fresh, reused)
+	metrictest.Expect(t, reused,
+		metrictest.Want{Name: "fail2ban_banned", Labels: "jail=sshd", Value: 1},
+		metrictest.Want{Name: "fail2ban_banned", Labels: "jail=other", Value: 1})
+}

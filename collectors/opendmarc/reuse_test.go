@@ -1,0 +1,21 @@
+package opendmarc_test
+
+import (
+	"testing"
+
+	"github.com/cabalmail/mailtier/collectors/opendmarc"
+	"github.com/cabalmail/mailtier/internal/metrictest"
+)
+
+// The pipeline hands Handle records whose strings alias its read buffer,
+// overwritten by the next read. Fed that way, OpenDMARC's captured lines
+// give exactly what they give as strings of their own.
+func TestReusedBuffer(t *testing.T) {
+	lines := metrictest.ReadLines(t, "testdata/opendmarc.log")
+	fresh, reused := opendmarc.New(opendmarc.Config{}), opendmarc.New(opendmarc.Config{})
+	want := metrictest.Feed(t, fresh, lines...)
+	if got := metrictest.FeedReused(t, reused, lines...); got != want {
+		t.Errorf("%d lines recognised from a reused buffer, %d from strings", got, want)
+	}
+	metrictest.ExpectSame(t, fresh, reused)
+}

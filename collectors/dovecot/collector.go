@@ -207,13 +207,13 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case Unknown:
 		return false
 	case Login:
-		c.loginsBy[index(services[:], ev.Service)].Inc()
+		c.loginsBy[collectors.Index(services[:], ev.Service)].Inc()
 	case LoginFailure:
 		bot := 1 // KnownBotFalse
 		if c.bots.Load().Contains(ev.RIP) {
 			bot = 0 // KnownBotTrue
 		}
-		c.loginFailuresBy[index(services[:], ev.Service)][index(loginFailReasons[:], ev.Reason)][bot].Inc()
+		c.loginFailuresBy[collectors.Index(services[:], ev.Service)][collectors.Index(loginFailReasons[:], ev.Reason)][bot].Inc()
 	case Delivery:
 		if ev.Result == ResultFailed {
 			c.mu.Lock()
@@ -230,25 +230,13 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 				return true
 			}
 		}
-		c.deliveriesBy[index(agents[:], ev.Agent)][index(deliveryResults[:], ev.Result)].Inc()
+		c.deliveriesBy[collectors.Index(agents[:], ev.Agent)][collectors.Index(deliveryResults[:], ev.Result)].Inc()
 	case Relay:
-		c.relaysBy[index(relayResults[:], ev.Result)].Inc()
+		c.relaysBy[collectors.Index(relayResults[:], ev.Result)].Inc()
 	case AuthFailure:
-		c.authFailuresBy[index(authFailReasons[:], ev.Reason)].Inc()
+		c.authFailuresBy[collectors.Index(authFailReasons[:], ev.Reason)].Inc()
 	}
 	return true
-}
-
-// index is the position of v in the closed set set, or of its last
-// member (Other where the set has one) for a value outside it. Parse
-// returns only the package's constants.
-func index(set []string, v string) int {
-	for i, s := range set {
-		if s == v {
-			return i
-		}
-	}
-	return len(set) - 1
 }
 
 // Reload implements collectors.Reloader: it rereads the known-bot

@@ -202,25 +202,13 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case Signed:
 		c.signed.Inc()
 	case SignFailed:
-		c.signFailuresBy[index(signFailureReasons[:], ev.Reason)].Inc()
+		c.signFailuresBy[collectors.Index(signFailureReasons[:], ev.Reason)].Inc()
 	case NotSigned:
-		c.notSignedBy[index(notSignedReasons[:], ev.Reason)].Inc()
+		c.notSignedBy[collectors.Index(notSignedReasons[:], ev.Reason)].Inc()
 	case Verified:
-		c.verificationsBy[index(results[:], ev.Result)].Inc()
+		c.verificationsBy[collectors.Index(results[:], ev.Result)].Inc()
 	}
 	return true
-}
-
-// index is the position of v in the closed set set, or of its last
-// member (Other) for a value outside it. Parse returns only the
-// package's constants.
-func index(set []string, v string) int {
-	for i, s := range set {
-		if s == v {
-			return i
-		}
-	}
-	return len(set) - 1
 }
 
 // Describe implements prometheus.Collector.

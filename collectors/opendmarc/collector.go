@@ -124,29 +124,17 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case Unknown:
 		return false
 	case Evaluated:
-		c.resultsBy[index(results[:], ev.Result)].Inc()
+		c.resultsBy[collectors.Index(results[:], ev.Result)].Inc()
 	case SPF:
-		c.spfBy[index(origins[:], ev.Origin)][index(spfResults[:], ev.Result)].Inc()
+		c.spfBy[collectors.Index(origins[:], ev.Origin)][collectors.Index(spfResults[:], ev.Result)].Inc()
 	case NotEvaluated:
-		c.notEvaluatedBy[index(notEvaluatedReasons[:], ev.Reason)].Inc()
+		c.notEvaluatedBy[collectors.Index(notEvaluatedReasons[:], ev.Reason)].Inc()
 	case Failed:
-		c.errorsBy[index(errorReasons[:], ev.Reason)].Inc()
+		c.errorsBy[collectors.Index(errorReasons[:], ev.Reason)].Inc()
 	case ConnectionIgnored:
 		c.ignoredConns.Inc()
 	}
 	return true
-}
-
-// index is the position of v in the closed set set, or of its last
-// member (Other where the set has one) for a value outside it. Parse
-// returns only the package's constants.
-func index(set []string, v string) int {
-	for i, s := range set {
-		if s == v {
-			return i
-		}
-	}
-	return len(set) - 1
 }
 
 // Describe implements prometheus.Collector.

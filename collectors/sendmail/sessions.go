@@ -93,8 +93,11 @@ func isAlnumByte(c byte) bool {
 type sessionCounter struct {
 	total prometheus.Counter
 
-	mu   sync.Mutex
-	seen map[string]time.Time // pid: when its last session line was read
+	mu sync.Mutex
+	// seen holds when each pid's last session line was read. It is keyed
+	// by the pid's value, not its text: the text is part of a line, valid
+	// only while the line is handled, and a number needs no copy to keep.
+	seen map[uint64]time.Time
 }
 
 func newSessionCounter() *sessionCounter {
@@ -103,8 +106,22 @@ func newSessionCounter() *sessionCounter {
 			Name: "sendmail_smtp_sessions_total",
 			Help: "SMTP connections sendmail served, counted once per serving process: the first line of a pid that only a serving process writes (from= with daemon=, did not issue MAIL, lost input channel, check_relay refusals, STARTTLS=server, …).",
 		}),
-		seen: map[string]time.Time{},
+		seen: map[uint64]time.Time{},
 	}
+}
+
+// pidKey is the value of pid, the digits of the envelope's "[pid]". A pid
+// longer than any system's (a forged line) saturates: such lines share one
+// key, as a reused pid would.
+func pidKey(pid string) uint64 {
+	var v uint64
+	for i := 0; i < len(pid); i++ {
+		if v >= 1<<59 {
+			return 1 << 63
+		}
+		v = v*10 + uint64(pid[i]-'0')
+	}
+	return v
 }
 
 // observe counts the session of a line, if it is a session line of a pid
@@ -113,16 +130,17 @@ func (s *sessionCounter) observe(pid, msg string, now time.Time) {
 	if pid == "" || !isSessionLine(msg) {
 		return
 	}
+	key := pidKey(pid)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	last, ok := s.seen[pid]
+	last, ok := s.seen[key]
 	if !ok || now.Sub(last) > SessionWindow {
 		s.total.Inc()
 		if !ok && len(s.seen) >= MaxSessionPIDs {
 			s.forget(now)
 		}
 	}
-	s.seen[pid] = now
+	s.seen[key] = now
 }
 
 // forget drops the pids not seen within the window, or if none is that

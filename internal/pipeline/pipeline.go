@@ -241,7 +241,8 @@ func (in *Input) handle(line string, n int) {
 	}
 }
 
-// Line implements tailer.Handler.
+// Line implements tailer.Handler. text, and the Record the collectors
+// are handed, alias the tailer's buffer: see collectors.LogCollector.
 func (in *Input) Line(text string, end int64) {
 	in.handle(text, len(text)+1)
 	in.mu.Lock()
@@ -302,7 +303,9 @@ func (in *Input) Offset() int64 {
 // Failed marks the input as no longer read.
 func (in *Input) Failed() { in.up.Set(0) }
 
-// ReadAll reads r to its end, line by line, and routes every line. A
+// ReadAll reads r to its end, line by line, and routes every line
+// without copying it: the Record the collectors are handed aliases the
+// read buffer (see collectors.LogCollector). A
 // final line without a newline is routed too. Lines longer than
 // MaxLineBytes are counted as skipped without being held in memory whole.
 // It reports the input up while reading, and down when reading failed;
@@ -320,7 +323,9 @@ func (in *Input) ReadAll(r io.Reader) error {
 			if tooLong > 0 {
 				in.skipTooLong(tooLong)
 			} else {
-				in.handle(string(line), len(line)+1)
+				// No copy: collectors are done with the line
+				// before the next Fill writes to the buffer.
+				in.handle(tailer.LineString(line), len(line)+1)
 			}
 			in.offset = end
 		}
@@ -331,7 +336,7 @@ func (in *Input) ReadAll(r io.Reader) error {
 		if line, tooLong := sp.Rest(); tooLong > 0 {
 			in.skipTooLong(tooLong)
 		} else if line != nil {
-			in.handle(string(line), len(line))
+			in.handle(tailer.LineString(line), len(line))
 		}
 		in.flush()
 		if errors.Is(err, io.EOF) {

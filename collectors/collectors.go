@@ -37,7 +37,10 @@ import (
 //
 // Handle runs once per line, so it must not allocate, read the clock or
 // look up a metric by its label values (WithLabelValues): metric children
-// are resolved once, when the collector is built.
+// are resolved once, when the collector is built. A collector that needs
+// the time of a line takes the Record's Arrived time, which the pipeline
+// reads once per batch of lines; only a Record that did not come through
+// the pipeline has none.
 type LogCollector interface {
 	prometheus.Collector
 	// Programs lists the syslog program names (tags) whose lines it wants.

@@ -62,7 +62,8 @@ type Config struct {
 	Programs       []string
 	DecisionDelay  time.Duration
 	MaxMessageSize int64
-	// Now is the clock; nil means time.Now.
+	// Now is the clock, read at each scrape and for a line without an
+	// Arrived time; nil means time.Now.
 	Now func() time.Time
 	// RateLimits decides which deferrals are rate_limited; nil means
 	// DefaultRateLimits.
@@ -218,8 +219,16 @@ func New(cfg Config) *Collector {
 func (c *Collector) Programs() []string { return c.cfg.Programs }
 
 // Handle implements collectors.LogCollector.
+//
+// The time of a line is its Arrived time, read by the pipeline once per
+// batch of lines; only a line handed over by other means (a test's Feed)
+// has the clock read for it.
 func (c *Collector) Handle(rec *logline.Record) bool {
-	c.sessions.observe(rec.PID, rec.Message, c.cfg.Now())
+	now := rec.Arrived
+	if now.IsZero() {
+		now = c.cfg.Now()
+	}
+	c.sessions.observe(rec.PID, rec.Message, now)
 	if d := dmarcDisposition(rec.Message); d != "" {
 		c.dmarc.WithLabelValues(d).Inc()
 	}
@@ -229,7 +238,6 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.cfg.Now()
 	if ev.QID != "" {
 		// sendmail logs a refusal of a message right after its from= line,
 		// so the next line of that queue id decides the message.

@@ -16,7 +16,10 @@
 // line. It knows nothing of files or of what any daemon's message means.
 package logline
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Format says which envelope a line had.
 type Format uint8
@@ -63,6 +66,11 @@ type Record struct {
 	// Repeats is how many lines the record stands for: 1, or N for
 	// rsyslog's "message repeated N times: [ … ]", at most MaxRepeats.
 	Repeats int
+	// Arrived is when the pipeline read the line, by its clock read once
+	// per batch of lines read together (not per line: reading the clock
+	// cost more than parsing the envelope). Parse leaves it zero, and so
+	// it stays for a line not read by the pipeline.
+	Arrived time.Time
 }
 
 // MaxRepeats bounds Repeats. rsyslog flushes a repeated message at the

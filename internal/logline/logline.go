@@ -79,8 +79,6 @@ type Record struct {
 // stall the reader.
 const MaxRepeats = 10000
 
-var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
 // Parse recognises line's envelope. It reports false, with an empty Record,
 // when the line has none of the known shapes.
 func Parse(line string) (Record, bool) {
@@ -104,25 +102,45 @@ func Parse(line string) (Record, bool) {
 	return Record{}, false
 }
 
-// isTraditionalStamp matches "Mmm dd hh:mm:ss " (day space-padded).
+// isTraditionalStamp matches "Mmm dd hh:mm:ss " (day space-padded). The
+// cheap fixed-position checks come first, and the month is told by a
+// switch on its first letter, not by comparing it with every month name:
+// this runs for every line.
 func isTraditionalStamp(s string) bool {
-	if len(s) < 16 || s[3] != ' ' || s[6] != ' ' || s[15] != ' ' {
+	if len(s) < 16 || s[3] != ' ' || s[6] != ' ' || s[15] != ' ' || s[9] != ':' || s[12] != ':' {
 		return false
 	}
-	ok := false
-	for _, m := range months {
-		if s[:3] == m {
-			ok = true
-			break
-		}
-	}
-	if !ok {
+	if !isMonth(s[0], s[1], s[2]) {
 		return false
 	}
 	if (s[4] != ' ' && !isDigit(s[4])) || !isDigit(s[5]) {
 		return false
 	}
 	return isClock(s[7:15])
+}
+
+// isMonth reports whether a, b, c spell an English month's abbreviation,
+// as syslog writes it ("Jan" … "Dec", case as written).
+func isMonth(a, b, c byte) bool {
+	switch a {
+	case 'J':
+		return (b == 'a' && c == 'n') || (b == 'u' && (c == 'n' || c == 'l'))
+	case 'F':
+		return b == 'e' && c == 'b'
+	case 'M':
+		return b == 'a' && (c == 'r' || c == 'y')
+	case 'A':
+		return (b == 'p' && c == 'r') || (b == 'u' && c == 'g')
+	case 'S':
+		return b == 'e' && c == 'p'
+	case 'O':
+		return b == 'c' && c == 't'
+	case 'N':
+		return b == 'o' && c == 'v'
+	case 'D':
+		return b == 'e' && c == 'c'
+	}
+	return false
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

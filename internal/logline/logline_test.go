@@ -171,3 +171,30 @@ func addRealWorldSeeds(f *testing.F) {
 		f.Add(line)
 	}
 }
+
+// TestIsMonth: exactly the twelve abbreviations syslog writes are months,
+// checked against every three-letter string of their letters' cases.
+func TestIsMonth(t *testing.T) {
+	months := map[string]bool{}
+	for m := time.January; m <= time.December; m++ {
+		months[m.String()[:3]] = true
+	}
+	letters := "JFMASONDanebrpyulgctovEBRPYULGCTVxz" // each once
+	n := 0
+	for i := 0; i < len(letters); i++ {
+		for j := 0; j < len(letters); j++ {
+			for k := 0; k < len(letters); k++ {
+				s := string([]byte{letters[i], letters[j], letters[k]})
+				if got := isMonth(s[0], s[1], s[2]); got != months[s] {
+					t.Errorf("isMonth(%q) = %v", s, got)
+				}
+				if months[s] {
+					n++
+				}
+			}
+		}
+	}
+	if n != 12 {
+		t.Fatalf("%d months among the strings tried, want 12", n)
+	}
+}

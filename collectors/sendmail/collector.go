@@ -9,6 +9,7 @@
 package sendmail
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -99,6 +100,9 @@ type Collector struct {
 	sessions   *sessionCounter        // sessions.go
 	dmarc      *prometheus.CounterVec // dmarc.go
 	metrics    collectors.Metrics
+
+	// defaultRateLimits is whether cfg.RateLimits are DefaultRateLimits.
+	defaultRateLimits bool
 
 	// The series of the vectors above, resolved once: a line indexes
 	// them by the positions of its label values in the closed sets
@@ -192,6 +196,8 @@ func New(cfg Config) *Collector {
 		aborted:      newQIDSet(4096),
 		refusedEarly: newQIDSet(4096),
 	}
+	c.defaultRateLimits = slices.Equal(cfg.RateLimits.DSNs, DefaultRateLimits.DSNs) &&
+		slices.Equal(cfg.RateLimits.Texts, DefaultRateLimits.Texts)
 	c.held = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mailtier_exporter_sendmail_messages_undecided",
 		Help: "Messages whose from= line was read and whose acceptance waits for the next line of their queue id.",
@@ -258,16 +264,19 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	if now.IsZero() {
 		now = c.cfg.Now()
 	}
-	c.sessions.observe(rec.PID, rec.Message, now)
-	switch dmarcDisposition(rec.Message) {
+	// The queue id is split off once for every check of the line.
+	qid, rest := splitQID(rec.Message)
+	afterID := afterQID(rec.Message, qid, rest)
+	c.sessions.observe(rec.PID, afterID, now)
+	switch dmarcDisposition(afterID) {
 	case DispositionReject:
 		c.dmarcReject.Inc()
 	case DispositionQuarantine:
 		c.dmarcQuar.Inc()
 	}
-	ev := Parse(rec.Message)
+	ev := parseAfterQID(qid, rest)
 	if ev.Kind == Unknown {
-		return isMilterQuarantine(rec.Message)
+		return isMilterQuarantine(afterID)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -305,7 +314,13 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 				c.observer(c.xdelay, c.xdelayBy, m, st).Observe(ev.XDelay)
 			}
 			if ev.Status == StatusDeferred {
-				c.deferralsBy[m][labelIndex(DeferReasons, c.cfg.RateLimits.DeferReason(ev.DSN, ev.Stat))].Inc()
+				// Parse classified the deferral by DefaultRateLimits;
+				// other rate limits classify it again.
+				reason := ev.DeferReason
+				if !c.defaultRateLimits {
+					reason = c.cfg.RateLimits.DeferReason(ev.DSN, ev.Stat)
+				}
+				c.deferralsBy[m][labelIndex(DeferReasons, reason)].Inc()
 			}
 		}
 		if ev.BadDelays > 0 {

@@ -124,6 +124,11 @@ var (
 // constants or substrings of msg.
 func Parse(msg string) Event {
 	qid, rest := splitQID(msg)
+	return parseAfterQID(qid, rest)
+}
+
+// parseAfterQID is Parse for a message already split by splitQID.
+func parseAfterQID(qid, rest string) Event {
 	ev := Event{QID: qid}
 	switch {
 	case strings.HasPrefix(rest, "from="):
@@ -502,15 +507,69 @@ func (rl RateLimits) DeferReason(dsn, stat string) string {
 	return Other
 }
 
-// containsFold is strings.Contains ignoring ASCII case, without allocating.
+// containsFold is strings.Contains ignoring case, without allocating: it
+// reports whether some window of s as long as sub (in bytes) is
+// strings.EqualFold to sub.
+//
+// For an ASCII sub, which every rate-limit text is in practice, only an
+// ASCII window can be (a window holding a multi-byte rune has fewer runes
+// than sub), so the windows are compared by ASCII case alone, and only
+// where their first byte matches sub's: one pass over s instead of an
+// EqualFold call at every byte of it.
 func containsFold(s, sub string) bool {
 	n := len(sub)
+	if n == 0 {
+		return true
+	}
+	if !isASCII(sub) {
+		for i := 0; i+n <= len(s); i++ {
+			if strings.EqualFold(s[i:i+n], sub) {
+				return true
+			}
+		}
+		return false
+	}
+	lo, up := lowerASCII(sub[0]), upperASCII(sub[0])
 	for i := 0; i+n <= len(s); i++ {
-		if strings.EqualFold(s[i:i+n], sub) {
+		if c := s[i]; (c == lo || c == up) && equalFoldASCII(s[i+1:i+n], sub[1:]) {
 			return true
 		}
 	}
 	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+// equalFoldASCII reports whether a and b, of equal length, b ASCII, are
+// equal ignoring ASCII case.
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(b); i++ {
+		if a[i] != b[i] && lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseRuleset reads "ruleset=check_X, arg1=…, relay=…, reject=CODE TEXT".

@@ -46,32 +46,54 @@ var sessionPrefixes = []string{
 	"Possible SMTP RCPT flood",
 }
 
-// isSessionLine reports whether msg is a line only a process serving an
-// SMTP connection writes.
-func isSessionLine(msg string) bool {
-	rest := afterQID(msg)
+// sessionPrefixesBy holds sessionPrefixes by their first byte, so a line
+// is compared only with those that can start it.
+var sessionPrefixesBy = func() (by [256][]string) {
 	for _, p := range sessionPrefixes {
+		by[p[0]] = append(by[p[0]], p)
+	}
+	return by
+}()
+
+// isSessionLine reports whether rest, a message after its queue id (see
+// afterQID), is a line only a process serving an SMTP connection writes.
+func isSessionLine(rest string) bool {
+	if rest == "" {
+		return false
+	}
+	for _, p := range sessionPrefixesBy[rest[0]] {
 		if strings.HasPrefix(rest, p) {
 			return true
 		}
 	}
-	switch {
-	case strings.HasPrefix(rest, "from=") && strings.Contains(rest, ", daemon="):
+	if strings.HasPrefix(rest, "from=") && strings.Contains(rest, ", daemon=") {
 		// A message received over SMTP; a command-line submission has no
 		// daemon=.
 		return true
-	case strings.Contains(rest, " did not issue MAIL/EXPN/VRFY/ETRN during connection to "):
-		return true
-	case strings.Contains(rest, "]: VRFY ") || strings.Contains(rest, "]: EXPN "):
+	}
+	if strings.Contains(rest, " did not issue MAIL/EXPN/VRFY/ETRN during connection to ") {
 		return true
 	}
-	return false
+	// "]: VRFY " or "]: EXPN ", looked for at each ']' in one pass.
+	for s := rest; ; {
+		i := strings.IndexByte(s, ']')
+		if i < 0 {
+			return false
+		}
+		s = s[i+1:]
+		if strings.HasPrefix(s, ": VRFY ") || strings.HasPrefix(s, ": EXPN ") {
+			return true
+		}
+	}
 }
 
-// afterQID returns a message without its leading queue id, if it has one.
-func afterQID(msg string) string {
-	if i := strings.Index(msg, ": "); i >= 8 && i <= 20 && isQIDText(msg[:i]) {
-		return msg[i+2:]
+// afterQID returns a message without its leading queue id, if it has one,
+// given splitQID's parts of it: what follows "QID: ", but the whole
+// message for "NOQUEUE: …" (its session and DMARC checks never took
+// NOQUEUE for a queue id).
+func afterQID(msg, qid, rest string) string {
+	if qid != "" {
+		return rest
 	}
 	return msg
 }
@@ -125,9 +147,10 @@ func pidKey(pid string) uint64 {
 }
 
 // observe counts the session of a line, if it is a session line of a pid
-// not seen within SessionWindow.
-func (s *sessionCounter) observe(pid, msg string, now time.Time) {
-	if pid == "" || !isSessionLine(msg) {
+// not seen within SessionWindow. rest is the line's message after its
+// queue id (afterQID).
+func (s *sessionCounter) observe(pid, rest string, now time.Time) {
+	if pid == "" || !isSessionLine(rest) {
 		return
 	}
 	key := pidKey(pid)

@@ -160,7 +160,8 @@ type Input struct {
 	opens                        int
 	offset                       int64
 	nlines                       atomic.Int64
-	pendingLines, pendingBytes   int64 // read, not yet in lines and bytes
+	pendingLines, pendingBytes   int64          // read, not yet in lines and bytes
+	rec                          logline.Record // the line being handled
 	batchAt                      time.Time
 	batchStamped                 bool // batchAt was read since the last flush
 	onCheckpoint                 func(tailer.Position)
@@ -232,11 +233,16 @@ func (in *Input) handle(line string, n int) {
 		in.tooLong.Inc()
 		return
 	}
-	rec, ok := logline.Parse(line)
+	// The record lives in the Input, not on the stack: handed to the
+	// collectors through an interface, it would escape to the heap, one
+	// allocation per line.
+	var ok bool
+	in.rec, ok = logline.Parse(line)
 	if !ok {
 		in.unparsed.Inc()
 		return
 	}
+	rec := &in.rec
 	routes := in.r.byProgram[rec.Program]
 	if len(routes) == 0 {
 		in.unclaimed.Inc()
@@ -247,7 +253,7 @@ func (in *Input) handle(line string, n int) {
 	// (logline bounds N): each collector is handed it N times.
 	for n := 0; n < max(rec.Repeats, 1); n++ {
 		for _, rt := range routes {
-			if rt.c.Handle(&rec) {
+			if rt.c.Handle(rec) {
 				rt.matched.Inc()
 			} else {
 				rt.unmatched.Inc()

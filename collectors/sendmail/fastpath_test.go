@@ -92,6 +92,17 @@ func TestSessionLineShortcuts(t *testing.T) {
 	}
 }
 
+func TestContainsNoMail(t *testing.T) {
+	msgs := append(messages(t), noMailText, noMailText[1:], noMailText[:len(noMailText)-1],
+		"x"+noMailText, noMailAnchor, "did not issue MAIL"+noMailAnchor, " did not issue MAIL/"+noMailText,
+		strings.Repeat(noMailAnchor, 3)+noMailText+"MTA", " did not issue MAIL//EXPN/VRFY/ETRN during connection to ")
+	for _, msg := range msgs {
+		if got, want := containsNoMail(msg), strings.Contains(msg, noMailText); got != want {
+			t.Errorf("containsNoMail(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
+
 func TestContainsFold(t *testing.T) {
 	subs := append([]string{"", "a", "K", "s", "ſ", "\u212a", "Kelvin", "unusual rate"}, DefaultRateLimits.Texts...)
 	texts := []string{"", "Deferred: 421 4.7.0 Too Many connections", "RATE LIMIT exceeded", "Rate-Limit",

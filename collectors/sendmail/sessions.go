@@ -71,7 +71,7 @@ func isSessionLine(rest string) bool {
 		// daemon=.
 		return true
 	}
-	if strings.Contains(rest, " did not issue MAIL/EXPN/VRFY/ETRN during connection to ") {
+	if containsNoMail(rest) {
 		return true
 	}
 	// "]: VRFY " or "]: EXPN ", looked for at each ']' in one pass.
@@ -85,6 +85,31 @@ func isSessionLine(rest string) bool {
 			return true
 		}
 	}
+}
+
+// noMailText is what sendmail logs of a session without mail, after
+// its client; noMailAnchor is the rarest part of it, from its first '/'.
+const (
+	noMailText   = " did not issue MAIL/EXPN/VRFY/ETRN during connection to "
+	noMailAnchor = "/EXPN/VRFY/ETRN during connection to "
+)
+
+// containsNoMail is strings.Contains(rest, noMailText). It looks for the
+// text's first '/' (rare in a log line) rather than its first byte, a
+// space (in every other word), and checks the whole text where it is.
+func containsNoMail(rest string) bool {
+	off := strings.IndexByte(noMailText, '/')
+	for i := off; i <= len(rest)-(len(noMailText)-off); {
+		j := strings.Index(rest[i:], noMailAnchor)
+		if j < 0 {
+			return false
+		}
+		if at := i + j - off; at >= 0 && rest[at:at+off] == noMailText[:off] {
+			return true
+		}
+		i += j + 1
+	}
+	return false
 }
 
 // afterQID returns a message without its leading queue id, if it has one,

@@ -127,6 +127,25 @@ func TestContainsFold(t *testing.T) {
 			}
 		}
 	}
+	// containsAnyFold over sets of them: the defaults, and sets of
+	// neighbours among the random ones (empty and non-ASCII included).
+	sets := [][]string{DefaultRateLimits.Texts, nil, {""}, {"", "ſ"}, {"K", "K"}}
+	for i := 0; i+3 <= len(subs); i += 3 {
+		sets = append(sets, subs[i:i+3])
+	}
+	for _, s := range texts {
+		for _, set := range sets {
+			want := false
+			for _, sub := range set {
+				if sub != "" && refContainsFold(s, sub) {
+					want = true
+				}
+			}
+			if got := containsAnyFold(s, set); got != want {
+				t.Fatalf("containsAnyFold(%q, %q) = %v, want %v", s, set, got, want)
+			}
+		}
+	}
 }
 
 // TestOwnRateLimitsClassifyAgain: Parse classifies a deferral by

@@ -54,3 +54,24 @@ func BenchmarkParse(b *testing.B) {
 		n++
 	}
 }
+
+// BenchmarkDeferReason classifies the deferrals of the corpus by the
+// default rate limits.
+func BenchmarkDeferReason(b *testing.B) {
+	var evs []sendmail.Event
+	for _, rec := range corpusRecords(b) {
+		if ev := sendmail.Parse(rec.Message); ev.Kind == sendmail.To && ev.Status == sendmail.StatusDeferred {
+			evs = append(evs, ev)
+		}
+	}
+	if len(evs) == 0 {
+		b.Fatal("no deferral in the corpus")
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		ev := &evs[n%len(evs)]
+		sendmail.DefaultRateLimits.DeferReason(ev.DSN, ev.Stat)
+		n++
+	}
+}

@@ -486,10 +486,8 @@ func (rl RateLimits) DeferReason(dsn, stat string) string {
 			return DeferRateLimited
 		}
 	}
-	for _, t := range rl.Texts {
-		if t != "" && containsFold(stat, t) {
-			return DeferRateLimited
-		}
+	if containsAnyFold(stat, rl.Texts) {
+		return DeferRateLimited
 	}
 	switch {
 	case strings.HasPrefix(dsn, "4.7."):
@@ -538,6 +536,44 @@ func containsFold(s, sub string) bool {
 	return false
 }
 
+// containsAnyFold reports whether s contains one of subs ignoring case,
+// as containsFold does, skipping empty ones. The ASCII ones are looked for
+// together, in one pass over s: only where a byte of s is, in either case,
+// the first byte of one of them is that one compared.
+func containsAnyFold(s string, subs []string) bool {
+	var first [256]bool
+	ascii := 0
+	for _, sub := range subs {
+		switch {
+		case sub == "":
+		case isASCII(sub):
+			first[lowerASCII(sub[0])], first[upperASCII(sub[0])] = true, true
+			ascii++
+		case containsFold(s, sub):
+			return true
+		}
+	}
+	if ascii == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !first[c] {
+			continue
+		}
+		// A non-ASCII sub is compared too when its first byte matches:
+		// bytes equal but for ASCII case are EqualFold, so a match is one.
+		lc := lowerASCII(c)
+		for _, sub := range subs {
+			if sub != "" && len(s)-i >= len(sub) && lowerASCII(sub[0]) == lc &&
+				equalFoldASCII(s[i+1:i+len(sub)], sub[1:]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -561,8 +597,8 @@ func upperASCII(c byte) byte {
 	return c
 }
 
-// equalFoldASCII reports whether a and b, of equal length, b ASCII, are
-// equal ignoring ASCII case.
+// equalFoldASCII reports whether a and b, of equal length, are equal
+// ignoring ASCII case.
 func equalFoldASCII(a, b string) bool {
 	for i := 0; i < len(b); i++ {
 		if a[i] != b[i] && lowerASCII(a[i]) != lowerASCII(b[i]) {

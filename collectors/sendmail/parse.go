@@ -280,7 +280,7 @@ func parseFrom(ev Event, rest string) Event {
 	known := false
 	for strings.HasPrefix(tail, ", ") {
 		kv := tail[2:]
-		if strings.HasPrefix(kv, "msgid=") {
+		if kv != "" && kv[0] == 'm' && strings.HasPrefix(kv, "msgid=") {
 			// The Message-ID is the sender's too; skip it as an address.
 			if t, ok := skipAddresses(kv[len("msgid="):]); ok {
 				tail = t
@@ -289,17 +289,27 @@ func parseFrom(ev Event, rest string) Event {
 		}
 		var field string
 		field, tail = cutField(kv)
-		switch {
-		case strings.HasPrefix(field, "size="):
-			if v, n := atoi(field[len("size="):]); n > 0 {
-				ev.Size, known = v, true
+		if field == "" {
+			continue
+		}
+		// The first byte picks the one name a field can have.
+		switch field[0] {
+		case 's':
+			if strings.HasPrefix(field, "size=") {
+				if v, n := atoi(field[len("size="):]); n > 0 {
+					ev.Size, known = v, true
+				}
 			}
-		case strings.HasPrefix(field, "nrcpts="):
-			if v, n := atoi(field[len("nrcpts="):]); n > 0 {
-				ev.Nrcpts, known = int(v), true
+		case 'n':
+			if strings.HasPrefix(field, "nrcpts=") {
+				if v, n := atoi(field[len("nrcpts="):]); n > 0 {
+					ev.Nrcpts, known = int(v), true
+				}
 			}
-		case strings.HasPrefix(field, "daemon="):
-			ev.Daemon = daemonLabel(field[len("daemon="):])
+		case 'd':
+			if strings.HasPrefix(field, "daemon=") {
+				ev.Daemon = daemonLabel(field[len("daemon="):])
+			}
 		}
 	}
 	if known {
@@ -386,7 +396,12 @@ func parseTo(ev Event, rest string) Event {
 		}
 		var field string
 		field, tail = cutField(kv)
+		if field == "" {
+			continue
+		}
 		switch {
+		case field[0] == 'p' || field[0] == 'r':
+			// pri= and relay=, the commonest fields that count nothing.
 		case strings.HasPrefix(field, "delay="):
 			known = true
 			if d, ok := parseDelay(field[len("delay="):]); ok {

@@ -206,6 +206,8 @@ func (in *Input) flush() {
 	in.lastLine.Set(float64(in.batchTime().UnixNano()) / 1e9)
 	in.pendingLines, in.pendingBytes = 0, 0
 	in.batchStamped = false
+	// The record views the last line's bytes; let go of them.
+	in.rec = logline.Record{}
 }
 
 // batchTime returns the time the lines since the last flush were read:

@@ -264,6 +264,9 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	if now.IsZero() {
 		now = c.cfg.Now()
 	}
+	// One lock per line, for the sessions and the messages alike.
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	// The queue id is split off once for every check of the line.
 	qid, rest := splitQID(rec.Message)
 	afterID := afterQID(rec.Message, qid, rest)
@@ -278,8 +281,6 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	if ev.Kind == Unknown {
 		return isMilterQuarantine(afterID)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if ev.QID != "" {
 		// sendmail logs a refusal of a message right after its from= line,
 		// so the next line of that queue id decides the message.

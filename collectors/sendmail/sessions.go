@@ -16,7 +16,6 @@ package sendmail
 
 import (
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -137,10 +136,10 @@ func isAlnumByte(c byte) bool {
 }
 
 // sessionCounter counts SMTP sessions by the pids of their processes.
+// Its owner serialises observe (the collector's lock).
 type sessionCounter struct {
 	total prometheus.Counter
 
-	mu sync.Mutex
 	// seen holds when each pid's last session line was read. It is keyed
 	// by the pid's value, not its text: the text is part of a line, valid
 	// only while the line is handled, and a number needs no copy to keep.
@@ -179,8 +178,6 @@ func (s *sessionCounter) observe(pid, rest string, now time.Time) {
 		return
 	}
 	key := pidKey(pid)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	last, ok := s.seen[key]
 	if !ok || now.Sub(last) > SessionWindow {
 		s.total.Inc()

@@ -23,12 +23,31 @@ import (
 
 // LogCollector turns the log lines of the programs it claims into metrics.
 // Handle and Collect may be called from different goroutines.
+//
+// The pipeline hands every line over without copying it: the strings of
+// the Record (Message, Program, PID, Host, Timestamp) alias the reader's
+// buffer, which the next read overwrites. They are valid only while
+// Handle runs. A collector that keeps any part of a line beyond Handle (a
+// map key, a queue id, a held line, a last-seen value) must copy it with
+// strings.Clone at the moment it stores it, and only then: copying every
+// line would cost more than the rest of the hot path. The collectors'
+// corpus tests replay every line from one buffer that is overwritten
+// after each Handle (metrictest.Replay), so a kept alias shows up as a
+// wrong count there.
+//
+// Handle runs once per line, so it must not allocate, read the clock or
+// look up a metric by its label values (WithLabelValues): metric children
+// are resolved once, when the collector is built. A collector that needs
+// the time of a line takes the Record's Arrived time, which the pipeline
+// reads once per batch of lines; only a Record that did not come through
+// the pipeline has none.
 type LogCollector interface {
 	prometheus.Collector
 	// Programs lists the syslog program names (tags) whose lines it wants.
 	Programs() []string
 	// Handle is given one line of a claimed program and reports whether
-	// it recognised the line's shape.
+	// it recognised the line's shape. rec and its strings are valid only
+	// until Handle returns.
 	Handle(rec *logline.Record) bool
 }
 

@@ -34,8 +34,8 @@ func TestReusedBuffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := metrictest.Feed(t, fresh, lines...)
-	if got := metrictest.FeedReused(t, reused, lines...); got != want {
+	want := metrictest.FeedStrings(t, fresh, lines...)
+	if got := metrictest.Feed(t, reused, lines...); got != want {
 		t.Errorf("%d lines recognised from a reused buffer, %d from strings", got, want)
 	}
 	metrictest.ExpectSame(t, fresh, reused)

@@ -9,6 +9,7 @@
 package sendmail
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -62,7 +63,8 @@ type Config struct {
 	Programs       []string
 	DecisionDelay  time.Duration
 	MaxMessageSize int64
-	// Now is the clock; nil means time.Now.
+	// Now is the clock, read at each scrape and for a line without an
+	// Arrived time; nil means time.Now.
 	Now func() time.Time
 	// RateLimits decides which deferrals are rate_limited; nil means
 	// DefaultRateLimits.
@@ -82,22 +84,42 @@ var DelayBuckets = []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600,
 type Collector struct {
 	cfg Config
 
-	received     *prometheus.CounterVec
-	deliveries   *prometheus.CounterVec
-	delay        *prometheus.HistogramVec
-	xdelay       *prometheus.HistogramVec
-	deferrals    *prometheus.CounterVec
-	rejects      *prometheus.CounterVec
-	lost         *prometheus.CounterVec
-	noMail       prometheus.Counter
-	starttls     *prometheus.CounterVec
-	dsns         prometheus.Counter
-	auth         *prometheus.CounterVec
-	badDelays    prometheus.Counter
-	held         prometheus.GaugeFunc
-	sessions     *sessionCounter        // sessions.go
-	dmarc        *prometheus.CounterVec // dmarc.go
-	metrics      collectors.Metrics
+	received   *prometheus.CounterVec
+	deliveries *prometheus.CounterVec
+	delay      *prometheus.HistogramVec
+	xdelay     *prometheus.HistogramVec
+	deferrals  *prometheus.CounterVec
+	rejects    *prometheus.CounterVec
+	lost       *prometheus.CounterVec
+	noMail     prometheus.Counter
+	starttls   *prometheus.CounterVec
+	dsns       prometheus.Counter
+	auth       *prometheus.CounterVec
+	badDelays  prometheus.Counter
+	held       prometheus.GaugeFunc
+	sessions   *sessionCounter        // sessions.go
+	dmarc      *prometheus.CounterVec // dmarc.go
+	metrics    collectors.Metrics
+
+	// defaultRateLimits is whether cfg.RateLimits are DefaultRateLimits.
+	defaultRateLimits bool
+
+	// The series of the vectors above, resolved once: a line indexes
+	// them by the positions of its label values in the closed sets
+	// (Daemons, Mailers, …) instead of looking them up by their values.
+	receivedBy   []prometheus.Counter   // by daemon
+	deliveriesBy [][]prometheus.Counter // by mailer, status
+	delayBy      [][]prometheus.Observer
+	xdelayBy     [][]prometheus.Observer
+	deferralsBy  [][]prometheus.Counter // by mailer, defer reason
+	rejectsBy    [][]prometheus.Counter // by stage, reason
+	lostBy       []prometheus.Counter   // by stage
+	starttlsBy   [2][2]prometheus.Counter
+	authOK       prometheus.Counter
+	authFail     prometheus.Counter
+	dmarcReject  prometheus.Counter
+	dmarcQuar    prometheus.Counter
+
 	mu           sync.Mutex
 	pending      *heldQueue
 	aborted      *qidSet // clients gone before their from= line
@@ -174,6 +196,8 @@ func New(cfg Config) *Collector {
 		aborted:      newQIDSet(4096),
 		refusedEarly: newQIDSet(4096),
 	}
+	c.defaultRateLimits = slices.Equal(cfg.RateLimits.DSNs, DefaultRateLimits.DSNs) &&
+		slices.Equal(cfg.RateLimits.Texts, DefaultRateLimits.Texts)
 	c.held = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mailtier_exporter_sendmail_messages_undecided",
 		Help: "Messages whose from= line was read and whose acceptance waits for the next line of their queue id.",
@@ -183,32 +207,45 @@ func New(cfg Config) *Collector {
 		return float64(c.pending.len())
 	})
 	for _, d := range Daemons {
-		c.received.WithLabelValues(d)
+		c.receivedBy = append(c.receivedBy, c.received.WithLabelValues(d))
 	}
 	for _, m := range Mailers {
+		var deliveries, deferrals []prometheus.Counter
+		var delay, xdelay []prometheus.Observer
 		for _, s := range Statuses {
-			c.deliveries.WithLabelValues(m, s)
+			deliveries = append(deliveries, c.deliveries.WithLabelValues(m, s))
+			// The histograms' series appear with their first sample, as
+			// before: resolving them here would expose empty ones.
+			delay = append(delay, nil)
+			xdelay = append(xdelay, nil)
 		}
 		for _, r := range DeferReasons {
-			c.deferrals.WithLabelValues(m, r)
+			deferrals = append(deferrals, c.deferrals.WithLabelValues(m, r))
 		}
+		c.deliveriesBy = append(c.deliveriesBy, deliveries)
+		c.delayBy = append(c.delayBy, delay)
+		c.xdelayBy = append(c.xdelayBy, xdelay)
+		c.deferralsBy = append(c.deferralsBy, deferrals)
 	}
 	for _, st := range Stages {
+		var rejects []prometheus.Counter
 		for _, r := range Reasons {
-			c.rejects.WithLabelValues(st, r)
+			rejects = append(rejects, c.rejects.WithLabelValues(st, r))
 		}
-		c.lost.WithLabelValues(st)
+		c.rejectsBy = append(c.rejectsBy, rejects)
+		c.lostBy = append(c.lostBy, c.lost.WithLabelValues(st))
 	}
-	for _, role := range []string{RoleServer, RoleClient} {
-		for _, r := range []string{ResultOK, ResultErr} {
-			c.starttls.WithLabelValues(role, r)
+	for i, role := range []string{RoleServer, RoleClient} {
+		for j, r := range []string{ResultOK, ResultErr} {
+			c.starttlsBy[i][j] = c.starttls.WithLabelValues(role, r)
 		}
 	}
-	for _, r := range []string{ResultOK, ResultFail} {
-		c.auth.WithLabelValues(r)
-	}
+	c.authOK = c.auth.WithLabelValues(ResultOK)
+	c.authFail = c.auth.WithLabelValues(ResultFail)
 	c.sessions = newSessionCounter()
 	c.dmarc = newDMARCDispositions()
+	c.dmarcReject = c.dmarc.WithLabelValues(DispositionReject)
+	c.dmarcQuar = c.dmarc.WithLabelValues(DispositionQuarantine)
 	c.metrics = collectors.Metrics{c.received, c.deliveries, c.delay, c.xdelay, c.deferrals, c.rejects,
 		c.lost, c.noMail, c.starttls, c.dsns, c.auth, c.badDelays, c.held, c.sessions.total, c.dmarc}
 	return c
@@ -218,23 +255,37 @@ func New(cfg Config) *Collector {
 func (c *Collector) Programs() []string { return c.cfg.Programs }
 
 // Handle implements collectors.LogCollector.
+//
+// The time of a line is its Arrived time, read by the pipeline once per
+// batch of lines; only a line handed over by other means (a test's Feed)
+// has the clock read for it.
 func (c *Collector) Handle(rec *logline.Record) bool {
-	c.sessions.observe(rec.PID, rec.Message, c.cfg.Now())
-	if d := dmarcDisposition(rec.Message); d != "" {
-		c.dmarc.WithLabelValues(d).Inc()
+	now := rec.Arrived
+	if now.IsZero() {
+		now = c.cfg.Now()
 	}
-	ev := Parse(rec.Message)
-	if ev.Kind == Unknown {
-		return isMilterQuarantine(rec.Message)
-	}
+	// One lock per line, for the sessions and the messages alike.
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.cfg.Now()
+	// The queue id is split off once for every check of the line.
+	qid, rest := splitQID(rec.Message)
+	afterID := afterQID(rec.Message, qid, rest)
+	c.sessions.observe(rec.PID, afterID, now)
+	switch dmarcDisposition(afterID) {
+	case DispositionReject:
+		c.dmarcReject.Inc()
+	case DispositionQuarantine:
+		c.dmarcQuar.Inc()
+	}
+	ev := parseAfterQID(qid, rest)
+	if ev.Kind == Unknown {
+		return isMilterQuarantine(afterID)
+	}
 	if ev.QID != "" {
 		// sendmail logs a refusal of a message right after its from= line,
 		// so the next line of that queue id decides the message.
 		if h := c.pending.take(ev.QID); h != nil && !ev.Refusal {
-			c.received.WithLabelValues(h.daemon).Inc()
+			c.receivedBy[labelIndex(Daemons, h.daemon)].Inc()
 		}
 	}
 	switch ev.Kind {
@@ -245,49 +296,92 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 		case ev.Nrcpts > 0 && !aborted && ev.QID != "":
 			c.pending.push(ev.QID, ev.Daemon, now)
 		case ev.Nrcpts > 0 && !aborted:
-			c.received.WithLabelValues(ev.Daemon).Inc()
+			c.receivedBy[labelIndex(Daemons, ev.Daemon)].Inc()
 		case ev.Nrcpts == 0 && ev.Size > 0 && !aborted && !refused &&
 			(c.cfg.MaxMessageSize <= 0 || ev.Size > c.cfg.MaxMessageSize):
 			// A SIZE= over MaxMessageSize is refused at MAIL with no line of
 			// its own: only this sender line, with the declared size and no
 			// recipients, is left of it.
-			c.rejects.WithLabelValues(StageMail, ReasonTooLarge).Inc()
+			c.rejectsBy[labelIndex(Stages, StageMail)][labelIndex(Reasons, ReasonTooLarge)].Inc()
 		}
 	case To:
 		if ev.Mailer != "" {
-			c.deliveries.WithLabelValues(ev.Mailer, ev.Status).Inc()
+			m, st := labelIndex(Mailers, ev.Mailer), labelIndex(Statuses, ev.Status)
+			c.deliveriesBy[m][st].Inc()
 			if ev.HasDelay {
-				c.delay.WithLabelValues(ev.Mailer, ev.Status).Observe(ev.Delay)
+				c.observer(c.delay, c.delayBy, m, st).Observe(ev.Delay)
 			}
 			if ev.HasXDelay {
-				c.xdelay.WithLabelValues(ev.Mailer, ev.Status).Observe(ev.XDelay)
+				c.observer(c.xdelay, c.xdelayBy, m, st).Observe(ev.XDelay)
 			}
 			if ev.Status == StatusDeferred {
-				c.deferrals.WithLabelValues(ev.Mailer, c.cfg.RateLimits.DeferReason(ev.DSN, ev.Stat)).Inc()
+				// Parse classified the deferral by DefaultRateLimits;
+				// other rate limits classify it again.
+				reason := ev.DeferReason
+				if !c.defaultRateLimits {
+					reason = c.cfg.RateLimits.DeferReason(ev.DSN, ev.Stat)
+				}
+				c.deferralsBy[m][labelIndex(DeferReasons, reason)].Inc()
 			}
 		}
-		c.badDelays.Add(float64(ev.BadDelays))
+		if ev.BadDelays > 0 {
+			c.badDelays.Add(float64(ev.BadDelays))
+		}
 	case Reject:
-		c.rejects.WithLabelValues(ev.Stage, ev.Reason).Inc()
+		c.rejectsBy[labelIndex(Stages, ev.Stage)][labelIndex(Reasons, ev.Reason)].Inc()
 		if ev.QID != "" && !ev.Refusal {
 			c.refusedEarly.add(ev.QID)
 		}
 	case Lost:
-		c.lost.WithLabelValues(ev.Stage).Inc()
+		c.lostBy[labelIndex(Stages, ev.Stage)].Inc()
 		if ev.Abort && ev.QID != "" {
 			c.aborted.add(ev.QID)
 		}
 	case NoMail:
 		c.noMail.Inc()
 	case StartTLS:
-		c.starttls.WithLabelValues(ev.Role, ev.Result).Inc()
+		role, result := 0, 0
+		if ev.Role == RoleClient {
+			role = 1
+		}
+		if ev.Result == ResultErr {
+			result = 1
+		}
+		c.starttlsBy[role][result].Inc()
 	case DSN:
 		c.dsns.Inc()
 	case Auth:
-		c.auth.WithLabelValues(ev.Result).Inc()
+		if ev.Result == ResultOK {
+			c.authOK.Inc()
+		} else {
+			c.authFail.Inc()
+		}
 	}
 	c.decideOld(now)
 	return true
+}
+
+// observer returns the series of histogram h for mailer m and status st,
+// resolving it at its first sample: a histogram's series appear only once
+// they have one.
+func (c *Collector) observer(h *prometheus.HistogramVec, by [][]prometheus.Observer, m, st int) prometheus.Observer {
+	if by[m][st] == nil {
+		by[m][st] = h.WithLabelValues(Mailers[m], Statuses[st])
+	}
+	return by[m][st]
+}
+
+// labelIndex returns the position of v in the closed set set, whose last
+// value is Other: the position of Other for a value outside it. The values
+// Parse gives are the set's own strings, so each comparison that matches
+// is one of pointers.
+func labelIndex(set []string, v string) int {
+	for i, s := range set {
+		if s == v {
+			return i
+		}
+	}
+	return len(set) - 1
 }
 
 // decideOld counts as received the held messages older than the decision
@@ -302,7 +396,7 @@ func (c *Collector) decideOld(now time.Time) {
 			return
 		}
 		c.pending.take(h.qid)
-		c.received.WithLabelValues(h.daemon).Inc()
+		c.receivedBy[labelIndex(Daemons, h.daemon)].Inc()
 	}
 }
 
@@ -313,7 +407,7 @@ func (c *Collector) Flush() {
 	defer c.mu.Unlock()
 	for h := c.pending.oldest(); h != nil; h = c.pending.oldest() {
 		c.pending.take(h.qid)
-		c.received.WithLabelValues(h.daemon).Inc()
+		c.receivedBy[labelIndex(Daemons, h.daemon)].Inc()
 	}
 }
 

@@ -48,15 +48,15 @@ func newDMARCDispositions() *prometheus.CounterVec {
 // milter's quarantine (milter.c: "milter=%s, quarantine=%s"). Only
 // OpenDMARC's count, as a disposition; the others are a known shape that
 // counts nothing, not an unmatched line.
-func isMilterQuarantine(msg string) bool {
-	rest := afterQID(msg)
+// rest is the message after its queue id (afterQID).
+func isMilterQuarantine(rest string) bool {
 	i := strings.Index(rest, ", quarantine=")
 	return strings.HasPrefix(rest, "milter=") && i > len("milter=") && !strings.Contains(rest[:i], " ")
 }
 
-// dmarcDisposition returns the disposition a line records, or "".
-func dmarcDisposition(msg string) string {
-	rest := afterQID(msg)
+// dmarcDisposition returns the disposition a line records, or "". rest
+// is its message after its queue id (afterQID).
+func dmarcDisposition(rest string) string {
 	switch {
 	case strings.HasPrefix(rest, "Milter: data, reject=5") && strings.Contains(rest, " "+dmarcReject):
 		return DispositionReject

@@ -124,6 +124,11 @@ var (
 // constants or substrings of msg.
 func Parse(msg string) Event {
 	qid, rest := splitQID(msg)
+	return parseAfterQID(qid, rest)
+}
+
+// parseAfterQID is Parse for a message already split by splitQID.
+func parseAfterQID(qid, rest string) Event {
 	ev := Event{QID: qid}
 	switch {
 	case strings.HasPrefix(rest, "from="):
@@ -275,7 +280,7 @@ func parseFrom(ev Event, rest string) Event {
 	known := false
 	for strings.HasPrefix(tail, ", ") {
 		kv := tail[2:]
-		if strings.HasPrefix(kv, "msgid=") {
+		if kv != "" && kv[0] == 'm' && strings.HasPrefix(kv, "msgid=") {
 			// The Message-ID is the sender's too; skip it as an address.
 			if t, ok := skipAddresses(kv[len("msgid="):]); ok {
 				tail = t
@@ -284,17 +289,27 @@ func parseFrom(ev Event, rest string) Event {
 		}
 		var field string
 		field, tail = cutField(kv)
-		switch {
-		case strings.HasPrefix(field, "size="):
-			if v, n := atoi(field[len("size="):]); n > 0 {
-				ev.Size, known = v, true
+		if field == "" {
+			continue
+		}
+		// The first byte picks the one name a field can have.
+		switch field[0] {
+		case 's':
+			if strings.HasPrefix(field, "size=") {
+				if v, n := atoi(field[len("size="):]); n > 0 {
+					ev.Size, known = v, true
+				}
 			}
-		case strings.HasPrefix(field, "nrcpts="):
-			if v, n := atoi(field[len("nrcpts="):]); n > 0 {
-				ev.Nrcpts, known = int(v), true
+		case 'n':
+			if strings.HasPrefix(field, "nrcpts=") {
+				if v, n := atoi(field[len("nrcpts="):]); n > 0 {
+					ev.Nrcpts, known = int(v), true
+				}
 			}
-		case strings.HasPrefix(field, "daemon="):
-			ev.Daemon = daemonLabel(field[len("daemon="):])
+		case 'd':
+			if strings.HasPrefix(field, "daemon=") {
+				ev.Daemon = daemonLabel(field[len("daemon="):])
+			}
 		}
 	}
 	if known {
@@ -381,7 +396,12 @@ func parseTo(ev Event, rest string) Event {
 		}
 		var field string
 		field, tail = cutField(kv)
+		if field == "" {
+			continue
+		}
 		switch {
+		case field[0] == 'p' || field[0] == 'r':
+			// pri= and relay=, the commonest fields that count nothing.
 		case strings.HasPrefix(field, "delay="):
 			known = true
 			if d, ok := parseDelay(field[len("delay="):]); ok {
@@ -481,10 +501,8 @@ func (rl RateLimits) DeferReason(dsn, stat string) string {
 			return DeferRateLimited
 		}
 	}
-	for _, t := range rl.Texts {
-		if t != "" && containsFold(stat, t) {
-			return DeferRateLimited
-		}
+	if containsAnyFold(stat, rl.Texts) {
+		return DeferRateLimited
 	}
 	switch {
 	case strings.HasPrefix(dsn, "4.7."):
@@ -502,15 +520,107 @@ func (rl RateLimits) DeferReason(dsn, stat string) string {
 	return Other
 }
 
-// containsFold is strings.Contains ignoring ASCII case, without allocating.
+// containsFold is strings.Contains ignoring case, without allocating: it
+// reports whether some window of s as long as sub (in bytes) is
+// strings.EqualFold to sub.
+//
+// For an ASCII sub, which every rate-limit text is in practice, only an
+// ASCII window can be (a window holding a multi-byte rune has fewer runes
+// than sub), so the windows are compared by ASCII case alone, and only
+// where their first byte matches sub's: one pass over s instead of an
+// EqualFold call at every byte of it.
 func containsFold(s, sub string) bool {
 	n := len(sub)
+	if n == 0 {
+		return true
+	}
+	if !isASCII(sub) {
+		for i := 0; i+n <= len(s); i++ {
+			if strings.EqualFold(s[i:i+n], sub) {
+				return true
+			}
+		}
+		return false
+	}
+	lo, up := lowerASCII(sub[0]), upperASCII(sub[0])
 	for i := 0; i+n <= len(s); i++ {
-		if strings.EqualFold(s[i:i+n], sub) {
+		if c := s[i]; (c == lo || c == up) && equalFoldASCII(s[i+1:i+n], sub[1:]) {
 			return true
 		}
 	}
 	return false
+}
+
+// containsAnyFold reports whether s contains one of subs ignoring case,
+// as containsFold does, skipping empty ones. The ASCII ones are looked for
+// together, in one pass over s: only where a byte of s is, in either case,
+// the first byte of one of them is that one compared.
+func containsAnyFold(s string, subs []string) bool {
+	var first [256]bool
+	ascii := 0
+	for _, sub := range subs {
+		switch {
+		case sub == "":
+		case isASCII(sub):
+			first[lowerASCII(sub[0])], first[upperASCII(sub[0])] = true, true
+			ascii++
+		case containsFold(s, sub):
+			return true
+		}
+	}
+	if ascii == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !first[c] {
+			continue
+		}
+		// A non-ASCII sub is compared too when its first byte matches:
+		// bytes equal but for ASCII case are EqualFold, so a match is one.
+		lc := lowerASCII(c)
+		for _, sub := range subs {
+			if sub != "" && len(s)-i >= len(sub) && lowerASCII(sub[0]) == lc &&
+				equalFoldASCII(s[i+1:i+len(sub)], sub[1:]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+// equalFoldASCII reports whether a and b, of equal length, are equal
+// ignoring ASCII case.
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(b); i++ {
+		if a[i] != b[i] && lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseRuleset reads "ruleset=check_X, arg1=…, relay=…, reject=CODE TEXT".

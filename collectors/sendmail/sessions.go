@@ -16,7 +16,6 @@ package sendmail
 
 import (
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,32 +45,79 @@ var sessionPrefixes = []string{
 	"Possible SMTP RCPT flood",
 }
 
-// isSessionLine reports whether msg is a line only a process serving an
-// SMTP connection writes.
-func isSessionLine(msg string) bool {
-	rest := afterQID(msg)
+// sessionPrefixesBy holds sessionPrefixes by their first byte, so a line
+// is compared only with those that can start it.
+var sessionPrefixesBy = func() (by [256][]string) {
 	for _, p := range sessionPrefixes {
+		by[p[0]] = append(by[p[0]], p)
+	}
+	return by
+}()
+
+// isSessionLine reports whether rest, a message after its queue id (see
+// afterQID), is a line only a process serving an SMTP connection writes.
+func isSessionLine(rest string) bool {
+	if rest == "" {
+		return false
+	}
+	for _, p := range sessionPrefixesBy[rest[0]] {
 		if strings.HasPrefix(rest, p) {
 			return true
 		}
 	}
-	switch {
-	case strings.HasPrefix(rest, "from=") && strings.Contains(rest, ", daemon="):
+	if strings.HasPrefix(rest, "from=") && strings.Contains(rest, ", daemon=") {
 		// A message received over SMTP; a command-line submission has no
 		// daemon=.
 		return true
-	case strings.Contains(rest, " did not issue MAIL/EXPN/VRFY/ETRN during connection to "):
+	}
+	if containsNoMail(rest) {
 		return true
-	case strings.Contains(rest, "]: VRFY ") || strings.Contains(rest, "]: EXPN "):
-		return true
+	}
+	// "]: VRFY " or "]: EXPN ", looked for at each ']' in one pass.
+	for s := rest; ; {
+		i := strings.IndexByte(s, ']')
+		if i < 0 {
+			return false
+		}
+		s = s[i+1:]
+		if strings.HasPrefix(s, ": VRFY ") || strings.HasPrefix(s, ": EXPN ") {
+			return true
+		}
+	}
+}
+
+// noMailText is what sendmail logs of a session without mail, after
+// its client; noMailAnchor is the rarest part of it, from its first '/'.
+const (
+	noMailText   = " did not issue MAIL/EXPN/VRFY/ETRN during connection to "
+	noMailAnchor = "/EXPN/VRFY/ETRN during connection to "
+)
+
+// containsNoMail is strings.Contains(rest, noMailText). It looks for the
+// text's first '/' (rare in a log line) rather than its first byte, a
+// space (in every other word), and checks the whole text where it is.
+func containsNoMail(rest string) bool {
+	off := strings.IndexByte(noMailText, '/')
+	for i := off; i <= len(rest)-(len(noMailText)-off); {
+		j := strings.Index(rest[i:], noMailAnchor)
+		if j < 0 {
+			return false
+		}
+		if at := i + j - off; at >= 0 && rest[at:at+off] == noMailText[:off] {
+			return true
+		}
+		i += j + 1
 	}
 	return false
 }
 
-// afterQID returns a message without its leading queue id, if it has one.
-func afterQID(msg string) string {
-	if i := strings.Index(msg, ": "); i >= 8 && i <= 20 && isQIDText(msg[:i]) {
-		return msg[i+2:]
+// afterQID returns a message without its leading queue id, if it has one,
+// given splitQID's parts of it: what follows "QID: ", but the whole
+// message for "NOQUEUE: …" (its session and DMARC checks never took
+// NOQUEUE for a queue id).
+func afterQID(msg, qid, rest string) string {
+	if qid != "" {
+		return rest
 	}
 	return msg
 }
@@ -90,11 +136,14 @@ func isAlnumByte(c byte) bool {
 }
 
 // sessionCounter counts SMTP sessions by the pids of their processes.
+// Its owner serialises observe (the collector's lock).
 type sessionCounter struct {
 	total prometheus.Counter
 
-	mu   sync.Mutex
-	seen map[string]time.Time // pid: when its last session line was read
+	// seen holds when each pid's last session line was read. It is keyed
+	// by the pid's value, not its text: the text is part of a line, valid
+	// only while the line is handled, and a number needs no copy to keep.
+	seen map[uint64]time.Time
 }
 
 func newSessionCounter() *sessionCounter {
@@ -103,26 +152,40 @@ func newSessionCounter() *sessionCounter {
 			Name: "sendmail_smtp_sessions_total",
 			Help: "SMTP connections sendmail served, counted once per serving process: the first line of a pid that only a serving process writes (from= with daemon=, did not issue MAIL, lost input channel, check_relay refusals, STARTTLS=server, …).",
 		}),
-		seen: map[string]time.Time{},
+		seen: map[uint64]time.Time{},
 	}
 }
 
+// pidKey is the value of pid, the digits of the envelope's "[pid]". A pid
+// longer than any system's (a forged line) saturates: such lines share one
+// key, as a reused pid would.
+func pidKey(pid string) uint64 {
+	var v uint64
+	for i := 0; i < len(pid); i++ {
+		if v >= 1<<59 {
+			return 1 << 63
+		}
+		v = v*10 + uint64(pid[i]-'0')
+	}
+	return v
+}
+
 // observe counts the session of a line, if it is a session line of a pid
-// not seen within SessionWindow.
-func (s *sessionCounter) observe(pid, msg string, now time.Time) {
-	if pid == "" || !isSessionLine(msg) {
+// not seen within SessionWindow. rest is the line's message after its
+// queue id (afterQID).
+func (s *sessionCounter) observe(pid, rest string, now time.Time) {
+	if pid == "" || !isSessionLine(rest) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	last, ok := s.seen[pid]
+	key := pidKey(pid)
+	last, ok := s.seen[key]
 	if !ok || now.Sub(last) > SessionWindow {
 		s.total.Inc()
 		if !ok && len(s.seen) >= MaxSessionPIDs {
 			s.forget(now)
 		}
 	}
-	s.seen[pid] = now
+	s.seen[key] = now
 }
 
 // forget drops the pids not seen within the window, or if none is that

@@ -16,7 +16,10 @@
 // line. It knows nothing of files or of what any daemon's message means.
 package logline
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Format says which envelope a line had.
 type Format uint8
@@ -63,6 +66,11 @@ type Record struct {
 	// Repeats is how many lines the record stands for: 1, or N for
 	// rsyslog's "message repeated N times: [ … ]", at most MaxRepeats.
 	Repeats int
+	// Arrived is when the pipeline read the line, by its clock read once
+	// per batch of lines read together (not per line: reading the clock
+	// cost more than parsing the envelope). Parse leaves it zero, and so
+	// it stays for a line not read by the pipeline.
+	Arrived time.Time
 }
 
 // MaxRepeats bounds Repeats. rsyslog flushes a repeated message at the
@@ -70,8 +78,6 @@ type Record struct {
 // count is a forged line, and handing it on whole would let one line
 // stall the reader.
 const MaxRepeats = 10000
-
-var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 
 // Parse recognises line's envelope. It reports false, with an empty Record,
 // when the line has none of the known shapes.
@@ -96,25 +102,45 @@ func Parse(line string) (Record, bool) {
 	return Record{}, false
 }
 
-// isTraditionalStamp matches "Mmm dd hh:mm:ss " (day space-padded).
+// isTraditionalStamp matches "Mmm dd hh:mm:ss " (day space-padded). The
+// cheap fixed-position checks come first, and the month is told by a
+// switch on its first letter, not by comparing it with every month name:
+// this runs for every line.
 func isTraditionalStamp(s string) bool {
-	if len(s) < 16 || s[3] != ' ' || s[6] != ' ' || s[15] != ' ' {
+	if len(s) < 16 || s[3] != ' ' || s[6] != ' ' || s[15] != ' ' || s[9] != ':' || s[12] != ':' {
 		return false
 	}
-	ok := false
-	for _, m := range months {
-		if s[:3] == m {
-			ok = true
-			break
-		}
-	}
-	if !ok {
+	if !isMonth(s[0], s[1], s[2]) {
 		return false
 	}
 	if (s[4] != ' ' && !isDigit(s[4])) || !isDigit(s[5]) {
 		return false
 	}
 	return isClock(s[7:15])
+}
+
+// isMonth reports whether a, b, c spell an English month's abbreviation,
+// as syslog writes it ("Jan" … "Dec", case as written).
+func isMonth(a, b, c byte) bool {
+	switch a {
+	case 'J':
+		return (b == 'a' && c == 'n') || (b == 'u' && (c == 'n' || c == 'l'))
+	case 'F':
+		return b == 'e' && c == 'b'
+	case 'M':
+		return b == 'a' && (c == 'r' || c == 'y')
+	case 'A':
+		return (b == 'p' && c == 'r') || (b == 'u' && c == 'g')
+	case 'S':
+		return b == 'e' && c == 'p'
+	case 'O':
+		return b == 'c' && c == 't'
+	case 'N':
+		return b == 'o' && c == 'v'
+	case 'D':
+		return b == 'e' && c == 'c'
+	}
+	return false
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

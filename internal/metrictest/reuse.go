@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/internal/logline"
+	"github.com/cabalmail/mailtier/internal/tailer"
 )
 
 // ReadLines returns the lines of files, in order (Corpus + name for the
@@ -49,36 +49,51 @@ func Records(t testing.TB, c collectors.LogCollector, lines ...string) []logline
 	return recs
 }
 
-// FeedReused is Feed as a reader with one reused buffer hands lines on:
-// each line is copied into the same buffer, parsed there (so every string
-// of the Record aliases the buffer), handed to c, and then the whole
-// buffer is overwritten. Successive lines start at different offsets, as
-// they do in a read buffer, so that a line does not rewrite what an
-// earlier one of the same head left at the same place. A collector that
-// keeps any part of a line beyond Handle without copying it sees what it
-// kept change. It returns how many lines c recognised.
-func FeedReused(t testing.TB, c collectors.LogCollector, lines ...string) int {
-	t.Helper()
-	const offsets = 61
-	size := 1
-	for _, l := range lines {
-		size = max(size, len(l))
+// handOver puts lines where a reader with one reused buffer has them: each
+// line is copied into the same buffer, and the string handed on aliases it
+// (tailer.LineString), as the pipeline's are. Successive lines start at
+// different offsets, as they do in a read buffer, so that a line does not
+// rewrite what an earlier one of the same head left at the same place.
+// After the line is handled, scribble overwrites the whole buffer: a
+// collector that kept any part of a line without copying it sees what it
+// kept change.
+type handOver struct {
+	buf []byte
+	n   int
+}
+
+// offsets is how many start offsets handOver cycles through.
+const offsets = 61
+
+func (h *handOver) line(l []byte) string {
+	at := h.n % offsets
+	h.n++
+	if need := at + len(l); need > len(h.buf) {
+		h.buf = make([]byte, max(need, 2*len(h.buf)))
 	}
-	buf := make([]byte, size+offsets)
+	n := copy(h.buf[at:], l)
+	return tailer.LineString(h.buf[at : at+n])
+}
+
+// scribble overwrites the buffer with bytes no log line holds.
+func (h *handOver) scribble() {
+	for i := range h.buf {
+		h.buf[i] = 0xA5
+	}
+}
+
+// FeedStrings is Feed with every line handed on as its own string, the
+// baseline a reused buffer's result is compared with.
+func FeedStrings(t testing.TB, c collectors.LogCollector, lines ...string) int {
+	t.Helper()
 	matched := 0
-	for i, l := range lines {
-		at := i % offsets
-		n := copy(buf[at:], l)
-		rec, ok := logline.Parse(unsafe.String(&buf[at], n))
+	for _, l := range lines {
+		rec, ok := logline.Parse(l)
 		if !ok {
 			t.Fatalf("envelope not recognised: %q", l)
 		}
 		if slices.Contains(c.Programs(), rec.Program) && c.Handle(&rec) {
 			matched++
-		}
-		// What the next read leaves where this line was.
-		for i := range buf {
-			buf[i] = '#'
 		}
 	}
 	return matched

@@ -147,7 +147,9 @@ func (r *Router) Flush() {
 // Lines and bytes read, and the time of the last line, are counted in
 // plain fields and added to their series at each checkpoint (after every
 // read of the file), not per line: a read of 64 KiB costs one clock read
-// and three metric updates instead of hundreds.
+// and three metric updates instead of hundreds. That one clock reading,
+// taken at the first line after a checkpoint, is also the Arrived time of
+// every Record of the batch, so no collector reads the clock per line.
 type Input struct {
 	r                            *Router
 	lines, bytes                 prometheus.Counter
@@ -158,7 +160,10 @@ type Input struct {
 	opens                        int
 	offset                       int64
 	nlines                       atomic.Int64
-	pendingLines, pendingBytes   int64 // read, not yet in lines and bytes
+	pendingLines, pendingBytes   int64          // read, not yet in lines and bytes
+	rec                          logline.Record // the line being handled
+	batchAt                      time.Time
+	batchStamped                 bool // batchAt was read since the last flush
 	onCheckpoint                 func(tailer.Position)
 }
 
@@ -198,8 +203,20 @@ func (in *Input) flush() {
 	in.lines.Add(float64(in.pendingLines))
 	in.nlines.Add(in.pendingLines)
 	in.bytes.Add(float64(in.pendingBytes))
-	in.lastLine.Set(float64(in.r.now().UnixNano()) / 1e9)
+	in.lastLine.Set(float64(in.batchTime().UnixNano()) / 1e9)
 	in.pendingLines, in.pendingBytes = 0, 0
+	in.batchStamped = false
+	// The record views the last line's bytes; let go of them.
+	in.rec = logline.Record{}
+}
+
+// batchTime returns the time the lines since the last flush were read:
+// the router's clock, read at the first call after a flush.
+func (in *Input) batchTime() time.Time {
+	if !in.batchStamped {
+		in.batchAt, in.batchStamped = in.r.now(), true
+	}
+	return in.batchAt
 }
 
 // skipTooLong counts a line longer than MaxLineBytes that took n bytes.
@@ -218,21 +235,27 @@ func (in *Input) handle(line string, n int) {
 		in.tooLong.Inc()
 		return
 	}
-	rec, ok := logline.Parse(line)
+	// The record lives in the Input, not on the stack: handed to the
+	// collectors through an interface, it would escape to the heap, one
+	// allocation per line.
+	var ok bool
+	in.rec, ok = logline.Parse(line)
 	if !ok {
 		in.unparsed.Inc()
 		return
 	}
+	rec := &in.rec
 	routes := in.r.byProgram[rec.Program]
 	if len(routes) == 0 {
 		in.unclaimed.Inc()
 		return
 	}
+	rec.Arrived = in.batchTime()
 	// rsyslog's "message repeated N times: [ … ]" stands for N lines
 	// (logline bounds N): each collector is handed it N times.
 	for n := 0; n < max(rec.Repeats, 1); n++ {
 		for _, rt := range routes {
-			if rt.c.Handle(&rec) {
+			if rt.c.Handle(rec) {
 				rt.matched.Inc()
 			} else {
 				rt.unmatched.Inc()
@@ -241,7 +264,8 @@ func (in *Input) handle(line string, n int) {
 	}
 }
 
-// Line implements tailer.Handler.
+// Line implements tailer.Handler. text, and the Record the collectors
+// are handed, alias the tailer's buffer: see collectors.LogCollector.
 func (in *Input) Line(text string, end int64) {
 	in.handle(text, len(text)+1)
 	in.mu.Lock()
@@ -302,7 +326,9 @@ func (in *Input) Offset() int64 {
 // Failed marks the input as no longer read.
 func (in *Input) Failed() { in.up.Set(0) }
 
-// ReadAll reads r to its end, line by line, and routes every line. A
+// ReadAll reads r to its end, line by line, and routes every line
+// without copying it: the Record the collectors are handed aliases the
+// read buffer (see collectors.LogCollector). A
 // final line without a newline is routed too. Lines longer than
 // MaxLineBytes are counted as skipped without being held in memory whole.
 // It reports the input up while reading, and down when reading failed;
@@ -320,7 +346,9 @@ func (in *Input) ReadAll(r io.Reader) error {
 			if tooLong > 0 {
 				in.skipTooLong(tooLong)
 			} else {
-				in.handle(string(line), len(line)+1)
+				// No copy: collectors are done with the line
+				// before the next Fill writes to the buffer.
+				in.handle(tailer.LineString(line), len(line)+1)
 			}
 			in.offset = end
 		}
@@ -331,7 +359,7 @@ func (in *Input) ReadAll(r io.Reader) error {
 		if line, tooLong := sp.Rest(); tooLong > 0 {
 			in.skipTooLong(tooLong)
 		} else if line != nil {
-			in.handle(string(line), len(line))
+			in.handle(tailer.LineString(line), len(line))
 		}
 		in.flush()
 		if errors.Is(err, io.EOF) {

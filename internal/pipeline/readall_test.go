@@ -14,8 +14,8 @@ import (
 	"github.com/cabalmail/mailtier/internal/tailer"
 )
 
-// recorder is a log collector that keeps the messages it is handed and
-// recognises all but "unknown".
+// recorder is a log collector that keeps (copies of) the messages it is
+// handed and recognises all but "unknown".
 type recorder struct {
 	lines []string
 }
@@ -25,7 +25,7 @@ func (r *recorder) Collect(chan<- prometheus.Metric) {}
 
 func (r *recorder) Programs() []string { return []string{"sm-mta"} }
 func (r *recorder) Handle(rec *logline.Record) bool {
-	r.lines = append(r.lines, rec.Message)
+	r.lines = append(r.lines, strings.Clone(rec.Message))
 	return rec.Message != "unknown"
 }
 

@@ -41,7 +41,9 @@ import (
 // Follow's goroutine only.
 type Handler interface {
 	// Line is one complete line, without its newline; end is the offset
-	// in the file just after it.
+	// in the file just after it. text aliases the reader's buffer (see
+	// LineString): it is valid only until Line returns, and a handler
+	// that keeps any part of it must copy it.
 	Line(text string, end int64)
 	// TooLong reports a line longer than the bound, skipped: n is its
 	// length, newline included, and end the offset after it.
@@ -478,7 +480,9 @@ func (t *follower) pass(fs *fileState) error {
 			if tooLong > 0 {
 				t.h.TooLong(tooLong, end)
 			} else {
-				t.h.Line(string(line), end)
+				// No copy: the handler is done with the line
+				// before the next Fill writes to the buffer.
+				t.h.Line(LineString(line), end)
 			}
 		}
 		if errors.Is(err, io.EOF) || (err == nil && (n == 0 || r.short)) {

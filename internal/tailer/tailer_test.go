@@ -30,7 +30,7 @@ type recorder struct {
 func (r *recorder) Line(text string, end int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lines = append(r.lines, text)
+	r.lines = append(r.lines, strings.Clone(text)) // text is valid only during Line
 	r.ends = append(r.ends, end)
 }
 func (r *recorder) TooLong(n, end int64) {
@@ -585,7 +585,7 @@ type chanHandler struct {
 	opened chan struct{}
 }
 
-func (h *chanHandler) Line(text string, _ int64) { h.lines <- text }
+func (h *chanHandler) Line(text string, _ int64) { h.lines <- strings.Clone(text) }
 func (h *chanHandler) TooLong(int64, int64)      {}
 func (h *chanHandler) Missing()                  {}
 func (h *chanHandler) Opened(int64)              { h.opened <- struct{}{} }

@@ -259,8 +259,13 @@ func TestLiveTailGolden(t *testing.T) {
 	}
 	f.Close()
 	readKey := fmt.Sprintf(`mailtier_exporter_lines_read_total{path=%q}`, log)
+	behindKey := fmt.Sprintf(`mailtier_exporter_bytes_behind{path=%q}`, log)
+	// bytes_behind is set at the checkpoint that ends a read, after its
+	// lines are counted: a scrape in between shows the last lines counted
+	// and the bytes behind of the read before. Nothing more is written, so
+	// the final state has none behind.
 	got := e.waitFor(t, "every line to be read and every message decided", func(s map[string]float64) bool {
-		return s[readKey] == float64(lines) && s["mailtier_exporter_sendmail_messages_undecided"] == 0
+		return s[readKey] == float64(lines) && s[behindKey] == 0 && s["mailtier_exporter_sendmail_messages_undecided"] == 0
 	})
 	// A scrape gathers the collectors concurrently: one taken while the
 	// last line is being handled may show it read but not yet counted.

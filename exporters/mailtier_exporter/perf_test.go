@@ -90,34 +90,61 @@ func waitServing(b testing.TB, e *exporter, key string) {
 
 // idleCPU follows a file nothing writes to for d after start-up and
 // returns the exporter's share of a core and its wake-ups per second.
-func idleCPU(b *testing.B, exe string, d time.Duration) (pct, wakeups float64) {
+func idleCPU(b *testing.B, exe string, d time.Duration) (pct, wakeups, floorPct float64) {
 	dir := b.TempDir()
 	log := filepath.Join(dir, "maillog")
 	if err := os.WriteFile(log, []byte("Nov 24 05:15:42 vm sm-mta[9001]: x\n"), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	e := startBinary(b, exe, nil, "--tail.path="+log, "--no-collector.mqueue", "--no-collector.opendkim", "--no-collector.fail2ban")
+	floor := startFollowFloor(b, log, nil)
 	waitServing(b, e, linesKey(log))
 	time.Sleep(time.Second) // let start-up settle; not measured
-	cpu0, cs0 := cpuTime(b, e.cmd.Process.Pid), contextSwitches(b, e.cmd.Process.Pid)
+	cpu0, cs0, fcpu0 := cpuTime(b, e.cmd.Process.Pid), contextSwitches(b, e.cmd.Process.Pid), cpuTime(b, floor)
 	start := time.Now()
 	time.Sleep(d)
 	elapsed := time.Since(start)
-	cpu1, cs1 := cpuTime(b, e.cmd.Process.Pid), contextSwitches(b, e.cmd.Process.Pid)
+	cpu1, cs1, fcpu1 := cpuTime(b, e.cmd.Process.Pid), contextSwitches(b, e.cmd.Process.Pid), cpuTime(b, floor)
 	e.kill()
-	return 100 * (cpu1 - cpu0).Seconds() / elapsed.Seconds(), float64(cs1-cs0) / elapsed.Seconds()
+	return 100 * (cpu1 - cpu0).Seconds() / elapsed.Seconds(), float64(cs1-cs0) / elapsed.Seconds(),
+		100 * (fcpu1 - fcpu0).Seconds() / elapsed.Seconds()
+}
+
+// startFollowFloor starts the live benchmarks' floor (testdata/follow: an
+// inotify wait, a read of what was appended, a stat a second) on file, in
+// the runtime environment env that the exporter it is compared with has,
+// and returns its pid; it is killed when the benchmark ends.
+func startFollowFloor(b testing.TB, file string, env []string) int {
+	b.Helper()
+	exe := filepath.Join(b.TempDir(), "follow")
+	if out, err := exec.Command("go", "build", "-o", exe, "./testdata/follow").CombinedOutput(); err != nil {
+		b.Fatalf("building the follow floor: %v\n%s", err, out)
+	}
+	cmd := exec.Command(exe, file)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd.Process.Pid
 }
 
 // BenchmarkIdle: the live exporter following a quiet file, with its
 // defaults. Goal: under 0.05 % of a core.
 func BenchmarkIdle(b *testing.B) {
 	for b.Loop() {
-		pct, wake := idleCPU(b, binary, 20*time.Second)
+		pct, wake, floor := idleCPU(b, binary, 20*time.Second)
 		b.ReportMetric(pct, "%CPU")
 		b.ReportMetric(wake, "wakeups/s")
 		b.ReportMetric(pct/0.05, "x-goal")
+		b.ReportMetric(floor, "floor-%CPU")
+		b.ReportMetric(pct/floor, "x-floor")
 		if peer := peerBinary(); peer != "" {
-			ppct, pwake := idleCPU(b, peer, 20*time.Second)
+			ppct, pwake, _ := idleCPU(b, peer, 20*time.Second)
 			b.ReportMetric(ppct, "peer-%CPU")
 			b.ReportMetric(pwake, "peer-wakeups/s")
 			b.ReportMetric(pct/ppct, "x-peer")

@@ -65,11 +65,13 @@ var deployedEnv = []string{"GOMAXPROCS=1", "GOMEMLIMIT=96MiB"}
 // as %CPU-runtime-defaults.
 func benchmarkSoak(b *testing.B, rate int) {
 	for b.Loop() {
-		_, cpu, _, _ := soak(b, rate, nil, false)
+		_, cpu, _, _, _ := soak(b, rate, nil, false)
 		b.ReportMetric(cpu, "%CPU-runtime-defaults")
-		linesPerSec, cpu, hwm, delays := soak(b, rate, deployedEnv, true)
+		linesPerSec, cpu, floor, hwm, delays := soak(b, rate, deployedEnv, true)
 		b.ReportMetric(linesPerSec, "lines/s")
 		b.ReportMetric(cpu, "%CPU")
+		b.ReportMetric(floor, "floor-%CPU")
+		b.ReportMetric(cpu/floor, "x-floor")
 		b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MiB")
 		if len(delays) > 0 {
 			b.ReportMetric(float64(delays[len(delays)/2].Microseconds())/1000, "p50-delay-ms")
@@ -81,7 +83,7 @@ func benchmarkSoak(b *testing.B, rate int) {
 
 // soak runs one exporter with env for the 5 s of CPU and memory, and, when
 // timed, the 4 s of write-to-/metrics delays.
-func soak(b *testing.B, rate int, env []string, timed bool) (linesPerSec, cpuPercent float64, hwm int64, delays []time.Duration) {
+func soak(b *testing.B, rate int, env []string, timed bool) (linesPerSec, cpuPercent, floorPercent float64, hwm int64, delays []time.Duration) {
 	dir := b.TempDir()
 	log := filepath.Join(dir, "maillog")
 	if err := os.WriteFile(log, nil, 0o644); err != nil {
@@ -92,6 +94,7 @@ func soak(b *testing.B, rate int, env []string, timed bool) (linesPerSec, cpuPer
 	for scrapeValue(e, key) != 0 {
 		time.Sleep(10 * time.Millisecond) // waiting for start-up, not measured
 	}
+	floor := startFollowFloor(b, log, env)
 	f := openAppend(b, log)
 	const period = 10 * time.Millisecond
 	written := 0
@@ -116,7 +119,7 @@ func soak(b *testing.B, rate int, env []string, timed bool) (linesPerSec, cpuPer
 		return wrote, n
 	}
 	// Phase 1, 5 s: CPU and memory, with no scrape but one at the end.
-	cpu0 := cpuTime(b, e.cmd.Process.Pid)
+	cpu0, fcpu0 := cpuTime(b, e.cmd.Process.Pid), cpuTime(b, floor)
 	start := time.Now()
 	next := start
 	for time.Since(start) < 5*time.Second {
@@ -125,9 +128,10 @@ func soak(b *testing.B, rate int, env []string, timed bool) (linesPerSec, cpuPer
 		time.Sleep(time.Until(next))
 	}
 	elapsed := time.Since(start)
-	cpu1 := cpuTime(b, e.cmd.Process.Pid)
+	cpu1, fcpu1 := cpuTime(b, e.cmd.Process.Pid), cpuTime(b, floor)
 	_, hwm = procStat(b, e.cmd.Process.Pid)
 	cpuPercent = 100 * (cpu1 - cpu0).Seconds() / elapsed.Seconds()
+	floorPercent = 100 * (fcpu1 - fcpu0).Seconds() / elapsed.Seconds()
 	linesPerSec = float64(written) / elapsed.Seconds()
 	// Phase 2, 4 s: every 20 ms, time one write's way to /metrics by
 	// scraping until its lines are counted.
@@ -150,7 +154,7 @@ func soak(b *testing.B, rate int, env []string, timed bool) (linesPerSec, cpuPer
 	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
 	e.cmd.Process.Kill()
 	<-e.done
-	return linesPerSec, cpuPercent, hwm, delays
+	return linesPerSec, cpuPercent, floorPercent, hwm, delays
 }
 
 func BenchmarkSoak100(b *testing.B)   { benchmarkSoak(b, 100) }

@@ -227,7 +227,8 @@ func onceArgs(exe string) []string {
 // equivalent program (testdata/mtail/mail.mtail) on the same file, in the
 // same run. Goals: at least 1/5 of the floor's lines per CPU-second, and
 // at least 40x mtail's. mtail is Debian's package (`make bench` installs
-// it); under MAILTIER_INTEGRATION=1 its absence fails the benchmark.
+// it); under MAILTIER_INTEGRATION=1 its absence fails the benchmark. With
+// MAILTIER_BENCH_PEER naming another build, that build is measured too.
 func BenchmarkOnceVsPeers(b *testing.B) {
 	const n = 1_000_000
 	mtail := testenv.Binary(b, "mtail", "mtail")
@@ -247,6 +248,12 @@ func BenchmarkOnceVsPeers(b *testing.B) {
 		b.ReportMetric(mt.cpu/once.cpu, "x-mtail")
 		b.ReportMetric(once.rssMiB, "once-peak-RSS-MiB")
 		b.ReportMetric(mt.rssMiB, "mtail-peak-RSS-MiB")
+		if peer := peerBinary(); peer != "" {
+			p := measure(b, runner, file, onceArgs(peer)...)
+			b.ReportMetric(fl.cpu/p.cpu, "peer-x-floor")
+			b.ReportMetric(mt.cpu/p.cpu, "peer-x-mtail")
+			b.ReportMetric(p.cpu/once.cpu, "x-peer-speed")
+		}
 	}
 }
 

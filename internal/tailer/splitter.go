@@ -70,9 +70,10 @@ func (s *Splitter) Fill(r io.Reader) (int, error) {
 }
 
 // Next returns the next complete line in the buffer, valid until the next
-// Fill (nothing else writes to the buffer), and end, the stream offset after its newline. For a line longer
-// than the maximum, line is nil and tooLong is its length, newline
-// included. ok is false when no complete line is buffered.
+// Fill (nothing else writes to the buffer), and end, the stream offset
+// after its newline. For a line longer than the maximum, line is nil and
+// tooLong is its length, newline included. ok is false when no complete
+// line is buffered.
 func (s *Splitter) Next() (line []byte, end, tooLong int64, ok bool) {
 	i := bytes.IndexByte(s.buf[s.scan:s.end], '\n')
 	if i < 0 {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cabalmail/mailtier/collectors/dovecot"
+	"github.com/cabalmail/mailtier/internal/logline"
 	"github.com/cabalmail/mailtier/internal/metrictest"
 )
 
@@ -14,37 +15,17 @@ import (
 // time it is used). The corpus adds 25 sessions to it a pass; the warm-up
 // passes fill its 4096 slots twice.
 func BenchmarkHandle(b *testing.B) {
-	c, err := dovecot.New(dovecot.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := metrictest.Records(b, c, metrictest.ReadLines(b, metrictest.Corpus+"maillog", metrictest.Corpus+"dovecot.log")...)
-	for range 2 * 4096 / 25 {
-		for i := range recs {
-			c.Handle(&recs[i])
-		}
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		for i := range recs {
-			c.Handle(&recs[i])
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/line")
+	c, recs := corpusRecords(b)
+	metrictest.BenchmarkRecords(b, recs, 2*4096/25, func(r *logline.Record) { c.Handle(r) })
 }
 
 // BenchmarkParseCorpus is BenchmarkHandle for Parse alone.
 func BenchmarkParseCorpus(b *testing.B) {
-	c, err := dovecot.New(dovecot.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := metrictest.Records(b, c, metrictest.ReadLines(b, metrictest.Corpus+"maillog", metrictest.Corpus+"dovecot.log")...)
-	b.ReportAllocs()
-	for b.Loop() {
-		for i := range recs {
-			dovecot.Parse(recs[i].Message)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/line")
+	_, recs := corpusRecords(b)
+	metrictest.BenchmarkRecords(b, recs, 0, func(r *logline.Record) { dovecot.Parse(r.Message) })
+}
+
+func corpusRecords(b *testing.B) (*dovecot.Collector, []logline.Record) {
+	c := metrictest.New(b, dovecot.New, dovecot.Config{})
+	return c, metrictest.Records(b, c, metrictest.ReadLines(b, metrictest.Corpus+"maillog", metrictest.Corpus+"dovecot.log")...)
 }

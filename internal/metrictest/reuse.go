@@ -122,3 +122,40 @@ func ExpectSame(t testing.TB, want, got prometheus.Collector) {
 		t.Error(err)
 	}
 }
+
+// ExpectReuseSafe feeds lines to two collectors made by build: to one as
+// strings of their own (FeedStrings), to the other as the pipeline hands
+// them over, from one reused buffer overwritten once each line is handled
+// (Feed). Both must recognise the same lines and expose exactly the same
+// metrics: what a collector keeps between lines is its own copy. It
+// returns the collector fed from the reused buffer, for further checks.
+func ExpectReuseSafe[C collectors.LogCollector](t testing.TB, build func() C, lines ...string) C {
+	t.Helper()
+	fresh, reused := build(), build()
+	want := FeedStrings(t, fresh, lines...)
+	if got := Feed(t, reused, lines...); got != want {
+		t.Errorf("%d lines recognised from a reused buffer, %d from strings", got, want)
+	}
+	ExpectSame(t, fresh, reused)
+	return reused
+}
+
+// BenchmarkRecords runs each over every record once per op, after warm
+// unmeasured passes (for state that allocates on first use), and reports
+// allocations and ns/line: the benchmark of a collector's Handle or Parse
+// over a corpus (Records).
+func BenchmarkRecords(b *testing.B, recs []logline.Record, warm int, each func(*logline.Record)) {
+	b.Helper()
+	for range warm {
+		for i := range recs {
+			each(&recs[i])
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range recs {
+			each(&recs[i])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/line")
+}

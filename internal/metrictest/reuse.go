@@ -2,6 +2,7 @@ package metrictest
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -158,4 +159,20 @@ func BenchmarkRecords(b *testing.B, recs []logline.Record, warm int, each func(*
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/line")
+}
+
+// Texts returns n strings, each up to 9 of pieces picked at random (with a
+// fixed seed, so every run sees the same), for checking a hand-written
+// scanner against the strings function it replaces.
+func Texts(pieces []string, n int) []string {
+	r := rand.New(rand.NewPCG(1, 2))
+	out := make([]string, n)
+	for i := range out {
+		var b strings.Builder
+		for k := r.IntN(10); k > 0; k-- {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		out[i] = b.String()
+	}
+	return out
 }

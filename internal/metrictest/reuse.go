@@ -1,7 +1,6 @@
 package metrictest
 
 import (
-	"bytes"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -9,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/internal/logline"
@@ -105,23 +102,7 @@ func FeedStrings(t testing.TB, c collectors.LogCollector, lines ...string) int {
 // testutil.
 func ExpectSame(t testing.TB, want, got prometheus.Collector) {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(want); err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text bytes.Buffer
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&text, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := testutil.CollectAndCompare(got, &text); err != nil {
-		t.Error(err)
-	}
+	Compare(t, got, exposition(t, want))
 }
 
 // ExpectReuseSafe feeds lines to two collectors made by build: to one as

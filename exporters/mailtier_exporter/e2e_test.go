@@ -202,8 +202,14 @@ func (e *exporter) scrape(testing.TB) string {
 // waitFor scrapes until cond holds on the samples, and returns the last scrape.
 func (e *exporter) waitFor(t *testing.T, what string, cond func(map[string]float64) bool) string {
 	t.Helper()
+	return e.waitForWithin(t, what, 20*time.Second, cond)
+}
+
+// waitForWithin is waitFor with another time limit.
+func (e *exporter) waitForWithin(t *testing.T, what string, limit time.Duration, cond func(map[string]float64) bool) string {
+	t.Helper()
 	var text string
-	testenv.WaitFor(t, what, 20*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, what, limit, func() (bool, string) {
 		text = e.scrape(t)
 		return text != "" && cond(samples(t, text)), "last scrape:\n" + text
 	})

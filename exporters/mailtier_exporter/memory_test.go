@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // memLimit is the deployed soft memory limit (the sidecar's 128 MiB
@@ -72,11 +70,9 @@ func TestMemoryBounded(t *testing.T) {
 // which takes the race detector's build over 20 s on a busy machine.
 func checkSkippedAndPeak(t *testing.T, e *exporter, log string) {
 	t.Helper()
-	testenv.WaitFor(t, "the long line skipped and the lines after it", 90*time.Second, func() (bool, string) {
-		text := e.scrape(t)
-		s := samples(t, text)
-		return text != "" && s[fmt.Sprintf(`mailtier_exporter_lines_skipped_total{path=%q, reason="too_long"}`, log)] == 1 &&
-			s["sendmail_sessions_without_mail_total"] == 2 && s[linesKey(log)] == 3, "last scrape:\n" + text
+	e.waitForWithin(t, "the long line skipped and the lines after it", 90*time.Second, func(s map[string]float64) bool {
+		return s[fmt.Sprintf(`mailtier_exporter_lines_skipped_total{path=%q, reason="too_long"}`, log)] == 1 &&
+			s["sendmail_sessions_without_mail_total"] == 2 && s[linesKey(log)] == 3
 	})
 	_, hwm := procStat(t, e.cmd.Process.Pid)
 	t.Logf("peak RSS %.1f MiB", float64(hwm)/(1<<20))

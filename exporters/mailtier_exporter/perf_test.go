@@ -205,7 +205,7 @@ func BenchmarkCatchUp(b *testing.B) {
 // the corpus's series, under the deployed GOMEMLIMIT, and returns every
 // latency and how many were refused with 503.
 func scrapeStorm(b *testing.B, exe string, extra ...string) (all, ok []time.Duration, refused int) {
-	e := startBinary(b, exe, []string{"GOMEMLIMIT=96MiB"}, append([]string{"--tail.path=../../testdata/corpus/maillog", "--tail.from-start",
+	e := startBinary(b, exe, []string{"GOMEMLIMIT=" + memLimit}, append([]string{"--tail.path=../../testdata/corpus/maillog", "--tail.from-start",
 		"--tail.path=../../testdata/corpus/dovecot.log", "--no-collector.mqueue"}, extra...)...)
 	waitServing(b, e, linesKey("../../testdata/corpus/maillog"))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200, MaxConnsPerHost: 0}}

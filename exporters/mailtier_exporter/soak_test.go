@@ -55,7 +55,7 @@ func scrapeValue(e *exporter, key string) float64 {
 // 32 CPU units, a 32nd of a vCPU: one processor is all it can use, and
 // with one the goroutine woken by inotify hands the wake-up to the reader
 // without waking a second thread.
-var deployedEnv = []string{"GOMAXPROCS=1", "GOMEMLIMIT=96MiB"}
+var deployedEnv = []string{"GOMAXPROCS=1", "GOMEMLIMIT=" + memLimit}
 
 // benchmarkSoak runs the live exporter as deployed (deployedEnv; inotify,
 // 1 s safety poll), on a file written at rate lines per second for 5 s, and

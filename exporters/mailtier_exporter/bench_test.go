@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -97,12 +98,16 @@ func (t template) write(w *bufio.Writer, pass int) {
 // renewed at every pass.
 func mixGenerator(t testing.TB, w io.Writer, n int) error {
 	var byShare [len(mixShares)][]template
+	lines := map[string][]string{} // by corpus file, read once
 	for i, m := range mixShares {
-		raw, err := os.ReadFile(filepath.Join("../../testdata/corpus", m.file))
-		if err != nil {
-			t.Fatal(err)
+		if lines[m.file] == nil {
+			raw, err := os.ReadFile(filepath.Join("../../testdata/corpus", m.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines[m.file] = strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
 		}
-		for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
+		for _, l := range lines[m.file] {
 			if m.pick(l) {
 				byShare[i] = append(byShare[i], splitTemplate(l))
 			}
@@ -157,18 +162,32 @@ func mixFile(b testing.TB, n int) string {
 // RSS (MiB).
 type usage struct{ cpu, rssMiB float64 }
 
-// benchTools builds the floor, a stdlib bufio.Scanner counting the lines
-// of its standard input (the least any line reader does), and the runner
-// that measures a child (testdata/rusage says why the test binary cannot).
-func benchTools(b testing.TB) (floor, runner string) {
-	dir := b.TempDir()
-	for _, tool := range []string{"linecount", "rusage"} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, tool), "./testdata/"+tool).CombinedOutput(); err != nil {
-			b.Fatalf("building %s: %v\n%s", tool, err, out)
+// benchTool returns the benchmarks' small program testdata/<name>, built
+// once per run of the package's tests beside the exporter's binary:
+//
+//   - linecount, the floor of --once: a stdlib bufio.Scanner counting the
+//     lines of its standard input, the least any line reader does;
+//   - rusage, the runner that measures a child (it says why the test
+//     binary cannot);
+//   - follow, the floor of the live benchmarks.
+func benchTool(b testing.TB, name string) string {
+	b.Helper()
+	toolsMu.Lock()
+	defer toolsMu.Unlock()
+	exe := filepath.Join(filepath.Dir(binary), name)
+	if !toolsBuilt[name] {
+		if out, err := exec.Command("go", "build", "-o", exe, "./testdata/"+name).CombinedOutput(); err != nil {
+			b.Fatalf("building %s: %v\n%s", name, err, out)
 		}
+		toolsBuilt[name] = true
 	}
-	return filepath.Join(dir, "linecount"), filepath.Join(dir, "rusage")
+	return exe
 }
+
+var (
+	toolsMu    sync.Mutex
+	toolsBuilt = map[string]bool{}
+)
 
 // measure runs args through the runner with file copied into its standard
 // input through a pipe (the copying is the benchmark's, not the child's),
@@ -233,7 +252,7 @@ func BenchmarkOnceVsPeers(b *testing.B) {
 	const n = 1_000_000
 	mtail := testenv.Binary(b, "mtail", "mtail")
 	file := mixFile(b, n)
-	floor, runner := benchTools(b)
+	floor, runner := benchTool(b, "linecount"), benchTool(b, "rusage")
 	for b.Loop() {
 		fl := measure(b, runner, file, floor)
 		once := measure(b, runner, file, onceArgs(binary)...)
@@ -263,7 +282,7 @@ func BenchmarkOnceVsPeers(b *testing.B) {
 // 24 MiB.
 func benchmarkOnceMemory(b *testing.B, n int) {
 	file := mixFile(b, n)
-	floor, runner := benchTools(b)
+	floor, runner := benchTool(b, "linecount"), benchTool(b, "rusage")
 	for b.Loop() {
 		fl := measure(b, runner, file, floor)
 		once := measure(b, runner, file, onceArgs(binary)...)

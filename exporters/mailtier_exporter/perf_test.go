@@ -116,11 +116,7 @@ func idleCPU(b *testing.B, exe string, d time.Duration) (pct, wakeups, floorPct 
 // and returns its pid; it is killed when the benchmark ends.
 func startFollowFloor(b testing.TB, file string, env []string) int {
 	b.Helper()
-	exe := filepath.Join(b.TempDir(), "follow")
-	if out, err := exec.Command("go", "build", "-o", exe, "./testdata/follow").CombinedOutput(); err != nil {
-		b.Fatalf("building the follow floor: %v\n%s", err, out)
-	}
-	cmd := exec.Command(exe, file)
+	cmd := exec.Command(benchTool(b, "follow"), file)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

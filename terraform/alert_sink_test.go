@@ -126,24 +126,18 @@ func TestAlertSinkDoesNotOverwriteUpstream(t *testing.T) {
 		t.Errorf("docker/alert_sink/build.sh does not write %s", path.Base(key))
 	}
 
-	names := map[string]string{
-		"function":  s.Function.FunctionName,
-		"role":      s.RoleName,
-		"policy":    s.RolePolicyName,
-		"log group": s.LogGroup.Name,
-	}
-	want := map[string]string{
-		"function":  "cabal-mailtier-alert-sink",
-		"role":      "cabal-mailtier-alert-sink-role",
-		"policy":    "cabal-mailtier-alert-sink-policy",
-		"log group": "/aws/lambda/cabal-mailtier-alert-sink",
-	}
-	if !reflect.DeepEqual(names, want) {
-		t.Errorf("names = %v, want %v", names, want)
-	}
-	for what, name := range names {
-		if slices.Contains([]string{upstreamAlertSinkFunction, upstreamAlertSinkRole, upstreamAlertSinkPolicy, upstreamAlertSinkLogGroup}, name) {
-			t.Errorf("%s name %q is cabal-infra's", what, name)
+	upstreamNames := []string{upstreamAlertSinkFunction, upstreamAlertSinkRole, upstreamAlertSinkPolicy, upstreamAlertSinkLogGroup}
+	for _, n := range []struct{ what, got, want string }{
+		{"function", s.Function.FunctionName, "cabal-mailtier-alert-sink"},
+		{"role", s.RoleName, "cabal-mailtier-alert-sink-role"},
+		{"policy", s.RolePolicyName, "cabal-mailtier-alert-sink-policy"},
+		{"log group", s.LogGroup.Name, "/aws/lambda/cabal-mailtier-alert-sink"},
+	} {
+		if n.got != n.want {
+			t.Errorf("%s name = %q, want %q", n.what, n.got, n.want)
+		}
+		if slices.Contains(upstreamNames, n.got) {
+			t.Errorf("%s name %q is cabal-infra's", n.what, n.got)
 		}
 	}
 }
@@ -301,7 +295,7 @@ func TestAlertSinkPolicyIsLeastPrivilege(t *testing.T) {
 	for _, dir := range []string{monitoringDir, monitoringSettings} {
 		paths, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
 		for _, p := range paths {
-			if regexp.MustCompile(`"[a-z0-9]+:\*"|resources\s*=\s*\["\*"\]`).MatchString(readFile(t, p)) {
+			if regexp.MustCompile(`"[a-z0-9]+:\*"|resources\s*=\s*\["\*"\]`).MatchString(readTerraformFile(t, p)) {
 				t.Errorf("%s contains a wildcard action or resource", p)
 			}
 		}

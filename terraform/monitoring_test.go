@@ -14,7 +14,6 @@ package terraform_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -90,27 +89,17 @@ var monitoringScenarios = map[string]map[string]any{
 	"quiesced": with(monitoringInputs(true), "quiesced", true),
 }
 
-func with(inputs map[string]any, name string, value any) map[string]any {
-	out := map[string]any{name: value}
-	for k, v := range inputs {
-		if k != name {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // planMonitoring plans a root module that calls a copy of the monitoring
 // module holding only what terraform can plan offline (its variables.tf,
 // settings.tf and settings/, the AWS facts override, and an output of
 // module.settings) with inputs. It returns the settings as terraform
-// computes them, or terraform's errors.
-func planMonitoring(t *testing.T, tf string, inputs map[string]any) (json.RawMessage, []tfDiagnostic) {
+// computes them, decoded from JSON, or terraform's errors.
+func planMonitoring(t *testing.T, tf string, inputs map[string]any) (any, []tfDiagnostic) {
 	t.Helper()
 	dir := t.TempDir()
 	mod := filepath.Join(dir, "monitoring")
 	for _, f := range []string{"variables.tf", "settings.tf"} {
-		writeFile(t, filepath.Join(mod, f), readFile(t, filepath.Join(monitoringDir, f)))
+		writeFile(t, filepath.Join(mod, f), readTerraformFile(t, filepath.Join(monitoringDir, f)))
 	}
 	copyDir(t, monitoringSettings, filepath.Join(mod, "settings"))
 	writeFile(t, filepath.Join(mod, "aws_facts_override.tf"), awsFactsOverride)
@@ -133,21 +122,12 @@ func planMonitoring(t *testing.T, tf string, inputs map[string]any) (json.RawMes
 		return nil, diags
 	}
 	// settings must stay provider-free, or this test cannot plan it.
-	settings := plan.Configuration.RootModule.ModuleCalls["monitoring"].Module.ModuleCalls["settings"].Module
-	if len(plan.Configuration.ProviderConfig) != 0 || len(settings.Resources) != 0 || len(settings.ModuleCalls) != 0 {
-		t.Errorf("the settings module has providers %v, resources %v, module calls %v: it must stay provider-free",
-			plan.Configuration.ProviderConfig, settings.Resources, settings.ModuleCalls)
-	}
-	return plan.outputs()["settings"], nil
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
+	plan.checkProviderFree(t, "settings", plan.Configuration.RootModule.ModuleCalls["monitoring"].Module.ModuleCalls["settings"].Module)
+	var settings any
+	if err := json.Unmarshal(plan.outputs()["settings"], &settings); err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return settings, nil
 }
 
 func monitoringGolden(name string) string {
@@ -157,28 +137,15 @@ func monitoringGolden(name string) string {
 // TestMonitoringGoldens plans every scenario with terraform and compares
 // the settings with testdata/monitoring/<scenario>.json.
 func TestMonitoringGoldens(t *testing.T) {
-	tf := terraformBinary(t)
-	for name, inputs := range monitoringScenarios {
-		t.Run(name, func(t *testing.T) {
-			settings, diags := planMonitoring(t, tf, inputs)
-			if diags != nil {
-				t.Fatalf("terraform plan: %v", diags)
-			}
-			var v any
-			if err := json.Unmarshal(settings, &v); err != nil {
-				t.Fatal(err)
-			}
-			compareGolden(t, monitoringGolden(name), indentJSON(t, v))
-		})
-	}
+	checkGoldens(t, monitoringScenarios, monitoringGolden, planMonitoring)
 }
 
 // TestMonitoringValidations: each value a validation rule of the module's
 // variables refuses, with the error terraform gives for it, and values
 // next to them that it accepts.
 func TestMonitoringValidations(t *testing.T) {
-	tf := terraformBinary(t)
 	const (
+		invalid               = "Invalid value for variable"
 		s3KeyMessage          = "lambda/alert_sink.zip is cabal-infra's Python alert_sink; use another key."
 		parameterNamesMessage = "Parameter names must be full paths starting with /."
 		concurrencyMessage    = "Reserve at least 20 (a burst of every monitor at once), or -1 for the unreserved pool."
@@ -186,51 +153,34 @@ func TestMonitoringValidations(t *testing.T) {
 	parameterNames := func(shared string) map[string]string {
 		return map[string]string{"shared_secret": shared, "pushover_user_key": "/a", "pushover_app_token": "/b", "ntfy_publisher_token": "/c"}
 	}
-	for _, c := range []struct {
-		variable string
-		value    any
-		message  string // "" = accepted
-	}{
-		{"alert_sink_s3_key", upstreamAlertSinkS3Key, s3KeyMessage},
-		{"alert_sink_s3_key", "lambda/other.zip", ""},
-		{"alert_sink_parameter_names", parameterNames("cabal/alert_sink_secret"), parameterNamesMessage},
-		{"alert_sink_parameter_names", parameterNames("/cabal/alert_sink_secret"), ""},
-		{"alert_sink_reserved_concurrency", 0, concurrencyMessage},
-		{"alert_sink_reserved_concurrency", 1, concurrencyMessage},
-		{"alert_sink_reserved_concurrency", 19, concurrencyMessage},
-		{"alert_sink_reserved_concurrency", -2, concurrencyMessage},
-		{"alert_sink_reserved_concurrency", 20, ""},
-		{"alert_sink_reserved_concurrency", 100, ""},
-		{"alert_sink_reserved_concurrency", -1, ""},
-	} {
-		t.Run(fmt.Sprintf("%s=%v", c.variable, c.value), func(t *testing.T) {
-			_, diags := planMonitoring(t, tf, with(monitoringInputs(true), c.variable, c.value))
-			if c.message == "" {
-				if diags != nil {
-					t.Fatalf("refused: %v", diags)
-				}
-				return
-			}
-			if len(diags) != 1 {
-				t.Fatalf("terraform reports %d errors, want 1: %v", len(diags), diags)
-			}
-			d := diags[0]
-			message, rule, _ := strings.Cut(d.Detail, "\n\n")
-			// The values terraform shows are the variable or its attributes.
-			var refs []string
-			for _, v := range d.Snippet.Values {
-				if v.Traversal != "var."+c.variable && !strings.HasPrefix(v.Traversal, "var."+c.variable+".") {
-					refs = append(refs, v.Traversal)
-				}
-			}
-			if d.Summary != "Invalid value for variable" || message != c.message ||
-				!strings.HasPrefix(rule, "This was checked by the validation rule at monitoring/variables.tf:") ||
-				len(d.Snippet.Values) == 0 || len(refs) != 0 {
-				t.Errorf("terraform says %q: %q (%s; about other variables %v),\nwant %q: %q about var.%s",
-					d.Summary, message, rule, refs, "Invalid value for variable", c.message, c.variable)
-			}
-		})
+	cases := []inputCase{
+		{"alert_sink_s3_key", upstreamAlertSinkS3Key, invalid, s3KeyMessage},
+		{"alert_sink_s3_key", "lambda/other.zip", "", ""},
+		{"alert_sink_parameter_names", parameterNames("cabal/alert_sink_secret"), invalid, parameterNamesMessage},
+		{"alert_sink_parameter_names", parameterNames("/cabal/alert_sink_secret"), "", ""},
+		{"alert_sink_reserved_concurrency", 0, invalid, concurrencyMessage},
+		{"alert_sink_reserved_concurrency", 1, invalid, concurrencyMessage},
+		{"alert_sink_reserved_concurrency", 19, invalid, concurrencyMessage},
+		{"alert_sink_reserved_concurrency", -2, invalid, concurrencyMessage},
+		{"alert_sink_reserved_concurrency", 20, "", ""},
+		{"alert_sink_reserved_concurrency", 100, "", ""},
+		{"alert_sink_reserved_concurrency", -1, "", ""},
 	}
+	checkInputs(t, monitoringInputs(true), cases, planMonitoring, func(t *testing.T, c inputCase, d tfDiagnostic) {
+		_, rule, _ := strings.Cut(d.Detail, "\n\n")
+		// The values terraform shows are the variable or its attributes.
+		var refs []string
+		for _, v := range d.Snippet.Values {
+			if v.Traversal != "var."+c.variable && !strings.HasPrefix(v.Traversal, "var."+c.variable+".") {
+				refs = append(refs, v.Traversal)
+			}
+		}
+		if !strings.HasPrefix(rule, "This was checked by the validation rule at monitoring/variables.tf:") ||
+			len(d.Snippet.Values) == 0 || len(refs) != 0 {
+			t.Errorf("terraform says %q (about other variables %v), want the rule of monitoring/variables.tf about var.%s",
+				rule, refs, c.variable)
+		}
+	})
 }
 
 // monitoringSettingsGolden is a golden file: module.settings of the
@@ -316,7 +266,7 @@ func monitoringSource(t *testing.T) map[string]string {
 	}
 	out := map[string]string{}
 	for _, p := range paths {
-		out[filepath.Base(p)] = readFile(t, p)
+		out[filepath.Base(p)] = readTerraformFile(t, p)
 	}
 	return out
 }

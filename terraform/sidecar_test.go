@@ -3,7 +3,6 @@ package terraform_test
 import (
 	"encoding/json"
 	"flag"
-	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -63,7 +62,7 @@ output "task_definitions" {
 // renderSidecar plans a root module that calls the sidecar module with
 // inputs and returns its outputs as terraform computes them (the module
 // is provider-free, so planning needs no network), or terraform's error.
-func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]json.RawMessage, []tfDiagnostic) {
+func renderSidecar(t *testing.T, tf string, inputs map[string]any) (any, []tfDiagnostic) {
 	t.Helper()
 	dir := t.TempDir()
 	copyDir(t, sidecarDir, filepath.Join(dir, "sidecar"))
@@ -83,11 +82,7 @@ func renderSidecar(t *testing.T, tf string, inputs map[string]any) (map[string]j
 	}
 	// The module must stay provider-free: cabal-infra's ECS module calls
 	// it, and it is what these tests can plan offline.
-	mod := plan.Configuration.RootModule.ModuleCalls["sidecar"].Module
-	if len(plan.Configuration.ProviderConfig) != 0 || len(mod.Resources) != 0 || len(mod.ModuleCalls) != 0 {
-		t.Errorf("the sidecar module has providers %v, resources %v, module calls %v: it must stay provider-free",
-			plan.Configuration.ProviderConfig, mod.Resources, mod.ModuleCalls)
-	}
+	plan.checkProviderFree(t, "sidecar", plan.Configuration.RootModule.ModuleCalls["sidecar"].Module)
 	return plan.outputs(), nil
 }
 
@@ -114,16 +109,7 @@ func goldenPath(name string) string {
 // the outputs with testdata/sidecar/<scenario>.json (-update rewrites
 // them).
 func TestSidecarGoldens(t *testing.T) {
-	tf := terraformBinary(t)
-	for name, inputs := range sidecarScenarios {
-		t.Run(name, func(t *testing.T) {
-			values, diags := renderSidecar(t, tf, inputs)
-			if diags != nil {
-				t.Fatalf("terraform plan: %v", diags)
-			}
-			compareGolden(t, goldenPath(name), indentJSON(t, values))
-		})
-	}
+	checkGoldens(t, sidecarScenarios, goldenPath, renderSidecar)
 }
 
 // TestSidecarRejectsBadInputs: each input terraform refuses, with its
@@ -132,7 +118,6 @@ func TestSidecarGoldens(t *testing.T) {
 // validations), monitoring without an image (the
 // output's precondition); and values next to them that it accepts.
 func TestSidecarRejectsBadInputs(t *testing.T) {
-	tf := terraformBinary(t)
 	const (
 		invalid      = "Invalid value for variable"
 		precondition = "Module output value precondition failed"
@@ -141,11 +126,7 @@ func TestSidecarRejectsBadInputs(t *testing.T) {
 		noImage      = "monitoring is true but no exporter image is set: set image to the digest-pinned exporter image."
 		procsMessage = "go_max_procs must be a whole number, at least 1."
 	)
-	for _, c := range []struct {
-		name             string
-		value            any
-		summary, message string // "" = accepted
-	}{
+	cases := []inputCase{
 		{"image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0", invalid, imageMessage},
 		{"image", "cabal-mailtier-exporter@sha256:0A0A", invalid, imageMessage},
 		{"image", "cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32), invalid, imageMessage},
@@ -160,26 +141,9 @@ func TestSidecarRejectsBadInputs(t *testing.T) {
 		{"go_max_procs", 0, invalid, procsMessage},
 		{"go_max_procs", 1.5, invalid, procsMessage},
 		{"go_max_procs", 2, "", ""},
-	} {
-		t.Run(fmt.Sprintf("%s=%v", c.name, c.value), func(t *testing.T) {
-			inputs := map[string]any{"monitoring": true, "image": testImage, "aws_region": "us-east-1"}
-			inputs[c.name] = c.value
-			_, diags := renderSidecar(t, tf, inputs)
-			if c.summary == "" {
-				if diags != nil {
-					t.Fatalf("refused: %v", diags)
-				}
-				return
-			}
-			if len(diags) != 1 {
-				t.Fatalf("terraform reports %d errors, want 1: %v", len(diags), diags)
-			}
-			message, _, _ := strings.Cut(diags[0].Detail, "\n\n")
-			if diags[0].Summary != c.summary || message != c.message {
-				t.Errorf("terraform says %q: %q, want %q: %q", diags[0].Summary, message, c.summary, c.message)
-			}
-		})
 	}
+	base := map[string]any{"monitoring": true, "image": testImage, "aws_region": "us-east-1"}
+	checkInputs(t, base, cases, renderSidecar, nil)
 }
 
 // loadGolden reads a scenario's rendering (fast tier: no terraform).

@@ -3,9 +3,13 @@ package terraform_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 const (
@@ -134,6 +138,17 @@ func (p *tfPlan) outputs() map[string]json.RawMessage {
 	return values
 }
 
+// checkProviderFree fails the test if the plan configures a provider or
+// mod, the plan's configuration of the module called name, has resources
+// or module calls.
+func (p *tfPlan) checkProviderFree(t *testing.T, name string, mod tfModuleConfig) {
+	t.Helper()
+	if len(p.Configuration.ProviderConfig) != 0 || len(mod.Resources) != 0 || len(mod.ModuleCalls) != 0 {
+		t.Errorf("the %s module has providers %v, resources %v, module calls %v: it must stay provider-free",
+			name, p.Configuration.ProviderConfig, mod.Resources, mod.ModuleCalls)
+	}
+}
+
 // tfDiagnostic is an error terraform plan -json reports.
 type tfDiagnostic struct {
 	Summary string `json:"summary"`
@@ -186,6 +201,74 @@ func planRoot(t *testing.T, tf, dir string) (*tfPlan, []tfDiagnostic) {
 	return &plan, nil
 }
 
+// renderFunc plans a root module that calls one of the modules with
+// inputs, and returns what the module's golden files hold, or terraform's
+// errors.
+type renderFunc func(t *testing.T, tf string, inputs map[string]any) (any, []tfDiagnostic)
+
+// checkGoldens renders every scenario with terraform and compares the
+// result with its golden file, golden(name) (-update rewrites them).
+func checkGoldens(t *testing.T, scenarios map[string]map[string]any, golden func(name string) string, render renderFunc) {
+	tf := terraformBinary(t)
+	for name, inputs := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			v, diags := render(t, tf, inputs)
+			if diags != nil {
+				t.Fatalf("terraform plan: %v", diags)
+			}
+			compareGolden(t, golden(name), indentJSON(t, v))
+		})
+	}
+}
+
+// inputCase is one input of a module and what terraform answers to it:
+// an error with summary and message, or none when summary is "".
+type inputCase struct {
+	variable         string
+	value            any
+	summary, message string
+}
+
+// checkInputs renders the module with base and each case's input set on
+// it, and checks that terraform refuses the input with exactly the case's
+// error, or accepts it. refused, if not nil, checks more of an error that
+// was as expected.
+func checkInputs(t *testing.T, base map[string]any, cases []inputCase, render renderFunc, refused func(t *testing.T, c inputCase, d tfDiagnostic)) {
+	tf := terraformBinary(t)
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s=%v", c.variable, c.value), func(t *testing.T) {
+			_, diags := render(t, tf, with(base, c.variable, c.value))
+			if c.summary == "" {
+				if diags != nil {
+					t.Fatalf("refused: %v", diags)
+				}
+				return
+			}
+			if len(diags) != 1 {
+				t.Fatalf("terraform reports %d errors, want 1: %v", len(diags), diags)
+			}
+			d := diags[0]
+			message, _, _ := strings.Cut(d.Detail, "\n\n")
+			if d.Summary != c.summary || message != c.message {
+				t.Errorf("terraform says %q: %q, want %q: %q", d.Summary, message, c.summary, c.message)
+			} else if refused != nil {
+				refused(t, c, d)
+			}
+		})
+	}
+}
+
+// with returns a copy of inputs with name set to value.
+func with(inputs map[string]any, name string, value any) map[string]any {
+	out := map[string]any{name: value}
+	for k, v := range inputs {
+		if k != name {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // indentJSON renders v as the golden files hold it.
 func indentJSON(t *testing.T, v any) []byte {
 	t.Helper()
@@ -216,6 +299,13 @@ func compareGolden(t *testing.T, path string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("terraform renders differently from %s (go test ./terraform/ -update rewrites it):\n%s", path, got)
 	}
+}
+
+// readTerraformFile returns the content of the file at path, relative to
+// terraform/.
+func readTerraformFile(t *testing.T, path string) string {
+	t.Helper()
+	return testenv.ReadRepoFile(t, filepath.Join("terraform", path))
 }
 
 // decodeGolden decodes a golden file strictly into out: a key the test

@@ -130,22 +130,11 @@ func planMonitoring(t *testing.T, tf string, inputs map[string]any) (any, []tfDi
 	return settings, nil
 }
 
-func monitoringGolden(name string) string {
-	return filepath.Join("testdata", "monitoring", name+".json")
-}
-
-// TestMonitoringGoldens plans every scenario with terraform and compares
-// the settings with testdata/monitoring/<scenario>.json.
-func TestMonitoringGoldens(t *testing.T) {
-	checkGoldens(t, monitoringScenarios, monitoringGolden, planMonitoring)
-}
-
 // TestMonitoringValidations: each value a validation rule of the module's
 // variables refuses, with the error terraform gives for it, and values
 // next to them that it accepts.
 func TestMonitoringValidations(t *testing.T) {
 	const (
-		invalid               = "Invalid value for variable"
 		s3KeyMessage          = "lambda/alert_sink.zip is cabal-infra's Python alert_sink; use another key."
 		parameterNamesMessage = "Parameter names must be full paths starting with /."
 		concurrencyMessage    = "Reserve at least 20 (a burst of every monitor at once), or -1 for the unreserved pool."
@@ -154,14 +143,14 @@ func TestMonitoringValidations(t *testing.T) {
 		return map[string]string{"shared_secret": shared, "pushover_user_key": "/a", "pushover_app_token": "/b", "ntfy_publisher_token": "/c"}
 	}
 	cases := []inputCase{
-		{"alert_sink_s3_key", upstreamAlertSinkS3Key, invalid, s3KeyMessage},
+		{"alert_sink_s3_key", upstreamAlertSinkS3Key, invalidVariable, s3KeyMessage},
 		{"alert_sink_s3_key", "lambda/other.zip", "", ""},
-		{"alert_sink_parameter_names", parameterNames("cabal/alert_sink_secret"), invalid, parameterNamesMessage},
+		{"alert_sink_parameter_names", parameterNames("cabal/alert_sink_secret"), invalidVariable, parameterNamesMessage},
 		{"alert_sink_parameter_names", parameterNames("/cabal/alert_sink_secret"), "", ""},
-		{"alert_sink_reserved_concurrency", 0, invalid, concurrencyMessage},
-		{"alert_sink_reserved_concurrency", 1, invalid, concurrencyMessage},
-		{"alert_sink_reserved_concurrency", 19, invalid, concurrencyMessage},
-		{"alert_sink_reserved_concurrency", -2, invalid, concurrencyMessage},
+		{"alert_sink_reserved_concurrency", 0, invalidVariable, concurrencyMessage},
+		{"alert_sink_reserved_concurrency", 1, invalidVariable, concurrencyMessage},
+		{"alert_sink_reserved_concurrency", 19, invalidVariable, concurrencyMessage},
+		{"alert_sink_reserved_concurrency", -2, invalidVariable, concurrencyMessage},
 		{"alert_sink_reserved_concurrency", 20, "", ""},
 		{"alert_sink_reserved_concurrency", 100, "", ""},
 		{"alert_sink_reserved_concurrency", -1, "", ""},
@@ -231,7 +220,7 @@ type monitoringSettingsGolden struct {
 func loadMonitoring(t *testing.T, scenario string) monitoringSettingsGolden {
 	t.Helper()
 	var g monitoringSettingsGolden
-	decodeGolden(t, monitoringGolden(scenario), &g)
+	decodeGolden(t, goldenFile("monitoring", scenario), &g)
 	return g
 }
 

@@ -101,17 +101,6 @@ type sidecarRendering struct {
 	TaskDefinitions map[string]string `json:"task_definitions"`
 }
 
-func goldenPath(name string) string {
-	return filepath.Join("testdata", "sidecar", name+".json")
-}
-
-// TestSidecarGoldens renders every scenario with terraform and compares
-// the outputs with testdata/sidecar/<scenario>.json (-update rewrites
-// them).
-func TestSidecarGoldens(t *testing.T) {
-	checkGoldens(t, sidecarScenarios, goldenPath, renderSidecar)
-}
-
 // TestSidecarRejectsBadInputs: each input terraform refuses, with its
 // error: an image not pinned by digest, a probe sender that is not an
 // address or a GOMAXPROCS that is not a whole number (variable
@@ -119,7 +108,6 @@ func TestSidecarGoldens(t *testing.T) {
 // output's precondition); and values next to them that it accepts.
 func TestSidecarRejectsBadInputs(t *testing.T) {
 	const (
-		invalid      = "Invalid value for variable"
 		precondition = "Module output value precondition failed"
 		imageMessage = "The image must be empty or pinned by digest: REPOSITORY@sha256:<64 lowercase hex digits>."
 		probeMessage = "opendkim_probe_from must be an address such as dkim-probe@example.com, or empty."
@@ -127,19 +115,19 @@ func TestSidecarRejectsBadInputs(t *testing.T) {
 		procsMessage = "go_max_procs must be a whole number, at least 1."
 	)
 	cases := []inputCase{
-		{"image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0", invalid, imageMessage},
-		{"image", "cabal-mailtier-exporter@sha256:0A0A", invalid, imageMessage},
-		{"image", "cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32), invalid, imageMessage},
-		{"image", "cabal mailtier-exporter@sha256:" + strings.Repeat("0a", 32), invalid, imageMessage},
+		{"image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/cabal-mailtier-exporter:1.0.0", invalidVariable, imageMessage},
+		{"image", "cabal-mailtier-exporter@sha256:0A0A", invalidVariable, imageMessage},
+		{"image", "cabal-mailtier-exporter@sha256:" + strings.Repeat("0A", 32), invalidVariable, imageMessage},
+		{"image", "cabal mailtier-exporter@sha256:" + strings.Repeat("0a", 32), invalidVariable, imageMessage},
 		{"image", "", precondition, noImage},
 		{"image", "cabal-mailtier-exporter@sha256:" + strings.Repeat("0a", 32), "", ""},
-		{"opendkim_probe_from", "dkim-probe", invalid, probeMessage},
-		{"opendkim_probe_from", "dkim-probe@example@test", invalid, probeMessage},
-		{"opendkim_probe_from", "dkim probe@example.test", invalid, probeMessage},
+		{"opendkim_probe_from", "dkim-probe", invalidVariable, probeMessage},
+		{"opendkim_probe_from", "dkim-probe@example@test", invalidVariable, probeMessage},
+		{"opendkim_probe_from", "dkim probe@example.test", invalidVariable, probeMessage},
 		{"opendkim_probe_from", "dkim-probe@example.test", "", ""},
 		{"opendkim_probe_from", "", "", ""},
-		{"go_max_procs", 0, invalid, procsMessage},
-		{"go_max_procs", 1.5, invalid, procsMessage},
+		{"go_max_procs", 0, invalidVariable, procsMessage},
+		{"go_max_procs", 1.5, invalidVariable, procsMessage},
 		{"go_max_procs", 2, "", ""},
 	}
 	base := map[string]any{"monitoring": true, "image": testImage, "aws_region": "us-east-1"}
@@ -150,7 +138,7 @@ func TestSidecarRejectsBadInputs(t *testing.T) {
 func loadGolden(t *testing.T, name string) sidecarRendering {
 	t.Helper()
 	var r sidecarRendering
-	decodeGolden(t, goldenPath(name), &r)
+	decodeGolden(t, goldenFile("sidecar", name), &r)
 	return r
 }
 

@@ -206,20 +206,39 @@ func planRoot(t *testing.T, tf, dir string) (*tfPlan, []tfDiagnostic) {
 // errors.
 type renderFunc func(t *testing.T, tf string, inputs map[string]any) (any, []tfDiagnostic)
 
-// checkGoldens renders every scenario with terraform and compares the
-// result with its golden file, golden(name) (-update rewrites them).
-func checkGoldens(t *testing.T, scenarios map[string]map[string]any, golden func(name string) string, render renderFunc) {
+// goldenFile is the golden file of a module's scenario.
+func goldenFile(module, scenario string) string {
+	return filepath.Join("testdata", module, scenario+".json")
+}
+
+// TestGoldens renders every scenario of each module with terraform and
+// compares the result with testdata/<module>/<scenario>.json (-update
+// rewrites them): the sidecar module's outputs, and the monitoring
+// module's settings.
+func TestGoldens(t *testing.T) {
 	tf := terraformBinary(t)
-	for name, inputs := range scenarios {
-		t.Run(name, func(t *testing.T) {
-			v, diags := render(t, tf, inputs)
-			if diags != nil {
-				t.Fatalf("terraform plan: %v", diags)
-			}
-			compareGolden(t, golden(name), indentJSON(t, v))
-		})
+	for module, m := range map[string]struct {
+		scenarios map[string]map[string]any
+		render    renderFunc
+	}{
+		"sidecar":    {sidecarScenarios, renderSidecar},
+		"monitoring": {monitoringScenarios, planMonitoring},
+	} {
+		for name, inputs := range m.scenarios {
+			t.Run(module+"/"+name, func(t *testing.T) {
+				v, diags := m.render(t, tf, inputs)
+				if diags != nil {
+					t.Fatalf("terraform plan: %v", diags)
+				}
+				compareGolden(t, goldenFile(module, name), indentJSON(t, v))
+			})
+		}
 	}
 }
+
+// invalidVariable is the summary of terraform's error for a value a
+// variable's validation refuses.
+const invalidVariable = "Invalid value for variable"
 
 // inputCase is one input of a module and what terraform answers to it:
 // an error with summary and message, or none when summary is "".

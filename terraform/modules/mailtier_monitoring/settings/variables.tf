@@ -62,13 +62,10 @@ variable "alert_sink_s3_key" {
   type = string
 }
 
+# The monitoring module's object of four names, which its declaration
+# types and validates; here the same four names, as a map.
 variable "alert_sink_parameter_names" {
-  type = object({
-    shared_secret        = string
-    pushover_user_key    = string
-    pushover_app_token   = string
-    ntfy_publisher_token = string
-  })
+  type = map(string)
 }
 
 variable "alert_sink_reserved_concurrency" {

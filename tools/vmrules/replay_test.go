@@ -270,10 +270,10 @@ func replay(t *testing.T, vmalert string, vm *vmtest.Server, lt *loadedTest, rul
 // wrote with exactly that timestamp to promtool's expected alerts.
 func checkAlerts(t *testing.T, vm *vmtest.Server, ss []scenario) {
 	t.Helper()
-	checked := 0
-	seen := map[differenceKey]bool{}
+	table := newCaseTable("knownDifferences", "alert_rule_test", knownDifferences)
 	for _, s := range ss {
 		for _, at := range s.Group.AlertRuleTests {
+			d, documented := table.lookup(s, at.EvalTime, at.Alertname)
 			when := s.Start.Add(time.Duration(at.EvalTime))
 			series, err := vm.Export(t, fmt.Sprintf(`ALERTS{alertname=%q, alertstate="firing"}`, at.Alertname), when, when)
 			if err != nil {
@@ -302,24 +302,13 @@ func checkAlerts(t *testing.T, vm *vmtest.Server, ss []scenario) {
 				}
 				want = append(want, vmtest.LabelString(ls))
 			}
-			key := differenceKey{s.Test.Name, s.Group.Name, model.Duration(at.EvalTime).String(), at.Alertname}
-			d, documented := knownDifferences[key]
-			if documented {
-				seen[key] = true
-			}
 			what := s.where(time.Duration(at.EvalTime)) + ": " + at.Alertname + " firing"
 			if !compareCase(t, what, got, want, d, documented) {
 				t.Logf("%s: %s up to then:\n\t%s", s.where(time.Duration(at.EvalTime)), at.Alertname, alertHistory(t, vm, at.Alertname, s.Start, when))
 			}
-			checked++
 		}
 	}
-	for key := range knownDifferences {
-		if key.File == ss[0].Test.Name && !seen[key] {
-			t.Errorf("knownDifferences lists %v, which is no alert_rule_test case", key)
-		}
-	}
-	t.Logf("%d alert_rule_test cases checked", checked)
+	table.finish(t, ss[0].Test.Name)
 }
 
 // checkExprs runs every promql_expr_test expression on VictoriaMetrics at
@@ -327,14 +316,13 @@ func checkAlerts(t *testing.T, vm *vmtest.Server, ss []scenario) {
 // with promtool's expected samples: labels and values, exactly.
 func checkExprs(t *testing.T, vm *vmtest.Server, ss []scenario) {
 	t.Helper()
-	checked := 0
-	seen := map[exprKey]bool{}
+	table := newCaseTable("exprDifferences", "promql_expr_test", exprDifferences)
 	for _, s := range ss {
 		for _, et := range s.Group.PromQLExprTests {
-			when := s.Start.Add(time.Duration(et.EvalTime))
-			samples, err := vm.Query(et.Expr, when)
+			where := s.where(time.Duration(et.EvalTime))
+			samples, err := vm.Query(et.Expr, s.Start.Add(time.Duration(et.EvalTime)))
 			if err != nil {
-				t.Errorf("%s: %v", s.where(time.Duration(et.EvalTime)), err)
+				t.Errorf("%s: %v", where, err)
 				continue
 			}
 			var got, want []string
@@ -344,25 +332,15 @@ func checkExprs(t *testing.T, vm *vmtest.Server, ss []scenario) {
 			for _, es := range et.ExpSamples {
 				lbls, err := seriesParser.ParseMetric(es.Labels)
 				if err != nil {
-					t.Fatalf("%s: %q: %v", s.where(time.Duration(et.EvalTime)), es.Labels, err)
+					t.Fatalf("%s: %q: %v", where, es.Labels, err)
 				}
 				want = append(want, fmt.Sprintf("%s %v", vmtest.LabelString(lbls.Map()), es.Value))
 			}
-			key := exprKey{s.Test.Name, s.Group.Name, model.Duration(et.EvalTime).String(), et.Expr}
-			vmWant, documented := exprDifferences[key]
-			if documented {
-				seen[key] = true
-			}
-			compareCase(t, s.where(time.Duration(et.EvalTime))+": "+et.Expr, got, want, difference{storedRounding, vmWant}, documented)
-			checked++
+			vmWant, documented := table.lookup(s, et.EvalTime, et.Expr)
+			compareCase(t, where+": "+et.Expr, got, want, difference{storedRounding, vmWant}, documented)
 		}
 	}
-	for key := range exprDifferences {
-		if key.File == ss[0].Test.Name && !seen[key] {
-			t.Errorf("exprDifferences lists %v, which is no promql_expr_test case", key)
-		}
-	}
-	t.Logf("%d promql_expr_test cases checked", checked)
+	table.finish(t, ss[0].Test.Name)
 }
 
 // compareCase compares what VictoriaMetrics gave for a case (got) with

@@ -241,22 +241,10 @@ func newHandler(o options, s secrets.Secrets, records dedupe.Store, logger *slog
 		Logger:          logger,
 	}
 	if s.PushoverUser != "" && s.PushoverToken != "" {
-		cfg.Pushover = &notify.Pushover{
-			BaseURL: o.pushoverAPIURL,
-			Token:   s.PushoverToken,
-			User:    s.PushoverUser,
-			Client:  client,
-			Policy:  o.policy,
-		}
+		cfg.Pushover = &notify.Pushover{BaseURL: o.pushoverAPIURL, Token: s.PushoverToken, User: s.PushoverUser, Client: client, Policy: o.policy}
 	}
 	if o.ntfyBaseURL != "" && o.ntfyTopic != "" {
-		cfg.Ntfy = &notify.Ntfy{
-			BaseURL: o.ntfyBaseURL,
-			Topic:   o.ntfyTopic,
-			Token:   s.NtfyToken,
-			Client:  client,
-			Policy:  o.policy,
-		}
+		cfg.Ntfy = &notify.Ntfy{BaseURL: o.ntfyBaseURL, Topic: o.ntfyTopic, Token: s.NtfyToken, Client: client, Policy: o.policy}
 	}
 	h, err := handler.New(cfg)
 	if err != nil {

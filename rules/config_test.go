@@ -307,23 +307,23 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 		}
 		return m
 	}
+	probeFailing := func(job, instance string) map[string]string {
+		return l("alertname", "BlackboxProbeFailure", "severity", "critical", "job", job, "instance", instance)
+	}
+	// The sources that inhibit one target and spare the next.
+	queueCritical := l("alertname", "SendmailQueueDepthHigh", "severity", "critical", "tier", "smtp-in")
+	imapProbeFailing := probeFailing("blackbox-imap-starttls", "imap.cabal.internal:143")
+	inputDown := l("alertname", "MailtierInputDown", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", "/var/log/maillog")
+	logStale := func(path string) map[string]string {
+		return l("alertname", "MailtierLogStale", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", path)
+	}
 	for _, tc := range []struct {
 		name           string
 		source, target map[string]string
 		want           bool
 	}{
-		{
-			"a critical suppresses its own warning",
-			l("alertname", "SendmailQueueDepthHigh", "severity", "critical", "tier", "smtp-in"),
-			l("alertname", "SendmailQueueDepthHigh", "severity", "warning", "tier", "smtp-in"),
-			true,
-		},
-		{
-			"but not the same alert's warning on another tier",
-			l("alertname", "SendmailQueueDepthHigh", "severity", "critical", "tier", "smtp-in"),
-			l("alertname", "SendmailQueueDepthHigh", "severity", "warning", "tier", "smtp-out"),
-			false,
-		},
+		{"a critical suppresses its own warning", queueCritical, l("alertname", "SendmailQueueDepthHigh", "severity", "warning", "tier", "smtp-in"), true},
+		{"but not the same alert's warning on another tier", queueCritical, l("alertname", "SendmailQueueDepthHigh", "severity", "warning", "tier", "smtp-out"), false},
 		{
 			"nor the warning of another target",
 			l("alertname", "ProbeTlsCertificateExpiring", "severity", "critical", "tier", "frontend", "instance", "https://mail.example.com/"),
@@ -336,48 +336,13 @@ func TestAlertmanagerInhibitions(t *testing.T) {
 			l("alertname", "SendmailRemoteRateLimited", "severity", "warning", "tier", "smtp-out", "reason", "rate_limited"),
 			false,
 		},
-		{
-			"a failing probe suppresses the tier's symptoms",
-			l("alertname", "BlackboxProbeFailure", "severity", "critical", "job", "blackbox-imap-starttls", "instance", "imap.cabal.internal:143"),
-			l("alertname", "SendmailLocalDeliveryFailuresHigh", "severity", "critical", "tier", "imap"),
-			true,
-		},
-		{
-			"nor the tier's crash loop, which is a cause",
-			l("alertname", "BlackboxProbeFailure", "severity", "critical", "job", "blackbox-tcp", "instance", "smtp-in.mail.example.com:25"),
-			l("alertname", "EcsTaskReplacementsHigh", "severity", "critical", "tier", "smtp-in"),
-			false,
-		},
-		{
-			"but not another tier's",
-			l("alertname", "BlackboxProbeFailure", "severity", "critical", "job", "blackbox-imap-starttls", "instance", "imap.cabal.internal:143"),
-			l("alertname", "SendmailQueueDepthHigh", "severity", "warning", "tier", "smtp-in"),
-			false,
-		},
-		{
-			"nor the tier's other probes",
-			l("alertname", "BlackboxProbeFailure", "severity", "critical", "job", "blackbox-tcp", "instance", "smtp-out.mail.example.com:587"),
-			l("alertname", "BlackboxProbeFailure", "severity", "critical", "job", "blackbox-tls", "instance", "smtp-out.mail.example.com:465"),
-			false,
-		},
-		{
-			"a failing ntfy probe does not mute the platform",
-			l("alertname", "BlackboxProbeFailure", "severity", "critical", "job", "blackbox-http", "instance", "https://ntfy.mail.example.com/v1/health"),
-			l("alertname", "EcsTaskStartSlow", "severity", "warning", "tier", "platform"),
-			false,
-		},
-		{
-			"an input that is not followed explains its stale log",
-			l("alertname", "MailtierInputDown", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", "/var/log/maillog"),
-			l("alertname", "MailtierLogStale", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", "/var/log/maillog"),
-			true,
-		},
-		{
-			"but not another file's",
-			l("alertname", "MailtierInputDown", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", "/var/log/maillog"),
-			l("alertname", "MailtierLogStale", "severity", "warning", "tier", "smtp-out", "instance", "10.0.3.10:9469", "path", "/var/log/dovecot.log"),
-			false,
-		},
+		{"a failing probe suppresses the tier's symptoms", imapProbeFailing, l("alertname", "SendmailLocalDeliveryFailuresHigh", "severity", "critical", "tier", "imap"), true},
+		{"nor the tier's crash loop, which is a cause", probeFailing("blackbox-tcp", "smtp-in.mail.example.com:25"), l("alertname", "EcsTaskReplacementsHigh", "severity", "critical", "tier", "smtp-in"), false},
+		{"but not another tier's", imapProbeFailing, l("alertname", "SendmailQueueDepthHigh", "severity", "warning", "tier", "smtp-in"), false},
+		{"nor the tier's other probes", probeFailing("blackbox-tcp", "smtp-out.mail.example.com:587"), probeFailing("blackbox-tls", "smtp-out.mail.example.com:465"), false},
+		{"a failing ntfy probe does not mute the platform", probeFailing("blackbox-http", "https://ntfy.mail.example.com/v1/health"), l("alertname", "EcsTaskStartSlow", "severity", "warning", "tier", "platform"), false},
+		{"an input that is not followed explains its stale log", inputDown, logStale("/var/log/maillog"), true},
+		{"but not another file's", inputDown, logStale("/var/log/dovecot.log"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := inhibited(t, binary, tc.source, tc.target); got != tc.want {

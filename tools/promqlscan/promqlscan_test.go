@@ -99,10 +99,9 @@ func TestScanRejects(t *testing.T) {
 
 func TestThreshold(t *testing.T) {
 	for _, tc := range []struct {
-		expr  string
-		op    string
-		value float64
-		ok    bool
+		expr, op string
+		value    float64
+		ok       bool
 	}{
 		{`sum by (tier) (rate(x_total[5m])) > 0.5`, ">", 0.5, true},
 		{"max(sendmail_queue_messages)\n  >= 500\n", ">=", 500, true},

@@ -250,8 +250,7 @@ type inputCase struct {
 
 // checkInputs renders the module with base and each case's input set on
 // it, and checks that terraform refuses the input with exactly the case's
-// error, or accepts it. refused, if not nil, checks more of an error that
-// was as expected.
+// error, or accepts it. refused, if not nil, checks more of the error.
 func checkInputs(t *testing.T, base map[string]any, cases []inputCase, render renderFunc, refused func(t *testing.T, c inputCase, d tfDiagnostic)) {
 	tf := terraformBinary(t)
 	for _, c := range cases {
@@ -270,7 +269,8 @@ func checkInputs(t *testing.T, base map[string]any, cases []inputCase, render re
 			message, _, _ := strings.Cut(d.Detail, "\n\n")
 			if d.Summary != c.summary || message != c.message {
 				t.Errorf("terraform says %q: %q, want %q: %q", d.Summary, message, c.summary, c.message)
-			} else if refused != nil {
+			}
+			if refused != nil {
 				refused(t, c, d)
 			}
 		})

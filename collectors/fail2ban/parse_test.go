@@ -6,7 +6,6 @@ import (
 
 	"github.com/cabalmail/mailtier/internal/logline"
 	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -44,7 +43,7 @@ func TestParseHostile(t *testing.T) {
 // and the jail and the address are always text of the line (the collector
 // maps the jail onto its closed set and never uses the address as a label).
 func FuzzParse(f *testing.F) {
-	addRealWorldSeeds(f)
+	metrictest.AddRealWorldMessages(f, "fail2ban")
 	f.Add("fail2ban.actions        [9143]: NOTICE  [dovecot] Ban 127.0.0.2")
 	f.Add("NOTICE  [sshd] Restore Ban 192.0.2.1")
 	f.Add("fail2ban.filter         [9143]: INFO    [dovecot] Found 127.0.0.2 - 2026-11-24 05:15:50")
@@ -59,14 +58,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %+v: an address event without an address", msg, ev)
 		}
 	})
-}
-
-// addRealWorldSeeds adds the messages of testdata/realworld/fail2ban.cases (after
-// their envelope) to the fuzz target's seed corpus.
-func addRealWorldSeeds(f *testing.F) {
-	for _, line := range testenv.RealWorldLines(f, "fail2ban") {
-		if rec, ok := logline.Parse(line); ok {
-			f.Add(rec.Message)
-		}
-	}
 }

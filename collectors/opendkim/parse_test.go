@@ -4,9 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cabalmail/mailtier/internal/logline"
 	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -60,7 +58,7 @@ func TestParseLabelsClosed(t *testing.T) {
 // FuzzParse: no line may panic or yield a label value outside the closed
 // sets; the queue id is always text of the line.
 func FuzzParse(f *testing.F) {
-	addRealWorldSeeds(f)
+	metrictest.AddRealWorldMessages(f, "opendkim")
 	f.Add("6AO5FfLr009227: DKIM-Signature field added (s=mail, d=lab.test)")
 	f.Add("31ED1BDF68: dkim_eom(): resource unavailable: d2i_PrivateKey_bio() failed")
 	f.Add("6AO5FjdF009337: error loading key 'brk._domainkey.broken.test'")
@@ -94,15 +92,5 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		Parse(msgs[i%len(msgs)])
-	}
-}
-
-// addRealWorldSeeds adds the messages of testdata/realworld/opendkim.cases (after
-// their envelope) to the fuzz target's seed corpus.
-func addRealWorldSeeds(f *testing.F) {
-	for _, line := range testenv.RealWorldLines(f, "opendkim") {
-		if rec, ok := logline.Parse(line); ok {
-			f.Add(rec.Message)
-		}
 	}
 }

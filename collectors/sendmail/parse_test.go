@@ -3,9 +3,7 @@ package sendmail
 import (
 	"testing"
 
-	"github.com/cabalmail/mailtier/internal/logline"
 	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -85,7 +83,7 @@ func TestParseDurationHuge(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	addRealWorldSeeds(f)
+	metrictest.AddRealWorldMessages(f, "sendmail")
 	f.Add("6AO5Ff2e009206: to=<a@b>, delay=00:00:00, xdelay=00:00:00, mailer=local, pri=1, dsn=2.0.0, stat=Sent")
 	f.Add("6AO5FflG009238: from=<a@b>, size=207, class=0, nrcpts=1, daemon=MTA, relay=x")
 	f.Add("ruleset=check_rcpt, arg1=<a>, relay=x, reject=550 5.7.1 <a>... Relaying denied")
@@ -108,14 +106,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("label outside its closed set: %+v", ev)
 		}
 	})
-}
-
-// addRealWorldSeeds adds the messages of testdata/realworld/sendmail.cases (after
-// their envelope) to the fuzz target's seed corpus.
-func addRealWorldSeeds(f *testing.F) {
-	for _, line := range testenv.RealWorldLines(f, "sendmail") {
-		if rec, ok := logline.Parse(line); ok {
-			f.Add(rec.Message)
-		}
-	}
 }

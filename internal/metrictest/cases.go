@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cabalmail/mailtier/internal/logline"
+	"github.com/cabalmail/mailtier/internal/testenv"
 )
 
 // ParseCases checks a parser against its table of cases in file (a
@@ -99,4 +102,17 @@ func Fields[K comparable](event any, kinds map[K]string) string {
 		}
 	}
 	return b.String()
+}
+
+// AddRealWorldMessages adds the messages (after their envelope) of the
+// lines of testdata/realworld/<pattern>.cases (testenv.RealWorldLines) to
+// a fuzz target's seed corpus: real lines from other installations for a
+// parser of messages.
+func AddRealWorldMessages(f *testing.F, pattern string) {
+	f.Helper()
+	for _, line := range testenv.RealWorldLines(f, pattern) {
+		if rec, ok := logline.Parse(line); ok {
+			f.Add(rec.Message)
+		}
+	}
 }

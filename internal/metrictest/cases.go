@@ -82,7 +82,11 @@ func Fields[K comparable](event any, kinds map[K]string) string {
 	}
 	var b strings.Builder
 	for i := range v.NumField() {
-		name, fv := v.Type().Field(i).Name, v.Field(i)
+		field, fv := v.Type().Field(i), v.Field(i)
+		name := field.Name
+		if !field.IsExported() {
+			panic(fmt.Sprintf("metrictest.Fields: %T has an unexported field %s", event, name))
+		}
 		if name == "Kind" {
 			k, ok := kinds[fv.Interface().(K)]
 			if !ok {

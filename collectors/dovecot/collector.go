@@ -121,28 +121,13 @@ func New(cfg Config) (*Collector, error) {
 		cfg.StatsTimeout = 2 * time.Second
 	}
 	c := &Collector{
-		cfg: cfg,
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dovecot_logins_total",
-			Help: "Successful logins (\"<service>-login: Login:\"), by service.",
-		}, []string{"service"}),
-		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dovecot_login_failures_total",
-			Help: "Login sessions that ended without a login (\"<service>-login: Disconnected…\"), by service, cause, and whether the client is in a known-bot network.",
-		}, []string{"service", "reason", "known_bot"}),
-		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dovecot_deliveries_total",
-			Help: "Messages delivered to a mailbox by dovecot-lda or LMTP, by agent and result; a failed save and its rejection count once.",
-		}, []string{"agent", "result"}),
-		relays: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dovecot_submission_relays_total",
-			Help: "Messages Dovecot's submission service relayed to the MTA, by result.",
-		}, []string{"result"}),
-		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dovecot_auth_failures_total",
-			Help: "Failed passdb and userdb lookups logged by the auth process (auth_verbose=yes), by reason.",
-		}, []string{"reason"}),
-		failedSaves: newFIFOSet(cfg.MaxPending),
+		cfg:           cfg,
+		logins:        collectors.CounterVec("dovecot_logins_total", "Successful logins (\"<service>-login: Login:\"), by service.", "service"),
+		loginFailures: collectors.CounterVec("dovecot_login_failures_total", "Login sessions that ended without a login (\"<service>-login: Disconnected…\"), by service, cause, and whether the client is in a known-bot network.", "service", "reason", "known_bot"),
+		deliveries:    collectors.CounterVec("dovecot_deliveries_total", "Messages delivered to a mailbox by dovecot-lda or LMTP, by agent and result; a failed save and its rejection count once.", "agent", "result"),
+		relays:        collectors.CounterVec("dovecot_submission_relays_total", "Messages Dovecot's submission service relayed to the MTA, by result.", "result"),
+		authFailures:  collectors.CounterVec("dovecot_auth_failures_total", "Failed passdb and userdb lookups logged by the auth process (auth_verbose=yes), by reason.", "reason"),
+		failedSaves:   newFIFOSet(cfg.MaxPending),
 	}
 	for i, s := range services {
 		c.loginsBy[i] = c.logins.WithLabelValues(s)

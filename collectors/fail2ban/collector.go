@@ -133,25 +133,13 @@ func New(cfg Config) (*Collector, error) {
 		cfg.MaxBanned = 100000
 	}
 	c := &Collector{
-		cfg:    cfg,
-		labels: map[string]int{},
-		bans: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fail2ban_bans_total",
-			Help: "Addresses banned (\"[jail] Ban <ip>\"), by jail; bans restored at fail2ban's start are not counted.",
-		}, []string{"jail"}),
-		unbans: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fail2ban_unbans_total",
-			Help: "Addresses unbanned (\"[jail] Unban <ip>\"), by jail.",
-		}, []string{"jail"}),
-		matches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fail2ban_matches_total",
-			Help: "Log lines a jail's filter matched (\"[jail] Found <ip>\"), by jail: fail2ban's \"Total failed\".",
-		}, []string{"jail"}),
-		restores: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fail2ban_ban_restores_total",
-			Help: "Bans re-applied from fail2ban's database when it started (\"[jail] Restore Ban <ip>\"), by jail.",
-		}, []string{"jail"}),
-		jails: map[string]map[string]struct{}{},
+		cfg:      cfg,
+		labels:   map[string]int{},
+		bans:     collectors.CounterVec("fail2ban_bans_total", "Addresses banned (\"[jail] Ban <ip>\"), by jail; bans restored at fail2ban's start are not counted.", "jail"),
+		unbans:   collectors.CounterVec("fail2ban_unbans_total", "Addresses unbanned (\"[jail] Unban <ip>\"), by jail.", "jail"),
+		matches:  collectors.CounterVec("fail2ban_matches_total", "Log lines a jail's filter matched (\"[jail] Found <ip>\"), by jail: fail2ban's \"Total failed\".", "jail"),
+		restores: collectors.CounterVec("fail2ban_ban_restores_total", "Bans re-applied from fail2ban's database when it started (\"[jail] Restore Ban <ip>\"), by jail.", "jail"),
+		jails:    map[string]map[string]struct{}{},
 	}
 	for _, j := range cfg.Jails {
 		if err := checkJail(j); err != nil {

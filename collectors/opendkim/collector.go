@@ -134,23 +134,11 @@ func New(cfg Config) (*Collector, error) {
 		}
 	}
 	c := &Collector{
-		cfg: cfg,
-		signed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "opendkim_messages_signed_total",
-			Help: "Messages OpenDKIM signed (\"DKIM-Signature field added\"; logged only with SyslogSuccess yes).",
-		}),
-		signFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opendkim_sign_failures_total",
-			Help: "Messages OpenDKIM was to sign and could not, by reason: key_load (the key file is missing, unreadable or not secure), table (the signing table names a key the key table lacks, or cannot be read), other.",
-		}, []string{"reason"}),
-		notSigned: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opendkim_messages_not_signed_total",
-			Help: "Messages from a client OpenDKIM signs for that it did not sign, by reason (logged only with LogWhy yes).",
-		}, []string{"reason"}),
-		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opendkim_verifications_total",
-			Help: "Messages OpenDKIM verified, by result: pass (needs SyslogSuccess yes), fail, no_signature (needs LogWhy yes), other (the key could not be retrieved).",
-		}, []string{"result"}),
+		cfg:           cfg,
+		signed:        collectors.Counter("opendkim_messages_signed_total", "Messages OpenDKIM signed (\"DKIM-Signature field added\"; logged only with SyslogSuccess yes)."),
+		signFailures:  collectors.CounterVec("opendkim_sign_failures_total", "Messages OpenDKIM was to sign and could not, by reason: key_load (the key file is missing, unreadable or not secure), table (the signing table names a key the key table lacks, or cannot be read), other.", "reason"),
+		notSigned:     collectors.CounterVec("opendkim_messages_not_signed_total", "Messages from a client OpenDKIM signs for that it did not sign, by reason (logged only with LogWhy yes).", "reason"),
+		verifications: collectors.CounterVec("opendkim_verifications_total", "Messages OpenDKIM verified, by result: pass (needs SyslogSuccess yes), fail, no_signature (needs LogWhy yes), other (the key could not be retrieved).", "result"),
 	}
 	for i, r := range signFailureReasons {
 		c.signFailuresBy[i] = c.signFailures.WithLabelValues(r)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/cabalmail/mailtier/collectors"
 	"github.com/cabalmail/mailtier/collectors/opendkim"
 )
 
@@ -41,40 +42,11 @@ func feed(t *testing.T, c *opendkim.Collector, lines ...string) int {
 // TestCorpus replays the lab's real OpenDKIM logs, in both syslog formats,
 // and checks every count against the lab driver's ground truth.
 func TestCorpus(t *testing.T) {
-	g := metrictest.GroundTruth(t)
-	want := []metrictest.Want{
-		{Name: "opendkim_messages_signed_total", Labels: "", Value: g["dkim_signed"]},
-		// The key's reason comes first on a line of no queue id; the
-		// failure counts once.
-		{Name: "opendkim_sign_failures_total", Labels: "reason=key_load", Value: g["dkim_sign_failed"]},
-		{Name: "opendkim_messages_not_signed_total", Labels: "reason=no_signing_table_match", Value: g["dkim_no_signing_table_match"]},
-	}
-	zero := []struct{ name, labels string }{
-		{"opendkim_sign_failures_total", "reason=table"},
-		{"opendkim_sign_failures_total", "reason=other"},
-		{"opendkim_messages_not_signed_total", "reason=other"},
-		// Mode s: nothing was verified.
-		{"opendkim_verifications_total", "result=pass"},
-		{"opendkim_verifications_total", "result=fail"},
-		{"opendkim_verifications_total", "result=no_signature"},
-		{"opendkim_verifications_total", "result=other"},
-	}
-	for _, file := range []string{"maillog", "maillog.rfc3339"} {
-		t.Run(file, func(t *testing.T) {
-			c := metrictest.New(t, opendkim.New, opendkim.Config{})
-			r := metrictest.Replay(t, "opendkim", c, file)
-			metrictest.Golden(t, c, "corpus-"+file)
-			metrictest.ExpectGroundTruth(t, c, want...)
-			for _, z := range zero {
-				if got := value(t, c, z.name, z.labels); got != 0 {
-					t.Errorf("%s{%s} = %v, want 0", z.name, z.labels, got)
-				}
-			}
-			// Every OpenDKIM line of the corpus has a known shape: 140
-			// signed, 25 not signed, 20 × 2 key failures, start and stop.
-			metrictest.ExpectLines(t, r, "opendkim", 207)
-		})
-	}
+	// Every OpenDKIM line of the corpus has a known shape: 140 signed, 25
+	// not signed, 20 × 2 key failures, start and stop.
+	metrictest.ExpectCorpus(t, "opendkim", 207, func(t *testing.T) collectors.LogCollector {
+		return metrictest.New(t, opendkim.New, opendkim.Config{})
+	})
 }
 
 func TestProbeLinesAreNotMail(t *testing.T) {

@@ -4,24 +4,19 @@ import (
 	"testing"
 
 	"github.com/cabalmail/mailtier/collectors/opendmarc"
-	"github.com/cabalmail/mailtier/internal/logline"
 	"github.com/cabalmail/mailtier/internal/metrictest"
 )
 
-func capturedRecords(b *testing.B) (*opendmarc.Collector, []logline.Record) {
-	c := opendmarc.New(opendmarc.Config{})
-	return c, metrictest.Records(b, c, metrictest.ReadLines(b, "testdata/opendmarc.log")...)
+// The OpenDMARC lines captured from the real daemon.
+var captured = metrictest.CorpusBench[*opendmarc.Collector, opendmarc.Event]{
+	Build: func(testing.TB) *opendmarc.Collector { return opendmarc.New(opendmarc.Config{}) },
+	Parse: opendmarc.Parse,
+	Files: []string{"testdata/opendmarc.log"},
 }
 
 // BenchmarkHandle hands the OpenDMARC lines captured from the real
 // daemon, envelopes already parsed, to Handle: one op is one pass.
-func BenchmarkHandle(b *testing.B) {
-	c, recs := capturedRecords(b)
-	metrictest.BenchmarkRecords(b, recs, 0, func(r *logline.Record) { c.Handle(r) })
-}
+func BenchmarkHandle(b *testing.B) { captured.BenchmarkHandle(b) }
 
 // BenchmarkParseCorpus is BenchmarkHandle for Parse alone.
-func BenchmarkParseCorpus(b *testing.B) {
-	_, recs := capturedRecords(b)
-	metrictest.BenchmarkRecords(b, recs, 0, func(r *logline.Record) { opendmarc.Parse(r.Message) })
-}
+func BenchmarkParseCorpus(b *testing.B) { captured.BenchmarkParse(b) }

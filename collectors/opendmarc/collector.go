@@ -74,27 +74,12 @@ func New(cfg Config) *Collector {
 		cfg.Programs = []string{"opendmarc"}
 	}
 	c := &Collector{
-		cfg: cfg,
-		results: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opendmarc_results_total",
-			Help: "Messages OpenDMARC evaluated, by DMARC result: pass, fail, none (no DMARC record), temperror, permerror (a DMARC record it could not read), other.",
-		}, []string{"result"}),
-		spf: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opendmarc_spf_results_total",
-			Help: "SPF checks OpenDMARC made itself (SPFSelfValidate, or no trusted SPF result), by the identity checked (mailfrom, helo) and result.",
-		}, []string{"origin", "result"}),
-		notEvaluated: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opendmarc_messages_not_evaluated_total",
-			Help: "Messages OpenDMARC passed without a DMARC evaluation, by reason: ignored_domain, no_from, header_requirements (rejected), multi_from, unparsable_from.",
-		}, []string{"reason"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "opendmarc_errors_total",
-			Help: "Errors OpenDMARC logged while handling a message, by reason: policy_store, header_add, history, report, milter, other.",
-		}, []string{"reason"}),
-		ignoredConns: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "opendmarc_connections_ignored_total",
-			Help: "SMTP connections OpenDMARC let through unexamined: the client is in IgnoreHosts (\"ignoring connection from\").",
-		}),
+		cfg:          cfg,
+		results:      collectors.CounterVec("opendmarc_results_total", "Messages OpenDMARC evaluated, by DMARC result: pass, fail, none (no DMARC record), temperror, permerror (a DMARC record it could not read), other.", "result"),
+		spf:          collectors.CounterVec("opendmarc_spf_results_total", "SPF checks OpenDMARC made itself (SPFSelfValidate, or no trusted SPF result), by the identity checked (mailfrom, helo) and result.", "origin", "result"),
+		notEvaluated: collectors.CounterVec("opendmarc_messages_not_evaluated_total", "Messages OpenDMARC passed without a DMARC evaluation, by reason: ignored_domain, no_from, header_requirements (rejected), multi_from, unparsable_from.", "reason"),
+		errors:       collectors.CounterVec("opendmarc_errors_total", "Errors OpenDMARC logged while handling a message, by reason: policy_store, header_add, history, report, milter, other.", "reason"),
+		ignoredConns: collectors.Counter("opendmarc_connections_ignored_total", "SMTP connections OpenDMARC let through unexamined: the client is in IgnoreHosts (\"ignoring connection from\")."),
 	}
 	for i, r := range results {
 		c.resultsBy[i] = c.results.WithLabelValues(r)

@@ -141,57 +141,19 @@ func New(cfg Config) *Collector {
 		cfg.Programs = []string{"sm-mta", "sendmail", "sm-msp-queue"}
 	}
 	c := &Collector{
-		cfg: cfg,
-		received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sendmail_messages_received_total",
-			Help: "Messages accepted into the queue, by the daemon (DaemonPortOptions Name) that received them; local for command-line submissions.",
-		}, []string{"daemon"}),
-		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sendmail_deliveries_total",
-			Help: "Delivery attempts (to= lines naming a mailer), by mailer and outcome from the DSN class: sent (2), deferred (4), bounced (5).",
-		}, []string{"mailer", "status"}),
-		delay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "sendmail_delivery_delay_seconds",
-			Help:    "Time from a message's reception to the end of a delivery attempt (delay=), by mailer and outcome.",
-			Buckets: DelayBuckets,
-		}, []string{"mailer", "status"}),
-		xdelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "sendmail_delivery_xdelay_seconds",
-			Help:    "Duration of a delivery attempt itself (xdelay=), by mailer and outcome.",
-			Buckets: DelayBuckets,
-		}, []string{"mailer", "status"}),
-		deferrals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sendmail_deferrals_total",
-			Help: "Deferred delivery attempts, by mailer and cause; rate_limited is a remote throttling this server (DSN 4.7.x or its wording).",
-		}, []string{"mailer", "reason"}),
-		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sendmail_rejects_total",
-			Help: "SMTP commands sendmail refused, by SMTP stage and reason.",
-		}, []string{"stage", "reason"}),
-		lost: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sendmail_connections_lost_total",
-			Help: "SMTP clients that vanished mid-session, by the stage they were in.",
-		}, []string{"stage"}),
-		noMail: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sendmail_sessions_without_mail_total",
-			Help: "SMTP sessions that ended without MAIL, EXPN, VRFY or ETRN.",
-		}),
-		starttls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sendmail_starttls_total",
-			Help: "STARTTLS handshakes, by sendmail's role (server for inbound, client for outbound) and result.",
-		}, []string{"role", "result"}),
-		dsns: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sendmail_dsns_total",
-			Help: "Delivery status notifications (bounces and delay warnings) sendmail generated.",
-		}),
-		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sendmail_auth_total",
-			Help: "SMTP AUTH outcomes logged by sendmail, by result.",
-		}, []string{"result"}),
-		badDelays: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mailtier_exporter_sendmail_delays_rejected_total",
-			Help: "delay= and xdelay= values left out of the delay histograms: malformed, or longer than a year (a forged or corrupt line). Their delivery still counts.",
-		}),
+		cfg:          cfg,
+		received:     collectors.CounterVec("sendmail_messages_received_total", "Messages accepted into the queue, by the daemon (DaemonPortOptions Name) that received them; local for command-line submissions.", "daemon"),
+		deliveries:   collectors.CounterVec("sendmail_deliveries_total", "Delivery attempts (to= lines naming a mailer), by mailer and outcome from the DSN class: sent (2), deferred (4), bounced (5).", "mailer", "status"),
+		delay:        collectors.HistogramVec("sendmail_delivery_delay_seconds", "Time from a message's reception to the end of a delivery attempt (delay=), by mailer and outcome.", DelayBuckets, "mailer", "status"),
+		xdelay:       collectors.HistogramVec("sendmail_delivery_xdelay_seconds", "Duration of a delivery attempt itself (xdelay=), by mailer and outcome.", DelayBuckets, "mailer", "status"),
+		deferrals:    collectors.CounterVec("sendmail_deferrals_total", "Deferred delivery attempts, by mailer and cause; rate_limited is a remote throttling this server (DSN 4.7.x or its wording).", "mailer", "reason"),
+		rejects:      collectors.CounterVec("sendmail_rejects_total", "SMTP commands sendmail refused, by SMTP stage and reason.", "stage", "reason"),
+		lost:         collectors.CounterVec("sendmail_connections_lost_total", "SMTP clients that vanished mid-session, by the stage they were in.", "stage"),
+		noMail:       collectors.Counter("sendmail_sessions_without_mail_total", "SMTP sessions that ended without MAIL, EXPN, VRFY or ETRN."),
+		starttls:     collectors.CounterVec("sendmail_starttls_total", "STARTTLS handshakes, by sendmail's role (server for inbound, client for outbound) and result.", "role", "result"),
+		dsns:         collectors.Counter("sendmail_dsns_total", "Delivery status notifications (bounces and delay warnings) sendmail generated."),
+		auth:         collectors.CounterVec("sendmail_auth_total", "SMTP AUTH outcomes logged by sendmail, by result.", "result"),
+		badDelays:    collectors.Counter("mailtier_exporter_sendmail_delays_rejected_total", "delay= and xdelay= values left out of the delay histograms: malformed, or longer than a year (a forged or corrupt line). Their delivery still counts."),
 		pending:      newHeldQueue(),
 		aborted:      newQIDSet(4096),
 		refusedEarly: newQIDSet(4096),

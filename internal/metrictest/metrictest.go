@@ -3,7 +3,9 @@
 // lab's corpus), building a collector from its flags, reading its series
 // back, and comparing its exposition text, HELP and TYPE included, with a
 // golden file (Golden, GoldenVars) or with text written in the test
-// (Compare).
+// (Compare). Tables live in testdata rather than in Go: a parser's cases
+// (ParseCases) and what the corpus must count in the ground truth's terms
+// (GroundTruthWants, ExpectCorpus).
 package metrictest
 
 import (

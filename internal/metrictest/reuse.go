@@ -157,3 +157,32 @@ func Texts(pieces []string, n int) []string {
 	}
 	return out
 }
+
+// CorpusBench is what a log collector's two benchmarks over captured
+// lines share: BenchmarkHandle (Handle) and BenchmarkParseCorpus (its
+// package's Parse alone), each one pass over the same records per op.
+type CorpusBench[C collectors.LogCollector, E any] struct {
+	Build func(testing.TB) C // a fresh collector
+	Parse func(msg string) E // the package's Parse
+	Files []string           // the lines' files, in order (Corpus + name for the lab's corpus)
+}
+
+// records returns a fresh collector and the records of the lines it
+// claims, envelopes already parsed.
+func (cb CorpusBench[C, E]) records(b *testing.B) (C, []logline.Record) {
+	b.Helper()
+	c := cb.Build(b)
+	return c, Records(b, c, ReadLines(b, cb.Files...)...)
+}
+
+// BenchmarkHandle benchmarks the collector's Handle over the records.
+func (cb CorpusBench[C, E]) BenchmarkHandle(b *testing.B) {
+	c, recs := cb.records(b)
+	BenchmarkRecords(b, recs, 0, func(r *logline.Record) { c.Handle(r) })
+}
+
+// BenchmarkParse benchmarks Parse over the records' messages.
+func (cb CorpusBench[C, E]) BenchmarkParse(b *testing.B) {
+	_, recs := cb.records(b)
+	BenchmarkRecords(b, recs, 0, func(r *logline.Record) { cb.Parse(r.Message) })
+}

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cabalmail/mailtier/internal/logline"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"github.com/cabalmail/mailtier/internal/pipeline"
 	"github.com/cabalmail/mailtier/internal/tailer"
 )
@@ -48,28 +48,9 @@ func TestReadAll(t *testing.T) {
 	if strings.Join(rec.lines, "|") != strings.Join(want, "|") {
 		t.Fatalf("handled %q, want %q", rec.lines, want)
 	}
-	expected := `
-# HELP mailtier_exporter_bytes_read_total Bytes read, newlines included, by input path.
-# TYPE mailtier_exporter_bytes_read_total counter
-mailtier_exporter_bytes_read_total{path="in"} ` + strconv.Itoa(len(input)) + `
-# HELP mailtier_exporter_collector_lines_total Lines handed to a collector, by collector and whether it recognised their shape (matched) or not (unmatched).
-# TYPE mailtier_exporter_collector_lines_total counter
-mailtier_exporter_collector_lines_total{collector="test",result="matched"} 3
-mailtier_exporter_collector_lines_total{collector="test",result="unmatched"} 1
-# HELP mailtier_exporter_lines_read_total Lines read, by input path.
-# TYPE mailtier_exporter_lines_read_total counter
-mailtier_exporter_lines_read_total{path="in"} 7
-# HELP mailtier_exporter_lines_skipped_total Lines no collector saw, by input path and reason: unparsed (no known envelope), unclaimed (no enabled collector claims the program), too_long.
-# TYPE mailtier_exporter_lines_skipped_total counter
-mailtier_exporter_lines_skipped_total{path="in",reason="too_long"} 1
-mailtier_exporter_lines_skipped_total{path="in",reason="unclaimed"} 1
-mailtier_exporter_lines_skipped_total{path="in",reason="unparsed"} 1
-`
-	if err := testutil.CollectAndCompare(r, strings.NewReader(expected),
+	metrictest.GoldenVars(t, r, "readall", map[string]string{"BYTES": strconv.Itoa(len(input))},
 		"mailtier_exporter_bytes_read_total", "mailtier_exporter_collector_lines_total",
-		"mailtier_exporter_lines_read_total", "mailtier_exporter_lines_skipped_total"); err != nil {
-		t.Fatal(err)
-	}
+		"mailtier_exporter_lines_read_total", "mailtier_exporter_lines_skipped_total")
 }
 
 // TestFollowedInput: lines handed on by the tailer are routed at once and
@@ -90,30 +71,9 @@ func TestFollowedInput(t *testing.T) {
 		t.Fatalf("lines read before the checkpoint %d, want 0", n)
 	}
 	in.Checkpoint(tailer.Checkpoint{Position: tailer.Position{Offset: int64(len(one) + 1 + 100000)}, Size: 200000})
-	expected := `
-# HELP mailtier_exporter_bytes_behind Bytes of the followed file not read yet: its size minus the offset read.
-# TYPE mailtier_exporter_bytes_behind gauge
-mailtier_exporter_bytes_behind{path="in"} 99966
-# HELP mailtier_exporter_bytes_read_total Bytes read, newlines included, by input path.
-# TYPE mailtier_exporter_bytes_read_total counter
-mailtier_exporter_bytes_read_total{path="in"} 100034
-# HELP mailtier_exporter_last_line_timestamp_seconds Unix time at which the last line of the input was read; 0 before the first.
-# TYPE mailtier_exporter_last_line_timestamp_seconds gauge
-mailtier_exporter_last_line_timestamp_seconds{path="in"} 1.7e+09
-# HELP mailtier_exporter_lines_read_total Lines read, by input path.
-# TYPE mailtier_exporter_lines_read_total counter
-mailtier_exporter_lines_read_total{path="in"} 2
-# HELP mailtier_exporter_lines_skipped_total Lines no collector saw, by input path and reason: unparsed (no known envelope), unclaimed (no enabled collector claims the program), too_long.
-# TYPE mailtier_exporter_lines_skipped_total counter
-mailtier_exporter_lines_skipped_total{path="in",reason="too_long"} 1
-mailtier_exporter_lines_skipped_total{path="in",reason="unclaimed"} 0
-mailtier_exporter_lines_skipped_total{path="in",reason="unparsed"} 0
-`
-	if err := testutil.CollectAndCompare(r, strings.NewReader(expected),
+	metrictest.Golden(t, r, "followed",
 		"mailtier_exporter_bytes_behind", "mailtier_exporter_bytes_read_total", "mailtier_exporter_last_line_timestamp_seconds",
-		"mailtier_exporter_lines_read_total", "mailtier_exporter_lines_skipped_total"); err != nil {
-		t.Fatal(err)
-	}
+		"mailtier_exporter_lines_read_total", "mailtier_exporter_lines_skipped_total")
 	if in.Lines() != 2 || in.Offset() != int64(len(one)+1+100000) {
 		t.Fatalf("Lines %d, Offset %d", in.Lines(), in.Offset())
 	}

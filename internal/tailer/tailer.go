@@ -113,6 +113,11 @@ type Config struct {
 	// Poll is the safety poll: the longest wait without an inotify event.
 	// 0 means DefaultPoll.
 	Poll time.Duration
+	// MinInterval is the shortest time between two passes while writes
+	// keep coming (a quiet file's first write is read at once): one pass
+	// reads what a burst of writes appended, instead of one wake-up per
+	// write. 0 means DefaultMinInterval.
+	MinInterval time.Duration
 	// Waker, when set, replaces inotify and the safety poll (tests drive
 	// Follow with it, one pass at a time).
 	Waker Waker
@@ -131,6 +136,9 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll
 	}
+	if cfg.MinInterval <= 0 {
+		cfg.MinInterval = DefaultMinInterval
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -138,7 +146,7 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Waker == nil {
-		iw := newInotifyWaker(cfg.Path, cfg.Logger)
+		iw := newInotifyWaker(cfg.Path, cfg.MinInterval, cfg.Logger)
 		defer iw.close()
 		cfg.Waker = iw
 	}

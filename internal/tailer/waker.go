@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -17,9 +19,6 @@ type Waker interface {
 	// latest after within; false when ctx ended.
 	Wait(ctx context.Context, within time.Duration) bool
 }
-
-// DefaultMinInterval is Config.MinInterval when it is 0.
-const DefaultMinInterval = 15 * time.Millisecond
 
 // watchMask is what the directory watch reports: writes and truncation
 // (MODIFY), a permission change that may make the file readable (ATTRIB),
@@ -35,47 +34,41 @@ const watchMask = syscall.IN_MODIFY | syscall.IN_ATTRIB | syscall.IN_CREATE |
 // inotify does not work (it sees no writes made on another machine, as
 // over NFS) the slow safety poll still finds every change.
 //
-// Waking up is what a follower mostly pays for at everyday rates: one
-// wake costs far more than reading and counting a few lines. So while
-// writes keep coming, passes are at least minInterval apart: a Wait that
-// follows a busy pass sleeps out the interval, then takes everything that
-// piled up in one pass. The events that arrive meanwhile must wait in the
-// kernel's queue and wake nobody. That rules out the runtime's poller
-// (it wakes a thread at every event on a descriptor it watches, read or
-// not) and fsnotify (its goroutine reads every event as it comes): the
-// waker blocks in epoll_wait(2) on a set of its own, and sleeps with
-// nanosleep(2) (docs/performance.md has the figures). The first write
-// after a quiet spell is still read at once.
+// The descriptor is waited on in the runtime's poller and read with a raw
+// read(2) in the waiting goroutine itself: no goroutine of its own that
+// hands events over (as fsnotify's does), and no system call that wakes
+// the runtime's monitor thread (rawsys.go; docs/performance.md).
 type inotifyWaker struct {
 	dir, base string
 	log       *slog.Logger
-	// fd is the inotify instance; ep an epoll set of fd and the read end
-	// of cancel, whose write end wakes a wait when its ctx ends. All -1
-	// where inotify is unavailable.
-	fd, ep   int
-	cancel   [2]int
+	// fd is the inotify instance, non-blocking; file is the same
+	// descriptor in the runtime's poller, whose read deadline ends a
+	// wait. -1 and nil where inotify is unavailable.
+	fd       int
+	file     *os.File
+	conn     syscall.RawConn
 	wd       int32 // the directory's watch, when watching
 	watching bool
 	warned   bool
 	events   [16 << 10]byte
-
-	minInterval time.Duration
-	busy        bool      // the last wake came less than minInterval after the one before
-	last        time.Time // when Wait last returned, that is, when the last pass began
-	// now is time.Now, and sleep nanosleep(2); tests replace them, and
-	// set blocking to act once a wait is about to block.
-	now      func() time.Time
-	sleep    func(d time.Duration)
-	blocking func()
+	timer    *time.Timer // the wait without inotify
 }
 
-func newInotifyWaker(path string, minInterval time.Duration, log *slog.Logger) *inotifyWaker {
-	iw := &inotifyWaker{dir: filepath.Dir(path), base: filepath.Base(path), log: log.With("path", path),
-		fd: -1, ep: -1, cancel: [2]int{-1, -1}, minInterval: minInterval, now: time.Now, sleep: nanosleep}
-	if err := iw.open(); err != nil {
+func newInotifyWaker(path string, log *slog.Logger) *inotifyWaker {
+	iw := &inotifyWaker{dir: filepath.Dir(path), base: filepath.Base(path), log: log.With("path", path), fd: -1}
+	iw.timer = time.NewTimer(time.Hour)
+	iw.timer.Stop()
+	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
+	if err != nil {
 		iw.log.Warn("inotify unavailable; the file is only polled", "err", err)
-		iw.close()
-		iw.fd, iw.ep, iw.cancel = -1, -1, [2]int{-1, -1}
+		return iw
+	}
+	// A non-blocking descriptor makes a File the runtime polls.
+	iw.fd, iw.file = fd, os.NewFile(uintptr(fd), "inotify")
+	if iw.conn, err = iw.file.SyscallConn(); err != nil {
+		iw.log.Warn("inotify unavailable; the file is only polled", "err", err)
+		iw.file.Close()
+		iw.fd, iw.file = -1, nil
 		return iw
 	}
 	// Watch before the file is first opened, so no write is missed between.
@@ -83,30 +76,9 @@ func newInotifyWaker(path string, minInterval time.Duration, log *slog.Logger) *
 	return iw
 }
 
-// open makes the inotify instance, the cancel pipe and the epoll set.
-func (iw *inotifyWaker) open() error {
-	var err error
-	if iw.fd, err = syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC); err != nil {
-		return err
-	}
-	if err = syscall.Pipe2(iw.cancel[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
-		return err
-	}
-	if iw.ep, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
-		return err
-	}
-	for _, fd := range []int{iw.fd, iw.cancel[0]} {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
-		if err = syscall.EpollCtl(iw.ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // watch adds the directory's watch when it is not in place.
 func (iw *inotifyWaker) watch() {
-	if iw.fd < 0 || iw.watching {
+	if iw.file == nil || iw.watching {
 		return
 	}
 	wd, err := syscall.InotifyAddWatch(iw.fd, iw.dir, watchMask)
@@ -121,107 +93,65 @@ func (iw *inotifyWaker) watch() {
 }
 
 func (iw *inotifyWaker) close() {
-	for _, fd := range []int{iw.ep, iw.fd, iw.cancel[0], iw.cancel[1]} {
-		if fd >= 0 {
-			syscall.Close(fd)
-		}
+	iw.timer.Stop()
+	if iw.file != nil {
+		iw.file.Close()
 	}
 }
 
 // Wait implements Waker.
 func (iw *inotifyWaker) Wait(ctx context.Context, within time.Duration) bool {
 	iw.watch() // retried at every wait: the directory may not exist yet
-	if iw.busy && iw.watching {
-		// Writes came faster than minInterval: let them pile up. A
-		// sleep this short is not cut by ctx.
-		rest := min(iw.last.Add(iw.minInterval).Sub(iw.now()), within)
-		if rest > 0 {
-			iw.sleep(rest)
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		if iw.pending() || rest == within {
-			iw.last = iw.now()
-			return true
-		}
-		// Quiet again: the next write wakes at once.
+	if iw.file == nil {
+		return iw.sleep(ctx, within)
 	}
-	woke, ok := iw.block(ctx, within)
-	if !ok {
+	_, ok := iw.block(ctx, within)
+	return ok
+}
+
+// sleep waits for d, or until ctx ends (false).
+func (iw *inotifyWaker) sleep(ctx context.Context, d time.Duration) bool {
+	iw.timer.Reset(d)
+	defer iw.timer.Stop()
+	select {
+	case <-ctx.Done():
 		return false
-	}
-	now := iw.now()
-	iw.busy = woke && now.Sub(iw.last) < iw.minInterval
-	iw.last = now
-	return true
-}
-
-// nanosleep sleeps d in the calling thread, without a timer of the
-// runtime's: one wake-up at its end, and none for the runtime to plan.
-func nanosleep(d time.Duration) {
-	ts := syscall.NsecToTimespec(d.Nanoseconds())
-	for syscall.Nanosleep(&ts, &ts) == syscall.EINTR {
-	}
-}
-
-// pending reads the events queued without waiting, and says whether one
-// of them concerns the path.
-func (iw *inotifyWaker) pending() bool {
-	hit := false
-	for {
-		n, err := syscall.Read(iw.fd, iw.events[:])
-		if err == syscall.EINTR {
-			continue
-		}
-		if n <= 0 || err != nil {
-			return hit
-		}
-		hit = iw.concerned(iw.events[:n]) || hit
+	case <-iw.timer.C:
+		return true
 	}
 }
 
 // block waits for an event that concerns the path (woke), for within, or
-// until ctx ends (ok false). Without inotify, or without a watch, it
-// waits out within.
+// until ctx ends (ok false).
 func (iw *inotifyWaker) block(ctx context.Context, within time.Duration) (woke, ok bool) {
-	if iw.ep < 0 {
-		select {
-		case <-ctx.Done():
-			return false, false
-		case <-time.After(within):
-			return false, true
-		}
-	}
-	if iw.blocking != nil {
-		iw.blocking()
-	}
-	// Ending ctx ends the wait at once: a byte in the cancel pipe.
-	stop := context.AfterFunc(ctx, func() { syscall.Write(iw.cancel[1], []byte{0}) })
+	iw.file.SetReadDeadline(time.Now().Add(within))
+	// Ending ctx ends the wait at once: the deadline moves to the past.
+	stop := context.AfterFunc(ctx, func() { iw.file.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	deadline := iw.now().Add(within)
-	var ready [2]syscall.EpollEvent
 	for {
+		var n int
+		var rerr error
+		err := iw.conn.Read(func(fd uintptr) bool {
+			n, rerr = rawRead(int(fd), iw.events[:])
+			return rerr != syscall.EAGAIN && rerr != syscall.EINTR
+		})
 		if ctx.Err() != nil {
 			return false, false
 		}
-		left := deadline.Sub(iw.now())
-		if left <= 0 {
+		if err == nil {
+			err = rerr
+		}
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			return false, true
-		}
-		// Rounded up: a wait of 0 ms would spin until the deadline.
-		_, err := syscall.EpollWait(iw.ep, ready[:], int((left+time.Millisecond-1)/time.Millisecond))
-		if err != nil && err != syscall.EINTR {
-			// Not expected of epoll; only poll from here on rather
-			// than fail again at every wait.
-			iw.log.Warn("waiting on inotify failed; the file is only polled from now on", "err", err)
-			iw.close()
-			iw.fd, iw.ep, iw.cancel, iw.watching = -1, -1, [2]int{-1, -1}, false
+		case err != nil:
+			// Not expected of inotify; look now, and only poll from
+			// here on rather than fail again at every wait.
+			iw.log.Warn("reading inotify failed; the file is only polled from now on", "err", err)
+			iw.file.Close()
+			iw.file, iw.fd, iw.watching = nil, -1, false
 			return true, true
-		}
-		// Read what is queued even without a watch: the epoll set is
-		// level-triggered, and stale events would end every wait.
-		if iw.pending() {
+		case iw.concerned(iw.events[:n]):
 			return true, true
 		}
 		// Events for other files in the directory: wait on.

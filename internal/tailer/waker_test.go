@@ -6,99 +6,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// fakeTime is a waker's clock and sleep in a test: sleeping moves the
-// clock and is recorded.
-type fakeTime struct {
-	at    time.Time
-	slept []time.Duration
-}
-
-func (c *fakeTime) now() time.Time          { return c.at }
-func (c *fakeTime) sleep(d time.Duration)   { c.slept = append(c.slept, d); c.at = c.at.Add(d) }
-func (c *fakeTime) advance(d time.Duration) { c.at = c.at.Add(d) }
-
-// realWaker is a real inotify waker on path with the test's clock.
-func realWaker(t *testing.T, path string, minInterval time.Duration) (*inotifyWaker, *fakeTime) {
-	t.Helper()
-	iw := newInotifyWaker(path, minInterval, slog.New(slog.DiscardHandler))
-	t.Cleanup(iw.close)
-	if iw.ep < 0 || !iw.watching {
-		t.Fatal("no inotify watch")
-	}
-	clock := &fakeTime{at: time.Date(2026, 11, 24, 5, 15, 42, 0, time.UTC)}
-	iw.now, iw.sleep = clock.now, clock.sleep
-	return iw, clock
-}
-
-// TestWakerCoalescesWhileBusy: a write that comes less than the minimum
-// interval after the last pass makes the next wait sleep out the rest of
-// the interval, then take what piled up in one pass; after a quiet
-// interval the next write wakes at once again.
-func TestWakerCoalescesWhileBusy(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "maillog")
-	appendTo(t, path, "")
-	ctx := context.Background()
-	iw, clock := realWaker(t, path, 50*time.Millisecond)
-
-	// First write: read at once, not busy.
-	appendTo(t, path, "a\n")
-	if !iw.Wait(ctx, time.Hour) || iw.busy {
-		t.Fatalf("first wake: busy %v, want a wake and not busy", iw.busy)
-	}
-	// A write 1 ms after that pass: read at once, and busy from now on.
-	clock.advance(time.Millisecond)
-	appendTo(t, path, "b\n")
-	if !iw.Wait(ctx, time.Hour) || !iw.busy {
-		t.Fatalf("second wake: busy %v, want busy", iw.busy)
-	}
-	// Three writes 2 ms later: the wait sleeps the 48 ms left of the
-	// interval, and one wake takes all three.
-	clock.advance(2 * time.Millisecond)
-	for _, l := range []string{"c\n", "d\n", "e\n"} {
-		appendTo(t, path, l)
-	}
-	if !iw.Wait(ctx, time.Hour) {
-		t.Fatal("third wake: none")
-	}
-	if want := []time.Duration{48 * time.Millisecond}; !slices.Equal(clock.slept, want) {
-		t.Fatalf("slept %v, want %v", clock.slept, want)
-	}
-	if n, _ := syscall.Read(iw.fd, iw.events[:]); n > 0 {
-		t.Fatalf("%d bytes of events left after the coalesced wake", n)
-	}
-	// Nothing written for a whole interval: the wait sleeps it out, finds
-	// nothing, and then waits for the next write, which wakes it with the
-	// interval long past: no longer busy.
-	iw.blocking = func() { appendTo(t, path, "f\n") }
-	if !iw.Wait(ctx, time.Hour) {
-		t.Fatal("fourth wake: none")
-	}
-	iw.blocking = nil
-	if want := []time.Duration{48 * time.Millisecond, 50 * time.Millisecond}; !slices.Equal(clock.slept, want) {
-		t.Fatalf("slept %v, want %v", clock.slept, want)
-	}
-	if iw.busy {
-		t.Fatal("busy after a quiet interval")
-	}
-	// And the next write is read at once, without a sleep.
-	appendTo(t, path, "g\n")
-	if !iw.Wait(ctx, time.Hour) || len(clock.slept) != 2 {
-		t.Fatalf("fifth wake slept %v", clock.slept)
-	}
-}
 
 // TestWakerIgnoresOtherFiles: writes to other files in the directory end
 // no wait; a wait on them ends at its deadline, not woken.
 func TestWakerIgnoresOtherFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "maillog")
-	iw := newInotifyWaker(path, time.Millisecond, slog.New(slog.DiscardHandler))
+	iw := newInotifyWaker(path, slog.New(slog.DiscardHandler))
 	t.Cleanup(iw.close)
 	appendTo(t, filepath.Join(dir, "syslog"), "other\n")
 	if woke, ok := iw.block(context.Background(), 20*time.Millisecond); woke || !ok {
@@ -113,7 +31,7 @@ func TestWakerIgnoresOtherFiles(t *testing.T) {
 // TestWakerCancelled: ending ctx ends a wait of an hour.
 func TestWakerCancelled(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "maillog")
-	iw := newInotifyWaker(path, time.Millisecond, slog.New(slog.DiscardHandler))
+	iw := newInotifyWaker(path, slog.New(slog.DiscardHandler))
 	t.Cleanup(iw.close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan bool, 1)
@@ -137,7 +55,7 @@ func TestWakerDirectoryReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "maillog")
-	iw := newInotifyWaker(path, time.Millisecond, slog.New(slog.DiscardHandler))
+	iw := newInotifyWaker(path, slog.New(slog.DiscardHandler))
 	t.Cleanup(iw.close)
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)

@@ -142,7 +142,11 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 		defer iw.close()
 		cfg.Waker = iw
 	}
-	t := &follower{cfg: cfg, h: h, log: cfg.Logger.With("path", cfg.Path)}
+	pathz, err := syscall.ByteSliceFromString(cfg.Path)
+	if err != nil {
+		return fmt.Errorf("path %q: %w", cfg.Path, err)
+	}
+	t := &follower{cfg: cfg, h: h, log: cfg.Logger.With("path", cfg.Path), pathz: pathz}
 	first := true
 	if cfg.Resume != nil {
 		done, err := t.resume(ctx)
@@ -180,10 +184,11 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 
 // follower is one Follow's state.
 type follower struct {
-	cfg Config
-	h   Handler
-	log *slog.Logger
-	sp  *Splitter
+	cfg   Config
+	h     Handler
+	log   *slog.Logger
+	pathz []byte // cfg.Path NUL-terminated, for stat(2)
+	sp    *Splitter
 	// missingWarned: a missing path is warned about once per Follow; it is
 	// normal for a moment during a rotation.
 	missingWarned bool
@@ -375,8 +380,8 @@ func (t *follower) waitOpen(ctx context.Context) (f *os.File, existed bool, err 
 // fileState is what is known of the open file being read.
 type fileState struct {
 	f          *os.File
-	fd         int // f's descriptor, for pread
-	fi         os.FileInfo
+	fd         int  // f's descriptor, for pread
+	raw        bool // on a local file system: see rawsys.go
 	dev, ino   uint64
 	head       []byte // the file's first bytes as read, up to HeadMax
 	headHash   string // of head, computed when head changes
@@ -391,14 +396,14 @@ type fileState struct {
 // read shorter than asked means the end of the file was reached (os.File's
 // ReadAt would read again to be told so: a system call per pass saved).
 type offsetReader struct {
-	fd    int
+	fs    *fileState
 	sp    *Splitter
 	short bool // the last read ended at the end of the file
 }
 
 func (r *offsetReader) Read(p []byte) (int, error) {
 	for {
-		n, err := syscall.Pread(r.fd, p, r.sp.Consumed())
+		n, err := r.fs.pread(p, r.sp.Consumed())
 		if err == syscall.EINTR {
 			continue
 		}
@@ -421,6 +426,7 @@ func (t *follower) followFile(ctx context.Context, f *os.File, offset int64) err
 		return err
 	}
 	fs := &fileState{f: f, fd: int(f.Fd()), lastSize: -1, lastGrowth: t.cfg.Now()}
+	fs.raw = isLocal(fs.fd)
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		fs.dev, fs.ino = uint64(st.Dev), st.Ino
 	}
@@ -456,19 +462,18 @@ func (t *follower) followFile(ctx context.Context, f *os.File, offset int64) err
 // pass reads everything the file holds beyond what was read, after
 // checking it was not truncated or replaced in place.
 func (t *follower) pass(fs *fileState) error {
-	fi, err := fs.f.Stat()
-	if err != nil {
-		return err
+	var st syscall.Stat_t
+	if err := fs.fstat(&st); err != nil {
+		return &os.PathError{Op: "fstat", Path: fs.f.Name(), Err: err}
 	}
-	fs.fi = fi
-	fs.size = fi.Size()
+	fs.size = st.Size
 	if fs.size < t.sp.Consumed() || !fs.readHead(fs.size) {
 		t.h.Truncated()
 		fs.head, fs.headHash = fs.head[:0], ""
 		fs.readHead(fs.size)
 		t.sp.Reset(0)
 	}
-	r := &offsetReader{fd: fs.fd, sp: t.sp}
+	r := &offsetReader{fs: fs, sp: t.sp}
 	var sinceCheckpoint int
 	for {
 		n, err := t.sp.Fill(r)
@@ -514,8 +519,9 @@ func (t *follower) rotated(fs *fileState) (bool, error) {
 	if fs.size != fs.lastSize {
 		fs.lastSize, fs.lastGrowth = fs.size, now
 	}
-	pfi, perr := os.Stat(t.cfg.Path)
-	if perr == nil && os.SameFile(fs.fi, pfi) {
+	var pst syscall.Stat_t
+	perr := fs.stat(t.pathz, &pst)
+	if perr == nil && uint64(pst.Dev) == fs.dev && pst.Ino == fs.ino {
 		fs.rotating = false
 		return false, nil
 	}
@@ -525,7 +531,7 @@ func (t *follower) rotated(fs *fileState) (bool, error) {
 	idleFor := now.Sub(fs.lastGrowth)
 	idle := idleFor >= t.cfg.RotateWait
 	drained := t.sp.LineEnd() >= fs.size
-	newHasData := perr == nil && pfi.Size() > 0
+	newHasData := perr == nil && pst.Size > 0
 	if (drained && (newHasData || idle)) || idleFor >= 2*t.cfg.RotateWait {
 		if !drained {
 			t.log.Warn("rotated file ends in an incomplete line; moving on", "bytes", fs.size-t.sp.LineEnd())
@@ -557,8 +563,8 @@ func (fs *fileState) readHead(size int64) bool {
 		return false
 	}
 	var buf [HeadMax]byte
-	got, err := fs.f.ReadAt(buf[:n], 0)
-	if err != nil && !errors.Is(err, io.EOF) {
+	got, err := fs.pread(buf[:n], 0)
+	if err != nil {
 		return true
 	}
 	if !bytes.Equal(buf[:min(got, len(fs.head))], fs.head[:min(got, len(fs.head))]) || got < len(fs.head) {

@@ -1,0 +1,5 @@
+package tailer
+
+import "syscall"
+
+const sysFstatat = syscall.SYS_FSTATAT

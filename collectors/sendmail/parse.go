@@ -1,6 +1,7 @@
 package sendmail
 
 import (
+	"math/bits"
 	"strings"
 	"time"
 )
@@ -334,21 +335,25 @@ func skipAddresses(s string) (string, bool) {
 			}
 			return s[i:], true
 		}
+		// Only '>', '"' and '\\' change the scan, so it jumps from one
+		// of them to the next.
 		i, quoted := 1, false
-		for ; i < len(s); i++ {
-			c := s[i]
-			if c == '\\' {
-				i++
-				continue
+		for {
+			j := indexAddressByte(s[i:])
+			if j < 0 {
+				return "", false
 			}
-			if c == '"' {
+			i += j
+			if c := s[i]; c == '\\' {
+				i++
+			} else if c == '"' {
 				quoted = !quoted
-			} else if c == '>' && !quoted {
+			} else if !quoted {
 				break
 			}
-		}
-		if i >= len(s) {
-			return "", false
+			if i++; i >= len(s) {
+				return "", false
+			}
 		}
 		s = s[i+1:]
 		if len(s) > 1 && s[0] == ',' && s[1] == '<' {
@@ -357,6 +362,42 @@ func skipAddresses(s string) (string, bool) {
 		}
 		return s, true
 	}
+}
+
+// Byte masks for finding bytes eight at a time (SWAR).
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// zeroBytes has the high bit set of the lowest zero byte of v (and
+// possibly of bytes above it, never below): 0 when v has none.
+func zeroBytes(v uint64) uint64 { return (v - lowBits) &^ v & highBits }
+
+// load64 is the eight bytes of s from i, little-endian: one load.
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// indexAddressByte returns the index of the first '>', '"' or '\\' in s,
+// or -1. It tests eight bytes at a time: addresses are long runs of other
+// bytes, and a byte-at-a-time scan of them was a fifth of Parse.
+func indexAddressByte(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := load64(s, i)
+		if m := zeroBytes(x^('>'*lowBits)) | zeroBytes(x^('"'*lowBits)) | zeroBytes(x^('\\'*lowBits)); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c == '>' || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return -1
 }
 
 func daemonLabel(v string) string {
@@ -812,10 +853,13 @@ func parseDuration(s string) (float64, int) {
 
 // cutField splits the first "name=value" field off kv, a list of fields
 // separated by ", ", and returns it with the rest (starting at its ", ").
+// Fields are short ("size=0", "pri=30221"): a plain loop finds their end
+// sooner than strings.Index, whose setup costs more than the scan.
 func cutField(kv string) (field, rest string) {
-	end := strings.Index(kv, ", ")
-	if end < 0 {
-		end = len(kv)
+	for i := 0; i+1 < len(kv); i++ {
+		if kv[i] == ',' && kv[i+1] == ' ' {
+			return kv[:i], kv[i:]
+		}
 	}
-	return kv[:end], kv[end:]
+	return kv, ""
 }

@@ -270,14 +270,18 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	// The queue id is split off once for every check of the line.
 	qid, rest := splitQID(rec.Message)
 	afterID := afterQID(rec.Message, qid, rest)
-	c.sessions.observe(rec.PID, afterID, now)
+	var ev Event
+	daemonField := parseAfterQID(&ev, qid, rest)
+	// A from= line with a daemon= field is a session line: the session
+	// check need not look for the field again, when it reads the same
+	// text the parser did (not "NOQUEUE: from=…").
+	c.sessions.observe(rec.PID, afterID, daemonField && len(afterID) == len(rest), now)
 	switch dmarcDisposition(afterID) {
 	case DispositionReject:
 		c.dmarcReject.Inc()
 	case DispositionQuarantine:
 		c.dmarcQuar.Inc()
 	}
-	ev := parseAfterQID(qid, rest)
 	if ev.Kind == Unknown {
 		return isMilterQuarantine(afterID)
 	}

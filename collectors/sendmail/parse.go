@@ -124,26 +124,38 @@ var (
 // "sm-mta[pid]: "). It never allocates: strings in the Event are either
 // constants or substrings of msg.
 func Parse(msg string) Event {
+	var ev Event
 	qid, rest := splitQID(msg)
-	return parseAfterQID(qid, rest)
+	parseAfterQID(&ev, qid, rest)
+	return ev
 }
 
-// parseAfterQID is Parse for a message already split by splitQID.
-func parseAfterQID(qid, rest string) Event {
-	ev := Event{QID: qid}
+// parseAfterQID is Parse for a message already split by splitQID, into
+// ev: an Event is larger than the registers that return one, and the
+// collector's per-line copies of it cost more than some of its parsers.
+// It reports whether the line is a from= line with a daemon= field
+// (after its addresses, which a hostile sender may fill with any text),
+// which the session count would otherwise look for again.
+func parseAfterQID(ev *Event, qid, rest string) (daemonField bool) {
+	*ev = Event{QID: qid}
 	switch {
 	case strings.HasPrefix(rest, "from="):
 		return parseFrom(ev, rest)
 	case strings.HasPrefix(rest, "to="):
-		return parseTo(ev, rest)
+		parseTo(ev, rest)
+		return false
 	case strings.HasPrefix(rest, "ruleset="):
-		return parseRuleset(ev, rest)
+		parseRuleset(ev, rest)
+		return false
 	case strings.HasPrefix(rest, "STARTTLS"):
-		return parseStartTLS(ev, rest)
+		parseStartTLS(ev, rest)
+		return false
 	case strings.HasPrefix(rest, "Milter"):
-		return parseMilter(ev, rest)
+		parseMilter(ev, rest)
+		return false
 	case strings.HasPrefix(rest, "collect: "):
-		return parseCollect(ev, rest)
+		parseCollect(ev, rest)
+		return false
 	case strings.HasPrefix(rest, "lost input channel from "):
 		// "lost input channel from HOST [IP] to MTA after rcpt"
 		ev.Kind, ev.Abort = Lost, true
@@ -151,28 +163,29 @@ func parseAfterQID(qid, rest string) Event {
 		if i := strings.LastIndex(rest, " after "); i >= 0 {
 			ev.Stage = commandStage(rest[i+len(" after "):])
 		}
-		return ev
+		return false
 	case strings.HasPrefix(rest, "message size (") && strings.Contains(rest, ") exceeds maximum ("):
 		ev.Kind, ev.Stage, ev.Reason, ev.Refusal = Reject, StageData, ReasonTooLarge, true
-		return ev
+		return false
 	case strings.HasPrefix(rest, "rejecting commands from ") && strings.Contains(rest, " due to pre-greeting traffic"):
 		ev.Kind, ev.Stage, ev.Reason = Reject, StageConnect, ReasonPregreet
-		return ev
+		return false
 	case strings.HasSuffix(rest, " [rejected]") && isVrfyRefusal(rest):
 		// "[IP]: VRFY user [rejected]" (PrivacyOptions novrfy / noexpn)
 		ev.Kind, ev.Stage, ev.Reason = Reject, Other, ReasonVrfy
-		return ev
+		return false
 	case qid != "" && strings.HasPrefix(rest, "<"):
-		return parseRecipientRefusal(ev, rest)
+		parseRecipientRefusal(ev, rest)
+		return false
 	case strings.Contains(rest, " did not issue MAIL/EXPN/VRFY/ETRN during connection to "):
 		ev.Kind = NoMail
-		return ev
+		return false
 	case strings.HasPrefix(rest, "AUTH=server, ") || strings.HasPrefix(rest, "AUTH=client, "):
 		ev.Kind, ev.Result = Auth, ResultOK
-		return ev
+		return false
 	case strings.HasPrefix(rest, "AUTH failure ("):
 		ev.Kind, ev.Result = Auth, ResultFail
-		return ev
+		return false
 	case strings.HasPrefix(rest, "starting daemon ("), strings.HasPrefix(rest, "alias database "),
 		strings.HasPrefix(rest, "connect from "), strings.HasPrefix(rest, "clone "),
 		strings.HasPrefix(rest, "done; "), strings.Contains(rest, ": possible SMTP attack: command="),
@@ -182,7 +195,7 @@ func parseAfterQID(qid, rest string) Event {
 		// srvrsmtp.c's checksmtpattack slowing a client down; "SMTP
 		// outgoing connect on IF" is daemon.c's, at LogLevel 12 and up.
 		ev.Kind = Ignored
-		return ev
+		return false
 	}
 	// "QID: NEWQID: DSN: reason" and its siblings (savemail.c's
 	// returntosender): every one is a notification sendmail generated.
@@ -191,12 +204,12 @@ func parseAfterQID(qid, rest string) Event {
 			for _, kind := range notifyKinds {
 				if strings.HasPrefix(r2, kind) {
 					ev.Kind = DSN
-					return ev
+					return false
 				}
 			}
 		}
 	}
-	return ev
+	return false
 }
 
 // notifyKinds are the kinds of notification savemail.c logs as
@@ -227,17 +240,16 @@ func isVrfyRefusal(rest string) bool {
 // ("User unknown") or the site's own ("No such user here"), so only
 // sendmail's own wording names the reason; any other text is a refusal
 // at RCPT for reason other.
-func parseRecipientRefusal(ev Event, rest string) Event {
+func parseRecipientRefusal(ev *Event, rest string) {
 	tail, ok := skipAddresses(rest)
 	if !ok || !strings.HasPrefix(tail, "... ") || len(tail) == len("... ") {
-		return ev
+		return
 	}
 	text := tail[len("... "):]
 	ev.Kind, ev.Stage, ev.Reason = Reject, StageRcpt, Other
 	if strings.HasPrefix(text, "User unknown") {
 		ev.Reason = ReasonUserUnknown
 	}
-	return ev
 }
 
 // splitQID splits "QID: rest". sendmail 8.17's queue ids are 14 letters
@@ -272,11 +284,11 @@ func isAlnum(c byte) bool {
 // not expect (a negative class= for bulk or junk precedence, a field of a
 // later sendmail) is passed over, never a reason to drop the line. The
 // line is a sender line when it has size= or nrcpts=.
-func parseFrom(ev Event, rest string) Event {
+func parseFrom(ev *Event, rest string) (daemonField bool) {
 	ev.Daemon = DaemonLocal
 	tail, ok := skipAddresses(rest[len("from="):])
 	if !ok {
-		return ev
+		return false
 	}
 	known := false
 	for strings.HasPrefix(tail, ", ") {
@@ -310,13 +322,14 @@ func parseFrom(ev Event, rest string) Event {
 		case 'd':
 			if strings.HasPrefix(field, "daemon=") {
 				ev.Daemon = daemonLabel(field[len("daemon="):])
+				daemonField = true
 			}
 		}
 	}
 	if known {
 		ev.Kind = From
 	}
-	return ev
+	return daemonField
 }
 
 // skipAddresses skips the address list at the start of s and returns what
@@ -415,7 +428,7 @@ func daemonLabel(v string) string {
 // addresses first; the fields after them are read by name up to stat=,
 // which is last and free text (a remote's reply). The line is a delivery
 // line when it has delay= or stat=.
-func parseTo(ev Event, rest string) Event {
+func parseTo(ev *Event, rest string) {
 	tail, ok := skipAddresses(rest[len("to="):])
 	if ok && strings.HasPrefix(tail, ", ctladdr=") {
 		tail, ok = skipAddresses(tail[len(", ctladdr="):])
@@ -426,7 +439,7 @@ func parseTo(ev Event, rest string) Event {
 		}
 	}
 	if !ok {
-		return ev
+		return
 	}
 	known := false
 	for strings.HasPrefix(tail, ", ") {
@@ -463,7 +476,7 @@ func parseTo(ev Event, rest string) Event {
 		}
 	}
 	if !known {
-		return ev
+		return
 	}
 	ev.Kind = To
 	dsnClass := byte(0)
@@ -487,7 +500,6 @@ func parseTo(ev Event, rest string) Event {
 	if ev.Status == StatusDeferred {
 		ev.DeferReason = DefaultRateLimits.DeferReason(ev.DSN, ev.Stat)
 	}
-	return ev
 }
 
 // parseDelay reads a whole delay= or xdelay= value; false when it is not
@@ -665,7 +677,7 @@ func equalFoldASCII(a, b string) bool {
 }
 
 // parseRuleset reads "ruleset=check_X, arg1=…, relay=…, reject=CODE TEXT".
-func parseRuleset(ev Event, rest string) Event {
+func parseRuleset(ev *Event, rest string) {
 	name := rest[len("ruleset="):]
 	if k := strings.IndexByte(name, ','); k >= 0 {
 		name = name[:k]
@@ -674,7 +686,7 @@ func parseRuleset(ev Event, rest string) Event {
 	if i < 0 {
 		// ", discard" and ", quarantine=…" accept the command.
 		ev.Kind = Ignored
-		return ev
+		return
 	}
 	text := rest[i+len(", reject="):]
 	ev.Kind = Reject
@@ -702,13 +714,12 @@ func parseRuleset(ev Event, rest string) Event {
 	default:
 		ev.Reason = Other
 	}
-	return ev
 }
 
 // parseStartTLS reads "STARTTLS=server, relay=…, version=…" (a handshake
 // done) and "STARTTLS=server, error: accept failed=…" (one that failed).
 // Other STARTTLS lines (OpenSSL's detail after an error) count nothing.
-func parseStartTLS(ev Event, rest string) Event {
+func parseStartTLS(ev *Event, rest string) {
 	var role string
 	switch {
 	case strings.HasPrefix(rest, "STARTTLS=server, "):
@@ -717,7 +728,7 @@ func parseStartTLS(ev Event, rest string) Event {
 		role = RoleClient
 	default:
 		ev.Kind = Ignored
-		return ev
+		return
 	}
 	body := rest[len("STARTTLS=server, "):]
 	switch {
@@ -728,22 +739,21 @@ func parseStartTLS(ev Event, rest string) Event {
 	default:
 		ev.Kind = Ignored
 	}
-	return ev
 }
 
 // parseMilter reads "Milter: data, reject=…" and its siblings for the
 // other stages, and recognises the milters' header changes.
-func parseMilter(ev Event, rest string) Event {
+func parseMilter(ev *Event, rest string) {
 	if !strings.HasPrefix(rest, "Milter: ") {
 		// "Milter (opendkim) insert (0): header: …", "Milter (x): init success …"
 		ev.Kind = Ignored
-		return ev
+		return
 	}
 	body := rest[len("Milter: "):]
 	i := strings.LastIndex(body, ", reject=")
 	if i < 0 {
 		ev.Kind = Ignored
-		return ev
+		return
 	}
 	ev.Kind, ev.Reason = Reject, ReasonMilter
 	switch {
@@ -764,14 +774,13 @@ func parseMilter(ev Event, rest string) Event {
 	default:
 		ev.Stage = Other
 	}
-	return ev
 }
 
 // parseCollect reads the lines sendmail logs while collecting DATA.
 // "collect: premature EOM: unexpected close" is a client gone in the
 // middle of DATA (sendmail 8.17 logs no "lost input channel … after data");
 // the "collect: relay=…, info=…" line that follows describes the same event.
-func parseCollect(ev Event, rest string) Event {
+func parseCollect(ev *Event, rest string) {
 	body := rest[len("collect: "):]
 	switch {
 	case strings.HasPrefix(body, "premature EOM"), strings.HasPrefix(body, "I/O error on connection"):
@@ -779,7 +788,6 @@ func parseCollect(ev Event, rest string) Event {
 	default:
 		ev.Kind = Ignored
 	}
-	return ev
 }
 
 // commandStage maps an SMTP command name, as sendmail logs it after

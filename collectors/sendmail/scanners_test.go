@@ -78,3 +78,30 @@ func TestScannersMatchReferences(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonFieldIsSessionLine: the parser's report of a daemon= field,
+// which spares the session check its own search, is only ever given for
+// a session line, and the session count it feeds is unchanged.
+func TestDaemonFieldIsSessionLine(t *testing.T) {
+	pieces := []string{"from=", "<a>", "<\", daemon=MTA\">", ", ", "daemon=", "daemon=MTA", ", daemon=MSA", "size=1",
+		"nrcpts=1", "msgid=<x, daemon=y>", "NOQUEUE: ", "ABCDEFGHIJ: ", ",", " "}
+	msgs := append(messages(t), metrictest.Texts(pieces, 100000)...)
+	seen := 0
+	for _, msg := range msgs {
+		qid, rest := splitQID(msg)
+		after := afterQID(msg, qid, rest)
+		var ev Event
+		if parseAfterQID(&ev, qid, rest) && len(after) == len(rest) {
+			seen++
+			if !isSessionLine(after) {
+				t.Fatalf("%q: a daemon= field reported, but not a session line", msg)
+			}
+		}
+		if got, want := Parse(msg), ev; got != want {
+			t.Fatalf("%q: Parse %+v, parseAfterQID %+v", msg, got, want)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no line with a daemon= field")
+	}
+}

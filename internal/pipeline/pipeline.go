@@ -43,9 +43,19 @@ type route struct {
 	i int
 }
 
+// programRoutes are the routes of the lines of one program.
+type programRoutes struct {
+	program string
+	routes  []route
+}
+
 // Router routes lines by program and holds the self-metrics.
 type Router struct {
-	byProgram map[string][]route
+	// byLength holds the programs' routes by the length of the program's
+	// name: a line's program is compared with the few names as long as
+	// it, where a map hashed it (a map of more than eight keys hashes
+	// every lookup), a cost per line larger than the routing itself.
+	byLength [][]programRoutes
 	// matched and unmatched are the collector_lines_total series of each
 	// collector, by its index.
 	matched, unmatched []prometheus.Counter
@@ -71,8 +81,7 @@ func NewRouter(cs []Named, now func() time.Time) *Router {
 		now = time.Now
 	}
 	r := &Router{
-		byProgram: map[string][]route{},
-		now:       now,
+		now: now,
 		linesRead: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailtier_exporter_lines_read_total",
 			Help: "Lines read, by input path.",
@@ -115,7 +124,7 @@ func NewRouter(cs []Named, now func() time.Time) *Router {
 		r.matched = append(r.matched, r.collLines.WithLabelValues(n.Name, "matched"))
 		r.unmatched = append(r.unmatched, r.collLines.WithLabelValues(n.Name, "unmatched"))
 		for _, p := range n.Collector.Programs() {
-			r.byProgram[p] = append(r.byProgram[p], rt)
+			r.addRoute(p, rt)
 		}
 		if f, ok := n.Collector.(collectors.Flusher); ok {
 			r.flushers = append(r.flushers, f)
@@ -124,6 +133,35 @@ func NewRouter(cs []Named, now func() time.Time) *Router {
 	r.metrics = collectors.Metrics{r.linesRead, r.bytesRead, r.skipped, r.collLines, r.reopens,
 		r.truncations, r.lastLine, r.bytesBehind, r.inputUp}
 	return r
+}
+
+// addRoute sends the lines of program p to rt too.
+func (r *Router) addRoute(p string, rt route) {
+	for len(r.byLength) <= len(p) {
+		r.byLength = append(r.byLength, nil)
+	}
+	progs := r.byLength[len(p)]
+	for i := range progs {
+		if progs[i].program == p {
+			progs[i].routes = append(progs[i].routes, rt)
+			return
+		}
+	}
+	r.byLength[len(p)] = append(progs, programRoutes{program: p, routes: []route{rt}})
+}
+
+// routes returns the routes of program p's lines.
+func (r *Router) routes(p string) []route {
+	if len(p) >= len(r.byLength) {
+		return nil
+	}
+	progs := r.byLength[len(p)]
+	for i := range progs {
+		if progs[i].program == p {
+			return progs[i].routes
+		}
+	}
+	return nil
 }
 
 // Describe implements prometheus.Collector for the self-metrics.
@@ -270,7 +308,7 @@ func (in *Input) handle(line string, n int) {
 		return
 	}
 	rec := &in.rec
-	routes := in.r.byProgram[rec.Program]
+	routes := in.r.routes(rec.Program)
 	if len(routes) == 0 {
 		in.unclaimed.Inc()
 		return

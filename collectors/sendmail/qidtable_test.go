@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestQIDTableMatchesMap: random puts, gets and deletes give what Go's
@@ -79,5 +80,30 @@ func TestQIDSetForgetsOldest(t *testing.T) {
 	}
 	if s.m.len() != 0 {
 		t.Fatalf("%d left after taking all", s.m.len())
+	}
+}
+
+// TestQIDKeys: queue ids of every length up to 20 have keys of their
+// own; longer ones are keyed by their first 20 bytes, as a held
+// message's copy of one keeps them.
+func TestQIDKeys(t *testing.T) {
+	const id = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	seen := map[qidKey]string{}
+	for n := 0; n <= 20; n++ {
+		for _, q := range []string{id[:n], id[len(id)-n:]} {
+			k := refOf(q).key
+			if other, ok := seen[k]; ok && other != q {
+				t.Fatalf("%q and %q share a key", q, other)
+			}
+			seen[k] = q
+		}
+	}
+	if refOf(id) != refOf(id[:20]) || refOf(id) == refOf(id[:19]) {
+		t.Fatal("a long queue id is not keyed by its first 20 bytes")
+	}
+	q := newHeldQueue()
+	q.push(id, "MTA", time.Unix(0, 0))
+	if h := q.take(id[:20]); h == nil || h.qid != id[:20] {
+		t.Fatalf("held %+v, want queue id %q", h, id[:20])
 	}
 }

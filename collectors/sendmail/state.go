@@ -7,19 +7,17 @@ import (
 	"unsafe"
 )
 
-// qidKey is a queue id as a map key: its bytes, zero-padded. splitQID's
-// queue ids are 8 to 20 letters and digits, so no two share a key. A key
-// is a copy, never part of a line, and holds no pointer: keeping one costs
-// no allocation.
-type qidKey [20]byte
-
-func keyOf(q string) (k qidKey) {
-	copy(k[:], q)
-	return k
+// qidKey is a queue id as a table key: its bytes, zero-padded, as three
+// little-endian words. splitQID's queue ids are 8 to 20 letters and
+// digits, so no two share a key. A key is a copy, never part of a line,
+// and holds no pointer: keeping one costs no allocation.
+type qidKey struct {
+	lo, mid uint64 // bytes 0-7 and 8-15
+	hi      uint32 // bytes 16-19
 }
 
-// qidRef is a queue id's key with its hash, computed once per line for
-// every table the line looks in.
+// qidRef is a queue id's key with its hash, made once per line for every
+// table the line looks in.
 type qidRef struct {
 	key  qidKey
 	hash uint64
@@ -29,16 +27,37 @@ type qidRef struct {
 // sender of lines that knew the hash could make them collide.
 var qidSeed = rand.Uint64() | 1
 
+// refOf returns the key and hash of queue id q (of its first 20 bytes).
+// The words are read from q directly: copying q into an array and reading
+// the words back stalled on the copy.
 func refOf(q string) qidRef {
-	k := keyOf(q)
-	a := uint64(k[0]) | uint64(k[1])<<8 | uint64(k[2])<<16 | uint64(k[3])<<24 |
-		uint64(k[4])<<32 | uint64(k[5])<<40 | uint64(k[6])<<48 | uint64(k[7])<<56
-	b := uint64(k[8]) | uint64(k[9])<<8 | uint64(k[10])<<16 | uint64(k[11])<<24 |
-		uint64(k[12])<<32 | uint64(k[13])<<40 | uint64(k[14])<<48 | uint64(k[15])<<56
-	c := uint64(k[16]) | uint64(k[17])<<8 | uint64(k[18])<<16 | uint64(k[19])<<24
-	hi, lo := bits.Mul64(a^qidSeed, b^0x9e3779b97f4a7c15)
-	hi, lo = bits.Mul64(hi^lo^c, qidSeed^0xbf58476d1ce4e5b9)
+	q = q[:min(len(q), 20)]
+	var k qidKey
+	switch {
+	case len(q) >= 16:
+		k.lo, k.mid, k.hi = word(q[:8]), word(q[8:16]), uint32(word(q[16:]))
+	case len(q) >= 8:
+		k.lo, k.mid = word(q[:8]), word(q[8:])
+	default:
+		k.lo = word(q)
+	}
+	hi, lo := bits.Mul64(k.lo^qidSeed, k.mid^0x9e3779b97f4a7c15)
+	hi, lo = bits.Mul64(hi^lo^uint64(k.hi), qidSeed^0xbf58476d1ce4e5b9)
 	return qidRef{key: k, hash: hi ^ lo}
+}
+
+// word is the first eight bytes of s, little-endian, zero-padded when s
+// is shorter.
+func word(s string) uint64 {
+	if len(s) >= 8 {
+		return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	}
+	var w uint64
+	for i := len(s) - 1; i >= 0; i-- {
+		w = w<<8 | uint64(s[i])
+	}
+	return w
 }
 
 // qidTable maps queue id keys to held messages (nil for a plain set):
@@ -51,12 +70,20 @@ type qidTable struct {
 	n     int
 }
 
+// qidSlot is a key's words with its tag in what would be the key's
+// padding: 32 bytes, two slots to a cache line.
 type qidSlot struct {
-	key qidKey
+	lo, mid uint64
+	hi      uint32
 	// tag is the low bits of the key's hash with the top bit set; 0 for
 	// an empty slot. Its low bits give the slot the key belongs in.
 	tag uint32
 	val *held
+}
+
+// is reports whether the slot holds key k with tag.
+func (s *qidSlot) is(k qidKey, tag uint32) bool {
+	return s.tag == tag && s.lo == k.lo && s.mid == k.mid && s.hi == k.hi
 }
 
 const tagFull = 1 << 31
@@ -76,7 +103,7 @@ func (t *qidTable) find(r qidRef) int {
 		if s.tag == 0 {
 			return -1
 		}
-		if s.tag == tag && s.key == r.key {
+		if s.is(r.key, tag) {
 			return i
 		}
 	}
@@ -100,11 +127,11 @@ func (t *qidTable) put(r qidRef, v *held) {
 	for i := int(r.hash) & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if s.tag == 0 {
-			*s = qidSlot{key: r.key, tag: tag, val: v}
+			*s = qidSlot{lo: r.key.lo, mid: r.key.mid, hi: r.key.hi, tag: tag, val: v}
 			t.n++
 			return
 		}
-		if s.tag == tag && s.key == r.key {
+		if s.is(r.key, tag) {
 			s.val = v
 			return
 		}
@@ -195,9 +222,9 @@ func (s *qidSet) takeRef(r qidRef) bool {
 // held is a message whose from= line has been read and whose fate (taken
 // into the queue, or refused at the end of DATA) is not yet known.
 type held struct {
-	// qid is the queue id, over key: its own copy, not the line's.
+	// qid is the queue id, over buf: its own copy, not the line's.
 	qid    string
-	key    qidKey
+	buf    [20]byte
 	daemon string
 	at     time.Time
 	done   bool
@@ -239,8 +266,9 @@ func (q *heldQueue) pushRef(r qidRef, qid, daemon string, at time.Time) {
 	} else {
 		h = new(held)
 	}
-	*h = held{key: r.key, daemon: daemon, at: at}
-	h.qid = unsafe.String(&h.key[0], min(len(qid), len(h.key)))
+	*h = held{daemon: daemon, at: at}
+	n := copy(h.buf[:], qid)
+	h.qid = unsafe.String(&h.buf[0], n)
 	q.byQID.put(r, h)
 	if len(q.order) > 2*q.byQID.len()+compactSlack {
 		q.compact()

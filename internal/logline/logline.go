@@ -190,7 +190,7 @@ func (r *Record) parseAfterStamp(line string, stampEnd int, f Format) bool {
 	tag := rest[sp+1:]
 	// The tag ends at '[' (a pid follows) or at ':'; tags hold no spaces.
 	i := 0
-	for i < len(tag) && tag[i] != '[' && tag[i] != ':' && tag[i] != ' ' {
+	for i < len(tag) && !tagEnd[tag[i]] {
 		i++
 	}
 	if i == 0 || i == len(tag) || tag[i] == ' ' {
@@ -221,6 +221,10 @@ func (r *Record) parseAfterStamp(line string, stampEnd int, f Format) bool {
 	r.Message, r.Repeats = repeated(tag[i:])
 	return true
 }
+
+// tagEnd marks the bytes that end a syslog tag: one table load per byte
+// of every line's tag instead of three compares.
+var tagEnd = [256]bool{'[': true, ':': true, ' ': true}
 
 // repeated reads rsyslog's "message repeated N times: [ msg]" (its text
 // in rsyslog's msg.c is "message repeated %d times: [%.800s]"; msg keeps

@@ -2,8 +2,10 @@ package sendmail
 
 import (
 	"math/bits"
+	"slices"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Kind is what a sendmail line reports.
@@ -561,7 +563,14 @@ func (rl RateLimits) DeferReason(dsn, stat string) string {
 			return DeferRateLimited
 		}
 	}
-	if containsAnyFold(stat, rl.Texts) {
+	var texts *foldSet
+	if sameStrings(rl.Texts, defaultTexts.subs) {
+		texts = &defaultTexts
+	} else {
+		texts = new(foldSet) // on the stack: it does not escape
+		texts.init(rl.Texts)
+	}
+	if texts.containedIn(stat) {
 		return DeferRateLimited
 	}
 	switch {
@@ -616,30 +625,80 @@ func containsFold(s, sub string) bool {
 // together, in one pass over s: only where a byte of s is, in either case,
 // the first byte of one of them is that one compared.
 func containsAnyFold(s string, subs []string) bool {
-	var first [256]bool
-	ascii := 0
+	var f foldSet
+	f.init(subs)
+	return f.containedIn(s)
+}
+
+// foldSet is the texts containsAnyFold looks for, with the table of their
+// first bytes. The default rate-limit texts' set is built once
+// (defaultTexts): building it for every deferral cost as much as the
+// search.
+type foldSet struct {
+	subs     []string
+	first    [256]bool
+	ascii    int  // ASCII texts among subs
+	nonASCII bool // some text of subs is not ASCII
+}
+
+// defaultTexts is the set of DefaultRateLimits.Texts as they were when the
+// program started; DeferReason uses it for texts that are still those
+// very strings.
+var defaultTexts = func() (f foldSet) {
+	f.init(slices.Clone(DefaultRateLimits.Texts))
+	return f
+}()
+
+func (f *foldSet) init(subs []string) {
+	f.subs, f.first, f.ascii, f.nonASCII = subs, [256]bool{}, 0, false
 	for _, sub := range subs {
 		switch {
 		case sub == "":
 		case isASCII(sub):
-			first[lowerASCII(sub[0])], first[upperASCII(sub[0])] = true, true
-			ascii++
-		case containsFold(s, sub):
-			return true
+			f.first[lowerASCII(sub[0])], f.first[upperASCII(sub[0])] = true, true
+			f.ascii++
+		default:
+			f.nonASCII = true
 		}
 	}
-	if ascii == 0 {
+}
+
+// sameStrings reports whether a and b hold the very same strings (the
+// same bytes in memory), which are then equal: a check without a call
+// per string.
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) || unsafe.StringData(a[i]) != unsafe.StringData(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// containedIn is containsAnyFold(s, f.subs).
+func (f *foldSet) containedIn(s string) bool {
+	if f.nonASCII {
+		for _, sub := range f.subs {
+			if sub != "" && !isASCII(sub) && containsFold(s, sub) {
+				return true
+			}
+		}
+	}
+	if f.ascii == 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !first[c] {
+		if !f.first[c] {
 			continue
 		}
 		// A non-ASCII sub is compared too when its first byte matches:
 		// bytes equal but for ASCII case are EqualFold, so a match is one.
 		lc := lowerASCII(c)
-		for _, sub := range subs {
+		for _, sub := range f.subs {
 			if sub != "" && len(s)-i >= len(sub) && lowerASCII(sub[0]) == lc &&
 				equalFoldASCII(s[i+1:i+len(sub)], sub[1:]) {
 				return true

@@ -105,3 +105,31 @@ func TestDaemonFieldIsSessionLine(t *testing.T) {
 		t.Fatal("no line with a daemon= field")
 	}
 }
+
+// TestDefaultTextsSetMatchesBuilt: the default rate-limit texts' set,
+// built once, classifies as a set built for each deferral from copies of
+// the same texts, and other texts get a set of their own.
+func TestDefaultTextsSetMatchesBuilt(t *testing.T) {
+	copies := make([]string, len(DefaultRateLimits.Texts))
+	for i, s := range DefaultRateLimits.Texts {
+		copies[i] = strings.Clone(s)
+	}
+	if sameStrings(copies, defaultTexts.subs) || !sameStrings(DefaultRateLimits.Texts, defaultTexts.subs) {
+		t.Fatal("sameStrings tells the default texts from their copies wrongly")
+	}
+	cloned := RateLimits{DSNs: DefaultRateLimits.DSNs, Texts: copies}
+	other := RateLimits{Texts: []string{"slow down", "Ѕpam"}}
+	pieces := append([]string{"Deferred: ", "4", "21 ", "Rate", " LIMIT", "too", " many", "THROTTL", "slow", "down",
+		"ѕpam", "Ѕpam", "SPAM", " ", "Connection refused", "timed out"}, DefaultRateLimits.Texts...)
+	for _, stat := range metrictest.Texts(pieces, 50000) {
+		for _, dsn := range []string{"4.0.0", "4.7.1", "4.7.28"} {
+			if got, want := DefaultRateLimits.DeferReason(dsn, stat), cloned.DeferReason(dsn, stat); got != want {
+				t.Fatalf("DeferReason(%q, %q) = %q by the default set, %q by a built one", dsn, stat, got, want)
+			}
+			want := containsAnyFold(stat, other.Texts)
+			if got := other.DeferReason(dsn, stat) == DeferRateLimited; got != want {
+				t.Fatalf("other texts: DeferReason(%q, %q) rate limited %v, want %v", dsn, stat, got, want)
+			}
+		}
+	}
+}

@@ -7,42 +7,55 @@ import (
 	"github.com/cabalmail/mailtier/internal/metrictest"
 )
 
-// refSkipAddresses is skipAddresses as a scan of every byte.
+// refSkipAddresses is skipAddresses as a scan of every byte, one state
+// per byte: outside a quoted string, inside one, or just after a
+// backslash.
 func refSkipAddresses(s string) (string, bool) {
-	for {
-		if s == "" {
-			return "", false
-		}
-		if s[0] != '<' {
-			i := strings.Index(s, ", ")
-			if i < 0 {
-				return "", false
-			}
-			return s[i:], true
-		}
-		i, quoted := 1, false
-		for ; i < len(s); i++ {
-			c := s[i]
-			if c == '\\' {
-				i++
-				continue
-			}
-			if c == '"' {
-				quoted = !quoted
-			} else if c == '>' && !quoted {
-				break
-			}
-		}
-		if i >= len(s) {
-			return "", false
-		}
-		s = s[i+1:]
-		if len(s) > 1 && s[0] == ',' && s[1] == '<' {
-			s = s[1:]
-			continue
-		}
-		return s, true
+	if s == "" {
+		return "", false
 	}
+	if s[0] != '<' {
+		if _, after, ok := strings.Cut(s, ", "); ok {
+			return s[len(s)-len(after)-2:], true
+		}
+		return "", false
+	}
+	const (
+		plain = iota
+		quoted
+		escapedPlain
+		escapedQuoted
+	)
+	state := plain
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; state {
+		case escapedPlain:
+			state = plain
+		case escapedQuoted:
+			state = quoted
+		case quoted:
+			switch c {
+			case '\\':
+				state = escapedQuoted
+			case '"':
+				state = plain
+			}
+		default:
+			switch c {
+			case '\\':
+				state = escapedPlain
+			case '"':
+				state = quoted
+			case '>':
+				rest := s[i+1:]
+				if strings.HasPrefix(rest, ",<") {
+					return refSkipAddresses(rest[1:])
+				}
+				return rest, true
+			}
+		}
+	}
+	return "", false
 }
 
 // refCutField is cutField by strings.Index.

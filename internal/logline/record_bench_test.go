@@ -1,23 +1,18 @@
-package logline
+package logline_test
 
 import (
-	"os"
-	"strings"
 	"testing"
+
+	"github.com/cabalmail/mailtier/internal/logline"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 )
 
 // BenchmarkRecordParseCorpus is BenchmarkParseCorpus into one reused
 // Record, as the pipeline parses: no Record is copied per line.
 func BenchmarkRecordParseCorpus(b *testing.B) {
-	var lines []string
-	for _, f := range []string{"maillog", "maillog.rfc3339", "fail2ban.log"} {
-		raw, err := os.ReadFile("../../testdata/corpus/" + f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		lines = append(lines, strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")...)
-	}
-	var rec Record
+	lines := metrictest.ReadLines(b, metrictest.Corpus+"maillog", metrictest.Corpus+"maillog.rfc3339",
+		metrictest.Corpus+"fail2ban.log")
+	var rec logline.Record
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {

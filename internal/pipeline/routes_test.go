@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cabalmail/mailtier/internal/logline"
+	"github.com/cabalmail/mailtier/internal/metrictest"
 	"github.com/cabalmail/mailtier/internal/pipeline"
 	"github.com/cabalmail/mailtier/internal/tailer"
 )
@@ -74,10 +74,7 @@ mailtier_exporter_lines_skipped_total{path="in",reason="too_long"} 0
 mailtier_exporter_lines_skipped_total{path="in",reason="unclaimed"} 3
 mailtier_exporter_lines_skipped_total{path="in",reason="unparsed"} 0
 `
-	if err := testutil.CollectAndCompare(r, strings.NewReader(expected),
-		"mailtier_exporter_collector_lines_total", "mailtier_exporter_lines_skipped_total"); err != nil {
-		t.Fatal(err)
-	}
+	metrictest.Compare(t, r, expected, "mailtier_exporter_collector_lines_total", "mailtier_exporter_lines_skipped_total")
 	if in.Offset() != end {
 		t.Fatalf("offset %d, want %d", in.Offset(), end)
 	}

@@ -79,3 +79,33 @@ mailtier_exporter_lines_skipped_total{path="in",reason="unparsed"} 0
 		t.Fatalf("offset %d, want %d", in.Offset(), end)
 	}
 }
+
+// TestFollowedInputPublishedTogether: between checkpoints a followed
+// input's offset, lines read and collectors' counts stay as of the last
+// checkpoint, all three; none runs ahead of the others (a positions save
+// or a scrape in between must not see an offset past the lines counted).
+func TestFollowedInputPublishedTogether(t *testing.T) {
+	mta := &claimer{programs: []string{"sm-mta"}}
+	r := pipeline.NewRouter([]pipeline.Named{{Name: "mta", Collector: mta}}, nil)
+	in := r.Input("in")
+	in.Opened(5)
+	check := func(when string, offset, lines int64, matched float64) {
+		t.Helper()
+		if in.Offset() != offset || in.Lines() != lines {
+			t.Errorf("%s: offset %d, lines %d; want %d, %d", when, in.Offset(), in.Lines(), offset, lines)
+		}
+		if got := metrictest.Value(t, r, "mailtier_exporter_collector_lines_total", "collector=mta,result=matched"); got != matched {
+			t.Errorf("%s: matched lines %v, want %v", when, got, matched)
+		}
+	}
+	check("opened", 5, 0, 0)
+	in.Line("Nov 24 05:15:41 vm sm-mta: ok", 40)
+	in.Line("Nov 24 05:15:41 vm sm-mta: ok", 75)
+	check("before the checkpoint", 5, 0, 0)
+	in.Checkpoint(tailer.Checkpoint{Position: tailer.Position{Offset: 75}, Size: 75})
+	check("at the checkpoint", 75, 2, 2)
+	in.TooLong(100000, 100075)
+	check("after a long line", 75, 2, 2)
+	in.Checkpoint(tailer.Checkpoint{Position: tailer.Position{Offset: 100075}, Size: 100075})
+	check("at the next checkpoint", 100075, 3, 2)
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unsafe"
+
+	"github.com/cabalmail/mailtier/collectors"
 )
 
 // Kind is what a sendmail line reports.
@@ -259,10 +261,8 @@ func parseRecipientRefusal(ev *Event, rest string) {
 // 8 to 20 of them before ": " counts. "NOQUEUE: " is sendmail's marker
 // for a line of no queue.
 func splitQID(msg string) (qid, rest string) {
-	i := 0
-	for i < len(msg) && i <= 20 && isAlnum(msg[i]) {
-		i++
-	}
+	// The run stops at 21 bytes: longer is no queue id.
+	i := collectors.AlnumPrefix(msg, 21)
 	if i >= 8 && i <= 20 && i+1 < len(msg) && msg[i] == ':' && msg[i+1] == ' ' {
 		if msg[:i] == "NOQUEUE" {
 			return "", msg[i+2:]
@@ -274,17 +274,6 @@ func splitQID(msg string) (qid, rest string) {
 	}
 	return "", msg
 }
-
-// isAlnum reports whether c is an ASCII letter or digit, by a table: it
-// runs for every byte of every queue id.
-func isAlnum(c byte) bool { return alnum[c] }
-
-var alnum = func() (t [256]bool) {
-	for c := range t {
-		t[c] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-	}
-	return t
-}()
 
 // parseFrom reads "from=<a>, size=N, class=N, nrcpts=N, [msgid=<…>, ]… daemon=NAME, relay=…".
 // The sender address is attacker-controlled (a quoted local part may

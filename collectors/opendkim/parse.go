@@ -1,6 +1,10 @@
 package opendkim
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/cabalmail/mailtier/collectors"
+)
 
 // Kind is what an OpenDKIM line reports.
 type Kind uint8
@@ -197,16 +201,10 @@ func splitQID(msg string) (qid, rest string) {
 	if strings.HasPrefix(msg, unknownJobID+": ") {
 		return unknownJobID, msg[len(unknownJobID)+2:]
 	}
-	i := 0
-	for i < len(msg) && i <= 20 && isAlnum(msg[i]) {
-		i++
-	}
+	// The run stops at 21 bytes: longer is no queue id.
+	i := collectors.AlnumPrefix(msg, 21)
 	if i >= 8 && i <= 20 && i+1 < len(msg) && msg[i] == ':' && msg[i+1] == ' ' {
 		return msg[:i], msg[i+2:]
 	}
 	return "", msg
-}
-
-func isAlnum(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
 }

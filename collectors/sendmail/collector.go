@@ -232,31 +232,39 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	// The queue id is split off once for every check of the line.
 	qid, rest := splitQID(rec.Message)
 	afterID := afterQID(rec.Message, qid, rest)
-	c.sessions.observe(rec.PID, afterID, now)
+	var ev Event
+	daemonField := parseAfterQID(&ev, qid, rest)
+	// A from= line with a daemon= field is a session line: the session
+	// check need not look for the field again, when it reads the same
+	// text the parser did (not "NOQUEUE: from=…").
+	c.sessions.observe(rec.PID, afterID, daemonField && len(afterID) == len(rest), now)
 	switch dmarcDisposition(afterID) {
 	case DispositionReject:
 		c.dmarcReject.Inc()
 	case DispositionQuarantine:
 		c.dmarcQuar.Inc()
 	}
-	ev := parseAfterQID(qid, rest)
 	if ev.Kind == Unknown {
 		return isMilterQuarantine(afterID)
 	}
+	// The queue id's key is made once for every table the line looks in.
+	var ref qidRef
 	if ev.QID != "" {
+		ref = refOf(ev.QID)
 		// sendmail logs a refusal of a message right after its from= line,
 		// so the next line of that queue id decides the message.
-		if h := c.pending.take(ev.QID); h != nil && !ev.Refusal {
+		if h := c.pending.takeRef(ref); h != nil && !ev.Refusal {
 			c.receivedBy[labelIndex(Daemons, h.daemon)].Inc()
 		}
 	}
 	switch ev.Kind {
 	case From:
-		aborted := c.aborted.take(ev.QID)
-		refused := c.refusedEarly.take(ev.QID)
+		// No line without a queue id is remembered in these sets.
+		aborted := ev.QID != "" && c.aborted.takeRef(ref)
+		refused := ev.QID != "" && c.refusedEarly.takeRef(ref)
 		switch {
 		case ev.Nrcpts > 0 && !aborted && ev.QID != "":
-			c.pending.push(ev.QID, ev.Daemon, now)
+			c.pending.pushRef(ref, ev.QID, ev.Daemon, now)
 		case ev.Nrcpts > 0 && !aborted:
 			c.receivedBy[labelIndex(Daemons, ev.Daemon)].Inc()
 		case ev.Nrcpts == 0 && ev.Size > 0 && !aborted && !refused &&
@@ -292,12 +300,12 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 	case Reject:
 		c.rejectsBy[labelIndex(Stages, ev.Stage)][labelIndex(Reasons, ev.Reason)].Inc()
 		if ev.QID != "" && !ev.Refusal {
-			c.refusedEarly.add(ev.QID)
+			c.refusedEarly.addRef(ref)
 		}
 	case Lost:
 		c.lostBy[labelIndex(Stages, ev.Stage)].Inc()
 		if ev.Abort && ev.QID != "" {
-			c.aborted.add(ev.QID)
+			c.aborted.addRef(ref)
 		}
 	case NoMail:
 		c.noMail.Inc()

@@ -87,7 +87,8 @@ func isSessionLine(rest string) bool {
 }
 
 // noMailText is what sendmail logs of a session without mail, after
-// its client; noMailAnchor is the rarest part of it, from its first '/'.
+// its client; noMailAnchor is the rarest part of it, from its first '/'
+// to its end.
 const (
 	noMailText   = " did not issue MAIL/EXPN/VRFY/ETRN during connection to "
 	noMailAnchor = "/EXPN/VRFY/ETRN during connection to "
@@ -97,7 +98,7 @@ const (
 // text's first '/' (rare in a log line) rather than its first byte, a
 // space (in every other word), and checks the whole text where it is.
 func containsNoMail(rest string) bool {
-	off := strings.IndexByte(noMailText, '/')
+	const off = len(noMailText) - len(noMailAnchor)
 	for i := off; i <= len(rest)-(len(noMailText)-off); {
 		j := strings.Index(rest[i:], noMailAnchor)
 		if j < 0 {
@@ -172,9 +173,10 @@ func pidKey(pid string) uint64 {
 
 // observe counts the session of a line, if it is a session line of a pid
 // not seen within SessionWindow. rest is the line's message after its
-// queue id (afterQID).
-func (s *sessionCounter) observe(pid, rest string, now time.Time) {
-	if pid == "" || !isSessionLine(rest) {
+// queue id (afterQID); known says it is already known to be a session
+// line.
+func (s *sessionCounter) observe(pid, rest string, known bool, now time.Time) {
+	if pid == "" || !(known || isSessionLine(rest)) {
 		return
 	}
 	key := pidKey(pid)

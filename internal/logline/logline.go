@@ -82,24 +82,37 @@ const MaxRepeats = 10000
 // Parse recognises line's envelope. It reports false, with an empty Record,
 // when the line has none of the known shapes.
 func Parse(line string) (Record, bool) {
+	var r Record
+	ok := r.Parse(line)
+	return r, ok
+}
+
+// Parse sets r to line's envelope, as the function Parse returns it, and
+// reports whether line had one; r is left empty when it had none. The
+// pipeline parses every line into one Record it reuses: a Record is
+// larger than the registers that return a value, and returning one by
+// value copied it twice per line, which cost more than reading the
+// envelope.
+func (r *Record) Parse(line string) bool {
 	switch {
 	case isTraditionalStamp(line):
-		return parseAfterStamp(line, 15, Syslog)
+		return r.parseAfterStamp(line, 15, Syslog)
 	case len(line) > 19 && isDate(line) && line[10] == 'T' && isClock(line[11:19]):
 		end := 19
 		for end < len(line) && line[end] != ' ' {
 			end++
 		}
-		return parseAfterStamp(line, end, RFC3339)
+		return r.parseAfterStamp(line, end, RFC3339)
 	case len(line) > 19 && isDate(line) && line[10] == ' ' && isClock(line[11:19]):
 		if line[19] == ',' {
-			return parseFail2ban(line)
+			return r.parseFail2ban(line)
 		}
 		if line[19] == ' ' {
-			return parseDovecotFile(line, 19)
+			return r.parseDovecotFile(line, 19)
 		}
 	}
-	return Record{}, false
+	*r = Record{}
+	return false
 }
 
 // isTraditionalStamp matches "Mmm dd hh:mm:ss " (day space-padded). The
@@ -161,42 +174,41 @@ func isClock(s string) bool {
 // at stampEnd. Dovecot's own file with its default log_timestamp
 // ("%b %d %H:%M:%S ") has the traditional stamp too; it is told apart by
 // the token after the stamp, which ends in ':' and is followed by a level.
-func parseAfterStamp(line string, stampEnd int, f Format) (Record, bool) {
+func (r *Record) parseAfterStamp(line string, stampEnd int, f Format) bool {
+	*r = Record{}
 	if stampEnd >= len(line) || line[stampEnd] != ' ' {
-		return Record{}, false
+		return false
 	}
 	rest := line[stampEnd+1:]
 	sp := strings.IndexByte(rest, ' ')
 	if sp <= 0 {
-		return Record{}, false
+		return false
 	}
-	host := rest[:sp]
 	if f == Syslog && isDovecotHead(rest) {
-		return parseDovecotFile(line, stampEnd)
+		return r.parseDovecotFile(line, stampEnd)
 	}
-	r := Record{Format: f, Timestamp: line[:stampEnd], Host: host}
 	tag := rest[sp+1:]
 	// The tag ends at '[' (a pid follows) or at ':'; tags hold no spaces.
 	i := 0
-	for i < len(tag) && tag[i] != '[' && tag[i] != ':' && tag[i] != ' ' {
+	for i < len(tag) && !tagEnd[tag[i]] {
 		i++
 	}
 	if i == 0 || i == len(tag) || tag[i] == ' ' {
-		return Record{}, false
+		return false
 	}
-	r.Program = tag[:i]
+	program, pid := tag[:i], ""
 	if tag[i] == '[' {
 		j := i + 1
 		for j < len(tag) && isDigit(tag[j]) {
 			j++
 		}
 		if j == i+1 || j >= len(tag) || tag[j] != ']' {
-			return Record{}, false
+			return false
 		}
-		r.PID = tag[i+1 : j]
+		pid = tag[i+1 : j]
 		i = j + 1
 		if i >= len(tag) || tag[i] != ':' {
-			return Record{}, false
+			return false
 		}
 	}
 	// tag[i] == ':'; the message follows ": ".
@@ -204,9 +216,15 @@ func parseAfterStamp(line string, stampEnd int, f Format) (Record, bool) {
 	if i < len(tag) && tag[i] == ' ' {
 		i++
 	}
+	r.Format, r.Timestamp, r.Host = f, line[:stampEnd], rest[:sp]
+	r.Program, r.PID = program, pid
 	r.Message, r.Repeats = repeated(tag[i:])
-	return r, true
+	return true
 }
+
+// tagEnd marks the bytes that end a syslog tag: one table load per byte
+// of every line's tag instead of three compares.
+var tagEnd = [256]bool{'[': true, ':': true, ' ': true}
 
 // repeated reads rsyslog's "message repeated N times: [ msg]" (its text
 // in rsyslog's msg.c is "message repeated %d times: [%.800s]"; msg keeps
@@ -251,12 +269,14 @@ func hasLevel(s string) bool {
 }
 
 // parseDovecotFile reads "<service...>: <Level>: message" after the stamp.
-func parseDovecotFile(line string, stampEnd int) (Record, bool) {
+func (r *Record) parseDovecotFile(line string, stampEnd int) bool {
+	*r = Record{}
 	rest := line[stampEnd+1:]
 	if !isDovecotHead(rest) {
-		return Record{}, false
+		return false
 	}
-	return Record{Format: Dovecot, Timestamp: line[:stampEnd], Program: "dovecot", Message: rest, Repeats: 1}, true
+	r.Format, r.Timestamp, r.Program, r.Message, r.Repeats = Dovecot, line[:stampEnd], "dovecot", rest, 1
+	return true
 }
 
 // isDovecotHead reports whether s starts as a line of Dovecot's own file
@@ -325,13 +345,15 @@ func isServiceChar(c byte) bool {
 }
 
 // parseFail2ban reads "YYYY-MM-DD hh:mm:ss,mmm fail2ban.module [pid]: LEVEL msg".
-func parseFail2ban(line string) (Record, bool) {
+func (r *Record) parseFail2ban(line string) bool {
+	*r = Record{}
 	if len(line) < 25 || !isDigit(line[20]) || !isDigit(line[21]) || !isDigit(line[22]) || line[23] != ' ' {
-		return Record{}, false
+		return false
 	}
 	rest := line[24:]
 	if len(rest) < 9 || rest[:9] != "fail2ban." {
-		return Record{}, false
+		return false
 	}
-	return Record{Format: Fail2ban, Timestamp: line[:23], Program: "fail2ban", Message: rest, Repeats: 1}, true
+	r.Format, r.Timestamp, r.Program, r.Message, r.Repeats = Fail2ban, line[:23], "fail2ban", rest, 1
+	return true
 }

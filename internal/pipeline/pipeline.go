@@ -8,7 +8,6 @@ package pipeline
 import (
 	"errors"
 	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,16 +36,31 @@ type Named struct {
 	Collector collectors.LogCollector
 }
 
+// route is a collector a program's lines go to, and its index among the
+// router's collectors, where an Input keeps its counts of them.
 type route struct {
-	c                  collectors.LogCollector
-	matched, unmatched prometheus.Counter
+	c collectors.LogCollector
+	i int
+}
+
+// programRoutes are the routes of the lines of one program.
+type programRoutes struct {
+	program string
+	routes  []route
 }
 
 // Router routes lines by program and holds the self-metrics.
 type Router struct {
-	byProgram map[string][]route
-	flushers  []collectors.Flusher
-	now       func() time.Time
+	// byLength holds the programs' routes by the length of the program's
+	// name: a line's program is compared with the few names as long as
+	// it, where a map hashed it (a map of more than eight keys hashes
+	// every lookup), a cost per line larger than the routing itself.
+	byLength [][]programRoutes
+	// matched and unmatched are the collector_lines_total series of each
+	// collector, by its index.
+	matched, unmatched []prometheus.Counter
+	flushers           []collectors.Flusher
+	now                func() time.Time
 
 	linesRead   *prometheus.CounterVec
 	bytesRead   *prometheus.CounterVec
@@ -67,8 +81,7 @@ func NewRouter(cs []Named, now func() time.Time) *Router {
 		now = time.Now
 	}
 	r := &Router{
-		byProgram: map[string][]route{},
-		now:       now,
+		now: now,
 		linesRead: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailtier_exporter_lines_read_total",
 			Help: "Lines read, by input path.",
@@ -106,14 +119,12 @@ func NewRouter(cs []Named, now func() time.Time) *Router {
 			Help: "1 while the input is open and being read, 0 while its file is missing or after it failed.",
 		}, []string{"path"}),
 	}
-	for _, n := range cs {
-		rt := route{
-			c:         n.Collector,
-			matched:   r.collLines.WithLabelValues(n.Name, "matched"),
-			unmatched: r.collLines.WithLabelValues(n.Name, "unmatched"),
-		}
+	for i, n := range cs {
+		rt := route{c: n.Collector, i: i}
+		r.matched = append(r.matched, r.collLines.WithLabelValues(n.Name, "matched"))
+		r.unmatched = append(r.unmatched, r.collLines.WithLabelValues(n.Name, "unmatched"))
 		for _, p := range n.Collector.Programs() {
-			r.byProgram[p] = append(r.byProgram[p], rt)
+			r.addRoute(p, rt)
 		}
 		if f, ok := n.Collector.(collectors.Flusher); ok {
 			r.flushers = append(r.flushers, f)
@@ -122,6 +133,35 @@ func NewRouter(cs []Named, now func() time.Time) *Router {
 	r.metrics = collectors.Metrics{r.linesRead, r.bytesRead, r.skipped, r.collLines, r.reopens,
 		r.truncations, r.lastLine, r.bytesBehind, r.inputUp}
 	return r
+}
+
+// addRoute sends the lines of program p to rt too.
+func (r *Router) addRoute(p string, rt route) {
+	for len(r.byLength) <= len(p) {
+		r.byLength = append(r.byLength, nil)
+	}
+	progs := r.byLength[len(p)]
+	for i := range progs {
+		if progs[i].program == p {
+			progs[i].routes = append(progs[i].routes, rt)
+			return
+		}
+	}
+	r.byLength[len(p)] = append(progs, programRoutes{program: p, routes: []route{rt}})
+}
+
+// routes returns the routes of program p's lines.
+func (r *Router) routes(p string) []route {
+	if len(p) >= len(r.byLength) {
+		return nil
+	}
+	progs := r.byLength[len(p)]
+	for i := range progs {
+		if progs[i].program == p {
+			return progs[i].routes
+		}
+	}
+	return nil
 }
 
 // Describe implements prometheus.Collector for the self-metrics.
@@ -144,27 +184,34 @@ func (r *Router) Flush() {
 // Input is one input path's handle on the router. It implements
 // tailer.Handler. Its methods may be called from one goroutine at a time.
 //
-// Lines and bytes read, and the time of the last line, are counted in
-// plain fields and added to their series at each checkpoint (after every
-// read of the file), not per line: a read of 64 KiB costs one clock read
-// and three metric updates instead of hundreds. That one clock reading,
-// taken at the first line after a checkpoint, is also the Arrived time of
-// every Record of the batch, so no collector reads the clock per line.
+// Lines and bytes read, the collectors' matched and unmatched lines, the
+// time of the last line and the offset read to are counted in plain
+// fields and published at each checkpoint (after every read of the file),
+// not per line: a read of 64 KiB costs one clock read and a few metric
+// updates instead of hundreds, and no lock. So whoever looks in between
+// (a scrape, Offset) sees the input as of its last checkpoint, its counts
+// and its offset alike: the offset is never ahead of the lines counted.
+// That one clock reading, taken at the first line after a checkpoint, is
+// also the Arrived time of every Record of the batch, so no collector
+// reads the clock per line.
 type Input struct {
 	r                            *Router
 	lines, bytes                 prometheus.Counter
 	unparsed, unclaimed, tooLong prometheus.Counter
 	reopens, truncations         prometheus.Counter
 	lastLine, behind, up         prometheus.Gauge
-	mu                           sync.Mutex
 	opens                        int
-	offset                       int64
+	offset                       atomic.Int64 // published at each flush
 	nlines                       atomic.Int64
-	pendingLines, pendingBytes   int64          // read, not yet in lines and bytes
-	rec                          logline.Record // the line being handled
-	batchAt                      time.Time
-	batchStamped                 bool // batchAt was read since the last flush
-	onCheckpoint                 func(tailer.Position)
+	pendingLines, pendingBytes   int64 // read, not yet in lines and bytes
+	pendingOffset                int64 // the offset after the last line read
+	// pendingMatched and pendingUnmatched are the lines each collector
+	// (by its index in the router) recognised or not since the last flush.
+	pendingMatched, pendingUnmatched []int64
+	rec                              logline.Record // the line being handled
+	batchAt                          time.Time
+	batchStamped                     bool // batchAt was read since the last flush
+	onCheckpoint                     func(tailer.Position)
 }
 
 // Input returns the handle for the input named path, creating its series.
@@ -181,6 +228,9 @@ func (r *Router) Input(path string) *Input {
 		lastLine:    r.lastLine.WithLabelValues(path),
 		behind:      r.bytesBehind.WithLabelValues(path),
 		up:          r.inputUp.WithLabelValues(path),
+
+		pendingMatched:   make([]int64, len(r.matched)),
+		pendingUnmatched: make([]int64, len(r.matched)),
 	}
 	return in
 }
@@ -195,11 +245,26 @@ func (in *Input) Handle(line string) {
 	in.flush()
 }
 
-// flush adds the lines and bytes read since the last flush to their series.
+// flush adds the lines and bytes read since the last flush, and the
+// collectors' counts of them, to their series, and publishes the offset
+// read to.
 func (in *Input) flush() {
 	if in.pendingLines == 0 && in.pendingBytes == 0 {
 		return
 	}
+	for i, n := range in.pendingMatched {
+		if n != 0 {
+			in.r.matched[i].Add(float64(n))
+			in.pendingMatched[i] = 0
+		}
+	}
+	for i, n := range in.pendingUnmatched {
+		if n != 0 {
+			in.r.unmatched[i].Add(float64(n))
+			in.pendingUnmatched[i] = 0
+		}
+	}
+	in.offset.Store(in.pendingOffset)
 	in.lines.Add(float64(in.pendingLines))
 	in.nlines.Add(in.pendingLines)
 	in.bytes.Add(float64(in.pendingBytes))
@@ -237,15 +302,13 @@ func (in *Input) handle(line string, n int) {
 	}
 	// The record lives in the Input, not on the stack: handed to the
 	// collectors through an interface, it would escape to the heap, one
-	// allocation per line.
-	var ok bool
-	in.rec, ok = logline.Parse(line)
-	if !ok {
+	// allocation per line. It is parsed in place, not copied.
+	if !in.rec.Parse(line) {
 		in.unparsed.Inc()
 		return
 	}
 	rec := &in.rec
-	routes := in.r.byProgram[rec.Program]
+	routes := in.r.routes(rec.Program)
 	if len(routes) == 0 {
 		in.unclaimed.Inc()
 		return
@@ -256,9 +319,9 @@ func (in *Input) handle(line string, n int) {
 	for n := 0; n < max(rec.Repeats, 1); n++ {
 		for _, rt := range routes {
 			if rt.c.Handle(rec) {
-				rt.matched.Inc()
+				in.pendingMatched[rt.i]++
 			} else {
-				rt.unmatched.Inc()
+				in.pendingUnmatched[rt.i]++
 			}
 		}
 	}
@@ -268,17 +331,13 @@ func (in *Input) handle(line string, n int) {
 // are handed, alias the tailer's buffer: see collectors.LogCollector.
 func (in *Input) Line(text string, end int64) {
 	in.handle(text, len(text)+1)
-	in.mu.Lock()
-	in.offset = end
-	in.mu.Unlock()
+	in.pendingOffset = end
 }
 
 // TooLong implements tailer.Handler.
 func (in *Input) TooLong(n, end int64) {
 	in.skipTooLong(n)
-	in.mu.Lock()
-	in.offset = end
-	in.mu.Unlock()
+	in.pendingOffset = end
 }
 
 // Missing implements tailer.Handler.
@@ -286,11 +345,10 @@ func (in *Input) Missing() { in.up.Set(0) }
 
 // Opened implements tailer.Handler.
 func (in *Input) Opened(offset int64) {
-	in.mu.Lock()
 	in.opens++
 	reopened := in.opens > 1
-	in.offset = offset
-	in.mu.Unlock()
+	in.pendingOffset = offset
+	in.offset.Store(offset)
 	if reopened {
 		in.reopens.Inc()
 	}
@@ -316,12 +374,9 @@ func (in *Input) Checkpoint(c tailer.Checkpoint) {
 // Lines returns how many lines this input has read.
 func (in *Input) Lines() int64 { return in.nlines.Load() }
 
-// Offset returns the offset after the last line read from a followed file.
-func (in *Input) Offset() int64 {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.offset
-}
+// Offset returns the offset after the last line read from a followed
+// file, as of the last checkpoint.
+func (in *Input) Offset() int64 { return in.offset.Load() }
 
 // Failed marks the input as no longer read.
 func (in *Input) Failed() { in.up.Set(0) }
@@ -350,7 +405,7 @@ func (in *Input) ReadAll(r io.Reader) error {
 				// before the next Fill writes to the buffer.
 				in.handle(tailer.LineString(line), len(line)+1)
 			}
-			in.offset = end
+			in.pendingOffset = end
 		}
 		in.flush()
 		if err == nil {

@@ -44,7 +44,7 @@ RIE := $(RIE_DIR)/aws-lambda-rie
 
 DEMO_ADDR ?= :9469
 
-.PHONY: all build demo test test-fast test-nobody deps bench-deps sendmail-bin vet lint unit fmt-check terraform-check mail-check e2e cross bench fuzz clean docker-context
+.PHONY: all build demo pgo test test-fast test-nobody deps bench-deps sendmail-bin vet lint unit fmt-check terraform-check mail-check e2e cross bench fuzz clean docker-context
 
 all: build
 
@@ -162,9 +162,16 @@ cross:
 # on a 1 MiB Alertmanager group (docs/alert_sink.md).
 bench: bench-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./collectors/... ./internal/...
-	MAILTIER_INTEGRATION=1 $(GO) test -run '^$$' -bench 'Once|Soak|Idle|CatchUp|Scrapes200' -benchtime 1x -timeout 30m ./exporters/mailtier_exporter/
+	MAILTIER_INTEGRATION=1 $(GO) test -run '^$$' -bench 'OnceVsPeers|Once1M|Once10M|Soak|Idle|CatchUp|Scrapes200' -benchtime 1x -timeout 30m ./exporters/mailtier_exporter/
 	$(GO) test -run '^$$' -bench 'ColdStart' -benchtime 50x ./lambda/alert_sink/
 	$(GO) test -run '^$$' -bench 'DecodeLargeGroup' -cpu 1 -benchtime 20x -benchmem ./lambda/alert_sink/payload/
+
+# The CPU profile `go build` optimises the exporter with: --once over 10 M
+# generated lines, in process (BenchmarkOnceInProcess). Refresh it after the
+# per-line path changes shape.
+pgo:
+	$(GO) test -run '^$$' -bench OnceInProcess -benchtime 1x -cpuprofile exporters/mailtier_exporter/default.pgo ./exporters/mailtier_exporter/
+	rm -f mailtier_exporter.test
 
 # Every fuzz target of the module, found by `go test -list`, each run for
 # FUZZTIME (CI: 30 s). `make test` runs their seed corpora as plain tests.

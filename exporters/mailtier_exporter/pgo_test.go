@@ -3,43 +3,32 @@ package main
 import (
 	"io"
 	"os"
-	"runtime/pprof"
 	"testing"
 )
 
-// TestRefreshPGOProfile writes default.pgo, the CPU profile that `go
-// build` optimises the exporter with (profile-guided optimisation: it
-// inlines and devirtualises the calls of the per-line path). It is a
-// profile of --once over the realistic mix the benchmarks read, 10 M
-// lines, made by this process running the exporter's own run function.
-// It runs only when asked:
+// BenchmarkOnceInProcess runs --once inside the test process over 10 M
+// lines of the realistic mix the other benchmarks read. Its CPU profile is
+// default.pgo, the profile `go build` optimises the exporter with
+// (profile-guided optimisation: it inlines and devirtualises the calls of
+// the per-line path); `make pgo` writes it:
 //
-//	MAILTIER_PGO_REFRESH=1 go test -run TestRefreshPGOProfile ./exporters/mailtier_exporter
+//	go test -run '^$' -bench OnceInProcess -benchtime 1x -cpuprofile default.pgo ./exporters/mailtier_exporter
 //
 // A profile a little behind the code still helps; refresh it after the
 // per-line path changes shape.
-func TestRefreshPGOProfile(t *testing.T) {
-	if os.Getenv("MAILTIER_PGO_REFRESH") == "" {
-		t.Skip("set MAILTIER_PGO_REFRESH=1 to rewrite default.pgo")
+func BenchmarkOnceInProcess(b *testing.B) {
+	const lines = 10_000_000
+	file := mixFile(b, lines)
+	for b.Loop() {
+		in, err := os.Open(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		code := run([]string{"--once", "--no-collector.mqueue", "--log.level=error", "--tail.path=-"}, in, io.Discard, io.Discard)
+		in.Close()
+		if code != 0 {
+			b.Fatalf("--once exited %d", code)
+		}
 	}
-	in, err := os.Open(mixFile(t, 10_000_000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create("default.pgo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(out); err != nil {
-		t.Fatal(err)
-	}
-	code := run([]string{"--once", "--no-collector.mqueue", "--log.level=error", "--tail.path=-"}, in, io.Discard, io.Discard)
-	pprof.StopCPUProfile()
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if code != 0 {
-		t.Fatalf("--once exited %d", code)
-	}
+	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }

@@ -20,21 +20,24 @@ type File struct {
 	Groups []Group `yaml:"groups"`
 }
 
-// Group is one rule group.
+// Group is one rule group. Its fields, and a Rule's, are omitted when
+// empty, so that a File written back (tools/vmrules splits rule files by
+// dependency) is one Prometheus and vmalert load: vmalert refuses an empty
+// "for" or "interval".
 type Group struct {
 	Name     string `yaml:"name"`
-	Interval string `yaml:"interval"`
+	Interval string `yaml:"interval,omitempty"`
 	Rules    []Rule `yaml:"rules"`
 }
 
 // Rule is one recording or alerting rule.
 type Rule struct {
-	Record      string            `yaml:"record"`
-	Alert       string            `yaml:"alert"`
+	Record      string            `yaml:"record,omitempty"`
+	Alert       string            `yaml:"alert,omitempty"`
 	Expr        string            `yaml:"expr"`
-	For         string            `yaml:"for"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
+	For         string            `yaml:"for,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
 }
 
 // Loaded is a rule with the file, area and group it came from.

@@ -136,7 +136,7 @@ func replayFile(t *testing.T, vmalert string, vm *vmtest.Server, lt *loadedTest,
 	levels, alertFiles := ruleLevels(t, lt)
 	for i, level := range levels {
 		path := filepath.Join(dir, fmt.Sprintf("records-%d.yml", i))
-		data, err := yaml.Marshal(ruleFile{Groups: level})
+		data, err := yaml.Marshal(rulefiles.File{Groups: level})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,30 +152,30 @@ func replayFile(t *testing.T, vmalert string, vm *vmtest.Server, lt *loadedTest,
 // ruleLevels splits a test file's recording rules by dependency depth (a
 // record that reads no other record of the test's files is level 0), each
 // level keeping its rules' groups, and returns the alerting rule files.
-func ruleLevels(t *testing.T, lt *loadedTest) ([][]ruleGroup, []string) {
+func ruleLevels(t *testing.T, lt *loadedTest) ([][]rulefiles.Group, []string) {
 	t.Helper()
 	type record struct {
 		group string
-		rule  map[string]any
+		rule  rulefiles.Rule
 		reads []string
 	}
 	records := map[string]*record{}
 	var order []string
 	var alertFiles []string
 	for _, f := range lt.RuleFiles {
-		var rf ruleFile
+		var rf rulefiles.File
 		if err := rulefiles.DecodeStrict(f, &rf); err != nil {
 			t.Fatal(err)
 		}
 		hasAlerts := false
 		for _, g := range rf.Groups {
 			for _, r := range g.Rules {
-				name, _ := r["record"].(string)
+				name := r.Record
 				if name == "" {
 					hasAlerts = true
 					continue
 				}
-				expr, err := seriesParser.ParseExpr(fmt.Sprint(r["expr"]))
+				expr, err := seriesParser.ParseExpr(r.Expr)
 				if err != nil {
 					t.Fatalf("%s: %s: %v", f, name, err)
 				}
@@ -213,7 +213,7 @@ func ruleLevels(t *testing.T, lt *loadedTest) ([][]ruleGroup, []string) {
 		depth[name] = d
 		return d
 	}
-	var levels [][]ruleGroup
+	var levels [][]rulefiles.Group
 	for _, name := range order {
 		d := level(name, map[string]bool{})
 		for len(levels) <= d {
@@ -222,7 +222,7 @@ func ruleLevels(t *testing.T, lt *loadedTest) ([][]ruleGroup, []string) {
 		rec := records[name]
 		gs := levels[d]
 		if len(gs) == 0 || gs[len(gs)-1].Name != rec.group {
-			gs = append(gs, ruleGroup{Name: rec.group})
+			gs = append(gs, rulefiles.Group{Name: rec.group})
 		}
 		gs[len(gs)-1].Rules = append(gs[len(gs)-1].Rules, rec.rule)
 		levels[d] = gs
@@ -464,7 +464,7 @@ func checkAnnotations(t *testing.T, vmalert string, pin *pinned, notifierURL str
 	t.Helper()
 	alertRules := 0
 	for _, f := range alertFiles {
-		var rf ruleFile
+		var rf rulefiles.File
 		if err := rulefiles.DecodeStrict(f, &rf); err != nil {
 			t.Fatal(err)
 		}

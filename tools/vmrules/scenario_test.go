@@ -22,16 +22,6 @@ import (
 	"github.com/cabalmail/mailtier/rules/rulefiles"
 )
 
-// A rule file as vmalert and Prometheus read it.
-type ruleFile struct {
-	Groups []ruleGroup `yaml:"groups"`
-}
-
-type ruleGroup struct {
-	Name  string           `yaml:"name"`
-	Rules []map[string]any `yaml:"rules"`
-}
-
 // loadedTest is one promtool test file.
 type loadedTest struct {
 	Name     string // base name, e.g. sendmail_test.yml
@@ -103,7 +93,7 @@ func loadTests(t *testing.T) []*loadedTest {
 // unixTimeMetrics adds to found the metrics that the rules of a file add
 // to or subtract from time().
 func unixTimeMetrics(path string, found map[string]bool) error {
-	var rf ruleFile
+	var rf rulefiles.File
 	if err := rulefiles.DecodeStrict(path, &rf); err != nil {
 		return err
 	}
@@ -113,7 +103,7 @@ func unixTimeMetrics(path string, found map[string]bool) error {
 	}
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
-			expr, err := seriesParser.ParseExpr(fmt.Sprint(r["expr"]))
+			expr, err := seriesParser.ParseExpr(r.Expr)
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -146,7 +145,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 	}
 	// The lab's brute-force client: its login failures are a known bot's.
 	bots := filepath.Join(dir, "known-bots")
-	writeFile(t, bots, "127.0.0.2/32\n")
+	testenv.WriteFile(t, bots, "127.0.0.2/32\n")
 
 	help, _ := exec.Command(exporter, "--help").CombinedOutput()
 	var targets []string
@@ -169,7 +168,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 		}
 		for _, l := range tier.logs {
 			p := filepath.Join(tdir, l)
-			writeFile(t, p, "")
+			testenv.WriteFile(t, p, "")
 			args = append(args, "--tail.path="+p)
 		}
 		for _, c := range registry.All.Names() {
@@ -186,7 +185,7 @@ func replayPanels(t *testing.T, startBackend backend) {
 		if slices.Contains(tier.collectors, "dovecot") {
 			args = append(args, "--collector.dovecot.known-bot-networks="+bots)
 		}
-		startProcess(t, tier.name+" exporter", exporter, args...)
+		testenv.Start(t, tier.name+" exporter", exporter, args...)
 		targets = append(targets, fmt.Sprintf("      - targets: ['127.0.0.1:%d']\n        labels:\n          tier: %s\n", port, tier.name))
 	}
 
@@ -301,13 +300,13 @@ func startPrometheus(t *testing.T, dir string, targets, ruleGlobs []string) (str
 	}
 	config += "scrape_configs:\n  - job_name: mailtier\n    static_configs:\n" + strings.Join(targets, "")
 	configFile := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, configFile, config)
+	testenv.WriteFile(t, configFile, config)
 	if out, err := exec.Command(promtool, "check", "config", configFile).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, config)
 	}
 	promPort := testenv.FreePort(t)
 	promURL := "http://127.0.0.1:" + strconv.Itoa(promPort)
-	startProcess(t, "prometheus", prometheus,
+	testenv.Start(t, "prometheus", prometheus,
 		"--config.file="+configFile,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address=127.0.0.1:"+strconv.Itoa(promPort),
@@ -415,39 +414,6 @@ func mapValues(m map[string]float64) []float64 {
 	return out
 }
 
-// startProcess starts a program for the test and stops it at the end
-// (SIGTERM, then SIGKILL), showing its output when the test failed.
-func startProcess(t *testing.T, name, path string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(path, args...)
-	var out testenv.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() && out.Len() > 0 {
-			t.Logf("%s output:\n%s", name, out.String())
-		}
-	})
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func appendFile(t *testing.T, path, content string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -468,8 +434,8 @@ func queueMessage(t *testing.T, queue, id string, received time.Time) {
 	t.Helper()
 	qf := filepath.Join(queue, "qf"+id)
 	df := filepath.Join(queue, "df"+id)
-	writeFile(t, qf, fmt.Sprintf("V8\nT%d\nK0\nN0\nP30000\nMDeferred: Connection refused by imap.cabal.internal\nFb\nS<sender@example.com>\nrRFC822; rcpt@example.com\nRPFD:<rcpt@example.com>\nH?P?Return-Path: <sender@example.com>\n.\n", received.Unix()))
-	writeFile(t, df, "Subject: queued\n\nA message waiting in the queue.\n")
+	testenv.WriteFile(t, qf, fmt.Sprintf("V8\nT%d\nK0\nN0\nP30000\nMDeferred: Connection refused by imap.cabal.internal\nFb\nS<sender@example.com>\nrRFC822; rcpt@example.com\nRPFD:<rcpt@example.com>\nH?P?Return-Path: <sender@example.com>\n.\n", received.Unix()))
+	testenv.WriteFile(t, df, "Subject: queued\n\nA message waiting in the queue.\n")
 	if err := os.Chtimes(df, received, received); err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestPanelsReturnDataFromReplayOnVictoriaMetrics(t *testing.T) {
 		vm.FlushEvery(t, 500*time.Millisecond)
 
 		scrape := filepath.Join(dir, "scrape.yml")
-		writeFile(t, scrape, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: mailtier\n    static_configs:\n"+strings.Join(targets, ""))
+		testenv.WriteFile(t, scrape, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: mailtier\n    static_configs:\n"+strings.Join(targets, ""))
 		if out, err := exec.Command(vmagent, "-promscrape.config="+scrape, "-promscrape.config.dryRun", "-loggerLevel=ERROR").CombinedOutput(); err != nil {
 			t.Fatalf("vmagent -promscrape.config.dryRun: %v\n%s", err, out)
 		}

@@ -57,12 +57,9 @@ var snippetHead = regexp.MustCompile(`^# (terraform/infra/\S+) \(([^)]*)\)$`)
 
 func hclSnippets(t *testing.T, rel string) []snippet {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := testenv.ReadRepoFile(t, rel)
 	var out []snippet
-	for _, block := range regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
+	for _, block := range regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(doc, -1) {
 		first, body, _ := strings.Cut(block[1], "\n")
 		m := snippetHead.FindStringSubmatch(first)
 		if m == nil {
@@ -93,14 +90,13 @@ func nullOutputs(names []string) string {
 var outputName = regexp.MustCompile(`(?m)^output "([^"]+)"`)
 var resourceRef = regexp.MustCompile(`\b((?:aws|terraform)_[a-z0-9_]+\.[a-z0-9_]+)\b`)
 
+// writeFile is testenv.WriteFile into a directory it makes first.
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, path, content)
 }
 
 func copyDir(t *testing.T, src, dst string) {
@@ -178,10 +174,10 @@ func TestAdoptionSnippetsValidate(t *testing.T) {
 	for path, content := range files {
 		writeFile(t, filepath.Join(root, path), content)
 	}
-	copyDir(t, filepath.Join(repoRoot, "terraform/modules/mailtier_sidecar"), filepath.Join(infra, "modules/mailtier_sidecar"))
+	copyDir(t, filepath.Join(testenv.RepoRoot(t), "terraform/modules/mailtier_sidecar"), filepath.Join(infra, "modules/mailtier_sidecar"))
 	// mailtier_monitoring needs the AWS provider, which is not installed
 	// offline: its real variables, and its outputs' names.
-	mm := filepath.Join(repoRoot, "terraform/modules/mailtier_monitoring")
+	mm := filepath.Join(testenv.RepoRoot(t), "terraform/modules/mailtier_monitoring")
 	vars, err := os.ReadFile(filepath.Join(mm, "variables.tf"))
 	if err != nil {
 		t.Fatal(err)

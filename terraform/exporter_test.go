@@ -6,7 +6,6 @@ package terraform_test
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"maps"
 	"net"
@@ -56,17 +55,6 @@ func localizeArgs(t *testing.T, args []string, dir, listen, statsURL, milter str
 	return out
 }
 
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // TestSidecarCommandsRunTheExporter starts the exporter with each tier's
 // command line and checks it serves its landing page (what the health
 // check requests) and metrics. A flag the exporter does not have stops it
@@ -74,7 +62,7 @@ func freeLoopbackAddr(t *testing.T) string {
 func TestSidecarCommandsRunTheExporter(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "mailtier_exporter")
 	build := exec.Command("go", "build", "-o", bin, "./exporters/mailtier_exporter")
-	build.Dir = repoRoot
+	build.Dir = testenv.RepoRoot(t)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./exporters/mailtier_exporter: %v\n%s", err, msg)
@@ -119,45 +107,22 @@ func TestSidecarCommandsRunTheExporter(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "log", "maillog"), []byte(line), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			listen := freeLoopbackAddr(t)
+			listen := testenv.FreeAddr(t)
 			args := localizeArgs(t, defs[tier].Command, dir, listen, stats.URL+"/metrics", "inet:"+portOf(milter.Addr().String())+"@127.0.0.1")
 
-			runCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(runCtx, bin, args...)
-			var logs strings.Builder
-			cmd.Stdout, cmd.Stderr = &logs, &logs
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			defer func() {
-				_ = cmd.Process.Kill()
-				<-exited
-			}()
-
+			exporter := testenv.Start(t, "mailtier_exporter", bin, args...)
 			landing := "http://" + listen + "/"
-			deadline := time.Now().Add(15 * time.Second)
-			for {
-				select {
-				case err := <-exited:
-					exited <- err
-					t.Fatalf("exporter exited (%v) with %v\n%s", err, args, logs.String())
-				default:
+			testenv.WaitFor(t, "a 200 from "+landing, 15*time.Second, func() (bool, string) {
+				if done, err := exporter.Exited(); done {
+					t.Fatalf("exporter exited (%v) with %v\n%s", err, args, exporter.Output())
 				}
 				resp, err := http.Get(landing)
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						break
-					}
+				if err != nil {
+					return false, err.Error()
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no 200 from %s within 15 s (%v)\n%s", landing, err, logs.String())
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				resp.Body.Close()
+				return resp.StatusCode == http.StatusOK, resp.Status
+			})
 
 			resp, err := http.Get("http://" + listen + "/metrics")
 			if err != nil {

@@ -297,6 +297,3 @@ func TestSidecarVariations(t *testing.T) {
 		t.Errorf("extra-args: smtp-in command changed: %v", extra["smtp-in"][0].Command)
 	}
 }
-
-// repoRoot is the checkout root; go test runs in terraform/.
-const repoRoot = ".."

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestCollectorFlags: a collector's flags are named after its
@@ -26,7 +25,7 @@ func TestCollectorFlags(t *testing.T) {
 			url = f.Flag("stats-url", "Where its stats are.", "").String()
 			wait = f.Flag("probe.timeout", "How long a probe waits.", "2s").Duration()
 			noDefault = f.Flag("log-path", "Its log files.").Strings()
-			return func(Env) (prometheus.Collector, error) { return nil, nil }
+			return nil // the flags alone are tested
 		},
 	}
 	app := kingpin.New("test", "")

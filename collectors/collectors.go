@@ -94,9 +94,10 @@ type Registration struct {
 	Help string
 	// Enabled is whether the collector runs without a --collector flag.
 	Enabled bool
-	// Flags declares the collector's own --collector.<name>.* flags on app
-	// and returns the Builder that reads them once the flags are parsed.
-	Flags func(app *kingpin.Application) Builder
+	// Flags declares the collector's own --collector.<name>.* flags and
+	// returns the Builder that reads them once the flags are parsed. The
+	// exporter calls it through DeclareFlags.
+	Flags func(f CollectorFlags) Builder
 
 	// Programs are the syslog program names a log collector claims with
 	// its default flags; empty for a scrape-time collector.
@@ -113,6 +114,40 @@ type Registration struct {
 	MetricPrefixes []string
 	// Tiers are the mail tiers (of MailTiers) whose sidecar runs it.
 	Tiers []string
+}
+
+// DeclareFlags declares r's own flags on app (r.Flags) and returns the
+// Builder that reads them once app has parsed the command line.
+func (r Registration) DeclareFlags(app *kingpin.Application) Builder {
+	return r.Flags(CollectorFlags{app: app, name: r.Name, programs: r.Programs})
+}
+
+// CollectorFlags declares the flags of one collector. Each is named
+// --collector.<name>.<flag> after the collector's Registration, so a
+// collector names only what follows its prefix, and its programs flag
+// defaults to the Registration's Programs rather than to a second list of
+// them that could drift.
+type CollectorFlags struct {
+	app      *kingpin.Application
+	name     string
+	programs []string
+}
+
+// Flag declares --collector.<name>.<flag> with its help and default
+// values. Without defaults the flag has none: --help then shows its
+// placeholder, where a default of "" shows "".
+func (f CollectorFlags) Flag(flag, help string, defaults ...string) *kingpin.FlagClause {
+	fc := f.app.Flag("collector."+f.name+"."+flag, help)
+	if len(defaults) > 0 {
+		fc = fc.Default(defaults...)
+	}
+	return fc
+}
+
+// Programs declares --collector.<name>.programs, the syslog program names
+// whose lines are the collector's, by default its Registration's Programs.
+func (f CollectorFlags) Programs(help string) *[]string {
+	return f.Flag("programs", help, f.programs...).Strings()
 }
 
 // MailTiers are the tiers of a Cabalmail deployment that run mail daemons,
@@ -166,3 +201,15 @@ var alnum = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// ByFirstByte returns items by the first byte of their key, each list in
+// items' order, so that a parser compares a text only with the items
+// that can start it: one index, built once, instead of a scan of all of
+// them for every line. Every key must be non-empty.
+func ByFirstByte[T any](items []T, key func(T) string) (by [256][]T) {
+	for _, it := range items {
+		k := key(it)
+		by[k[0]] = append(by[k[0]], it)
+	}
+	return by
+}

@@ -23,7 +23,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
@@ -40,11 +39,9 @@ var AnvilRegistration = collectors.Registration{
 	Tiers:          []string{"imap"},
 	MetricPrefixes: []string{"dovecot_sessions", "mailtier_exporter_dovecot_anvil_"},
 	Labels:         map[string][]string{"service": Services},
-	Flags: func(app *kingpin.Application) collectors.Builder {
-		socket := app.Flag("collector.anvil.socket", "Dovecot's anvil socket (base_dir/anvil). The exporter needs read and write access to it: see docs/collectors.md.").
-			Default("/run/dovecot/anvil").String()
-		timeout := app.Flag("collector.anvil.timeout", "How long one read of the anvil socket may take.").
-			Default("2s").Duration()
+	Flags: func(f collectors.CollectorFlags) collectors.Builder {
+		socket := f.Flag("socket", "Dovecot's anvil socket (base_dir/anvil). The exporter needs read and write access to it: see docs/collectors.md.", "/run/dovecot/anvil").String()
+		timeout := f.Flag("timeout", "How long one read of the anvil socket may take.", "2s").Duration()
 		return func(env collectors.Env) (prometheus.Collector, error) {
 			if *timeout <= 0 {
 				return nil, fmt.Errorf("--collector.anvil.timeout must be positive, got %s", *timeout)

@@ -21,7 +21,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
@@ -45,20 +44,7 @@ var Registration = collectors.Registration{
 		"result":    append(append([]string{}, DeliveryResults...), RelayResults...),
 		"le":        collectors.Buckets(DurationBuckets),
 	},
-	Flags: func(app *kingpin.Application) collectors.Builder {
-		programs := app.Flag("collector.dovecot.programs", "Syslog program names whose lines are Dovecot's (its instance_name; Dovecot's own log file is always read as dovecot).").
-			Default("dovecot").Strings()
-		bots := app.Flag("collector.dovecot.known-bot-networks", "A file of IP networks in CIDR notation, one per line; login failures from them carry known_bot=\"true\". Reread on SIGHUP.").
-			Default("").String()
-		statsURL := app.Flag("collector.dovecot.stats-url", "URL of Dovecot's stats listener (OpenMetrics), e.g. http://127.0.0.1:9900/metrics; its IMAP latency, authentication and delivery stats are served on /metrics. Empty: off.").
-			Default("").String()
-		statsTimeout := app.Flag("collector.dovecot.stats-timeout", "How long a scrape waits for Dovecot's stats listener.").
-			Default("2s").Duration()
-		return func(env collectors.Env) (prometheus.Collector, error) {
-			return New(Config{Programs: *programs, KnownBotNetworks: *bots, StatsURL: *statsURL,
-				StatsTimeout: *statsTimeout, Logger: env.Logger})
-		}
-	},
+	Flags: flags,
 }
 
 // Config is the collector's configuration.
@@ -75,6 +61,19 @@ type Config struct {
 	// MaxPending bounds the LDA sessions remembered between a "save
 	// failed" line and its "rejected:" line. 0 means 4096.
 	MaxPending int
+}
+
+// flags declares the collector's flags, which fill its Config, and
+// returns the Builder that makes the collector from them.
+func flags(f collectors.CollectorFlags) collectors.Builder {
+	programs := f.Programs("Syslog program names whose lines are Dovecot's (its instance_name; Dovecot's own log file is always read as dovecot).")
+	bots := f.Flag("known-bot-networks", "A file of IP networks in CIDR notation, one per line; login failures from them carry known_bot=\"true\". Reread on SIGHUP.", "").String()
+	statsURL := f.Flag("stats-url", "URL of Dovecot's stats listener (OpenMetrics), e.g. http://127.0.0.1:9900/metrics; its IMAP latency, authentication and delivery stats are served on /metrics. Empty: off.", "").String()
+	statsTimeout := f.Flag("stats-timeout", "How long a scrape waits for Dovecot's stats listener.", "2s").Duration()
+	return func(env collectors.Env) (prometheus.Collector, error) {
+		return New(Config{Programs: *programs, KnownBotNetworks: *bots, StatsURL: *statsURL,
+			StatsTimeout: *statsTimeout, Logger: env.Logger})
+	}
 }
 
 // Collector is the Dovecot collector.

@@ -4,30 +4,21 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/cabalmail/mailtier/internal/metrictest"
 )
 
-// randomText joins pieces of the markers and needles the scanners look
-// for, so that near misses and overlaps are common.
-func randomText(r *rand.Rand) string {
-	pieces := []string{": ", ":", " ", "saved mail to ", "save failed to ", "rejected: ", "stored mail into mailbox ",
-		"failed to store into mailbox ", ", rip=", "rip=", "): ", ")", "(", "x", "INBOX", "msgid=<a@b>"}
-	var b strings.Builder
-	for n := r.IntN(12); n > 0; n-- {
-		b.WriteString(pieces[r.IntN(len(pieces))])
-	}
-	return b.String()
-}
+// scanPieces are the markers and needles the scanners look for, so that
+// near misses and overlaps are common in texts made of them.
+var scanPieces = []string{": ", ":", " ", "saved mail to ", "save failed to ", "rejected: ", "stored mail into mailbox ",
+	"failed to store into mailbox ", ", rip=", "rip=", "): ", ")", "(", "x", "INBOX", "msgid=<a@b>"}
 
 // lastIndex agrees with strings.LastIndex.
 func TestLastIndex(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for n := 0; n < 50000; n++ {
-		s := randomText(r)
-		for _, needle := range []string{", rip=", "): ", ": "} {
-			if got, want := lastIndex(s, needle), strings.LastIndex(s, needle); got != want {
-				t.Fatalf("lastIndex(%q, %q) = %d, want %d", s, needle, got, want)
-			}
-		}
+	for _, needle := range []string{", rip=", "): ", ": "} {
+		metrictest.AgreeOnTexts(t, "lastIndex(s, "+needle+")", scanPieces, 50000,
+			func(s string) int { return lastIndex(s, needle) },
+			func(s string) int { return strings.LastIndex(s, needle) })
 	}
 }
 
@@ -50,13 +41,7 @@ func TestLastDeliveryMarker(t *testing.T) {
 		}
 		return best
 	}
-	r := rand.New(rand.NewPCG(3, 4))
-	for n := 0; n < 50000; n++ {
-		s := randomText(r)
-		if got, want := lastDeliveryMarker(s), byLastIndex(s); got != want {
-			t.Fatalf("lastDeliveryMarker(%q) = %d, want %d", s, got, want)
-		}
-	}
+	metrictest.AgreeOnTexts(t, "lastDeliveryMarker", scanPieces, 50000, lastDeliveryMarker, byLastIndex)
 }
 
 // humanReason reads what looking for each phrase with strings.Contains,

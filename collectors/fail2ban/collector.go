@@ -25,7 +25,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
@@ -60,23 +59,7 @@ var Registration = collectors.Registration{
 	MetricPrefixes: []string{"fail2ban_"},
 	Tiers:          []string{"imap", "smtp-in"},
 	Labels:         map[string][]string{"jail": append(append([]string{}, DefaultJails...), Other)},
-	Flags: func(app *kingpin.Application) collectors.Builder {
-		jails := app.Flag("collector.fail2ban.jails", "Jail names that are values of the jail label (repeatable, or comma-separated); other jails count as \"other\".").
-			Default(DefaultJails...).Strings()
-		logPaths := app.Flag("collector.fail2ban.log-path", "fail2ban's log file(s), read once at start, oldest first (e.g. fail2ban.log.1 then fail2ban.log), to rebuild which addresses are banned now (repeatable). Nothing is counted from them.").
-			Strings()
-		return func(env collectors.Env) (prometheus.Collector, error) {
-			var js []string
-			for _, j := range *jails {
-				for _, p := range strings.Split(j, ",") {
-					if p = strings.TrimSpace(p); p != "" {
-						js = append(js, p)
-					}
-				}
-			}
-			return New(Config{Jails: js, LogPaths: *logPaths, Logger: env.Logger})
-		}
-	},
+	Flags:          flags,
 }
 
 // Config is the collector's configuration.
@@ -89,6 +72,24 @@ type Config struct {
 	// MaxBanned bounds the (jail, address) pairs held; 0 means 100000.
 	// Bans past it are counted but not held, and the gauge stays short.
 	MaxBanned int
+}
+
+// flags declares the collector's flags, which fill its Config, and
+// returns the Builder that makes the collector from them.
+func flags(f collectors.CollectorFlags) collectors.Builder {
+	jails := f.Flag("jails", "Jail names that are values of the jail label (repeatable, or comma-separated); other jails count as \"other\".", DefaultJails...).Strings()
+	logPaths := f.Flag("log-path", "fail2ban's log file(s), read once at start, oldest first (e.g. fail2ban.log.1 then fail2ban.log), to rebuild which addresses are banned now (repeatable). Nothing is counted from them.").Strings()
+	return func(env collectors.Env) (prometheus.Collector, error) {
+		var js []string
+		for _, j := range *jails {
+			for _, p := range strings.Split(j, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					js = append(js, p)
+				}
+			}
+		}
+		return New(Config{Jails: js, LogPaths: *logPaths, Logger: env.Logger})
+	}
 }
 
 var bannedDesc = prometheus.NewDesc("fail2ban_banned",

@@ -10,11 +10,9 @@ import (
 // indexPair agrees with strings.Index.
 func TestIndexPair(t *testing.T) {
 	pieces := []string{":", ": ", "]", "] ", " ", "[", "x", "::", "]]"}
-	for _, s := range metrictest.Texts(pieces, 50000) {
-		for _, p := range []string{": ", "] "} {
-			if got, want := indexPair(s, p[0], p[1]), strings.Index(s, p); got != want {
-				t.Fatalf("indexPair(%q, %q) = %d, want %d", s, p, got, want)
-			}
-		}
+	for _, p := range []string{": ", "] "} {
+		metrictest.AgreeOnTexts(t, "indexPair(s, "+p+")", pieces, 50000,
+			func(s string) int { return indexPair(s, p[0], p[1]) },
+			func(s string) int { return strings.Index(s, p) })
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
@@ -37,9 +36,8 @@ var Registration = collectors.Registration{
 	// queue, is a directory of its flags, not a value from a log.
 	MetricPrefixes: []string{"sendmail_queue_", "mailtier_exporter_queue_"},
 	Tiers:          collectors.MailTiers,
-	Flags: func(app *kingpin.Application) collectors.Builder {
-		paths := app.Flag("collector.mqueue.path", "A sendmail queue directory to read (repeatable).").
-			Default("/var/spool/mqueue").Strings()
+	Flags: func(f collectors.CollectorFlags) collectors.Builder {
+		paths := f.Flag("path", "A sendmail queue directory to read (repeatable).", "/var/spool/mqueue").Strings()
 		return func(env collectors.Env) (prometheus.Collector, error) {
 			return New(*paths, env.Logger, env.Now), nil
 		}

@@ -23,7 +23,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
@@ -45,28 +44,7 @@ var Registration = collectors.Registration{
 		"result": Results,
 		"le":     collectors.Buckets(ProbeBuckets),
 	},
-	Flags: func(app *kingpin.Application) collectors.Builder {
-		programs := app.Flag("collector.opendkim.programs", "Syslog program names whose lines are OpenDKIM's.").
-			Default("opendkim").Strings()
-		address := app.Flag("collector.opendkim.probe.address", "OpenDKIM's milter socket to probe, as OpenDKIM's Socket setting writes it: inet:PORT@HOST, inet6:PORT@HOST or unix:PATH. Empty: no probe.").
-			Default("").String()
-		interval := app.Flag("collector.opendkim.probe.interval", "How often the probe asks OpenDKIM to sign a message.").
-			Default("30s").Duration()
-		from := app.Flag("collector.opendkim.probe.from", "The probe message's sender (From: and envelope): an address in a domain OpenDKIM signs for. Without it every probe fails.").
-			Default("").String()
-		timeout := app.Flag("collector.opendkim.probe.timeout", "How long one probe may take, connecting included, before it counts as failed.").
-			Default("5s").Duration()
-		return func(env collectors.Env) (prometheus.Collector, error) {
-			return New(Config{
-				Programs:      *programs,
-				ProbeAddress:  *address,
-				ProbeFrom:     *from,
-				ProbeInterval: *interval,
-				ProbeTimeout:  *timeout,
-				Logger:        env.Logger,
-			})
-		}
-	},
+	Flags: flags,
 }
 
 // Config is the collector's configuration.
@@ -78,6 +56,26 @@ type Config struct {
 	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration
 	Logger        *slog.Logger
+}
+
+// flags declares the collector's flags, which fill its Config, and
+// returns the Builder that makes the collector from them.
+func flags(f collectors.CollectorFlags) collectors.Builder {
+	programs := f.Programs("Syslog program names whose lines are OpenDKIM's.")
+	address := f.Flag("probe.address", "OpenDKIM's milter socket to probe, as OpenDKIM's Socket setting writes it: inet:PORT@HOST, inet6:PORT@HOST or unix:PATH. Empty: no probe.", "").String()
+	interval := f.Flag("probe.interval", "How often the probe asks OpenDKIM to sign a message.", "30s").Duration()
+	from := f.Flag("probe.from", "The probe message's sender (From: and envelope): an address in a domain OpenDKIM signs for. Without it every probe fails.", "").String()
+	timeout := f.Flag("probe.timeout", "How long one probe may take, connecting included, before it counts as failed.", "5s").Duration()
+	return func(env collectors.Env) (prometheus.Collector, error) {
+		return New(Config{
+			Programs:      *programs,
+			ProbeAddress:  *address,
+			ProbeFrom:     *from,
+			ProbeInterval: *interval,
+			ProbeTimeout:  *timeout,
+			Logger:        env.Logger,
+		})
+	}
 }
 
 // ProbeBuckets are the buckets of opendkim_probe_duration_seconds: fine

@@ -128,12 +128,7 @@ var perMessage = []shape{
 
 // perMessageByFirst is perMessage by the first byte of each prefix, in
 // perMessage's order: only the shapes that can match are tried.
-var perMessageByFirst = func() (t [256][]shape) {
-	for _, s := range perMessage {
-		t[s.prefix[0]] = append(t[s.prefix[0]], s)
-	}
-	return t
-}()
+var perMessageByFirst = collectors.ByFirstByte(perMessage, func(s shape) string { return s.prefix })
 
 // Parse reads the message part of one OpenDKIM log line (after
 // "opendkim[pid]: "). It does not allocate.

@@ -14,7 +14,6 @@
 package opendmarc
 
 import (
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
@@ -35,18 +34,21 @@ var Registration = collectors.Registration{
 		"origin": Origins,
 		"reason": append(append([]string{}, NotEvaluatedReason...), ErrorReasons...),
 	},
-	Flags: func(app *kingpin.Application) collectors.Builder {
-		programs := app.Flag("collector.opendmarc.programs", "Syslog program names whose lines are OpenDMARC's.").
-			Default("opendmarc").Strings()
-		return func(env collectors.Env) (prometheus.Collector, error) {
-			return New(Config{Programs: *programs}), nil
-		}
-	},
+	Flags: flags,
 }
 
 // Config is the collector's configuration.
 type Config struct {
 	Programs []string
+}
+
+// flags declares the collector's flags, which fill its Config, and
+// returns the Builder that makes the collector from them.
+func flags(f collectors.CollectorFlags) collectors.Builder {
+	programs := f.Programs("Syslog program names whose lines are OpenDMARC's.")
+	return func(env collectors.Env) (prometheus.Collector, error) {
+		return New(Config{Programs: *programs}), nil
+	}
 }
 
 // Collector is the OpenDMARC log collector.

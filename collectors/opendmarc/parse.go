@@ -144,18 +144,8 @@ var lifecycle = []string{
 // the first byte of each prefix, in their order: only the shapes that can
 // match are tried.
 var (
-	perMessageByFirst = func() (t [256][]shape) {
-		for _, s := range perMessage {
-			t[s.prefix[0]] = append(t[s.prefix[0]], s)
-		}
-		return t
-	}()
-	lifecycleByFirst = func() (t [256][]string) {
-		for _, p := range lifecycle {
-			t[p[0]] = append(t[p[0]], p)
-		}
-		return t
-	}()
+	perMessageByFirst = collectors.ByFirstByte(perMessage, func(s shape) string { return s.prefix })
+	lifecycleByFirst  = collectors.ByFirstByte(lifecycle, func(p string) string { return p })
 )
 
 // historyOps are the calls whose failure on the HistoryFile OpenDMARC

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs"
 
@@ -114,11 +113,10 @@ var Registration = collectors.Registration{
 	// task shares its PID namespace.
 	MetricPrefixes: []string{"mailtier_exporter_process_"},
 	Tiers:          collectors.MailTiers,
-	Flags: func(app *kingpin.Application) collectors.Builder {
+	Flags: func(f collectors.CollectorFlags) collectors.Builder {
 		names := &namesValue{}
-		app.Flag("collector.process.names", "Process groups, comma-separated: group[/comm…], group one of "+strings.Join(Groups, ", ")+"; a process joins a group when its comm is the group or a listed comm, or its command line starts with group/ or group:.").
-			Default(DefaultNames).SetValue(names)
-		procPath := app.Flag("collector.process.procfs", "Where procfs is mounted.").Default("/proc").String()
+		f.Flag("names", "Process groups, comma-separated: group[/comm…], group one of "+strings.Join(Groups, ", ")+"; a process joins a group when its comm is the group or a listed comm, or its command line starts with group/ or group:.", DefaultNames).SetValue(names)
+		procPath := f.Flag("procfs", "Where procfs is mounted.", "/proc").String()
 		return func(env collectors.Env) (prometheus.Collector, error) {
 			return New(*procPath, names.groups, env.Logger)
 		}

@@ -83,7 +83,7 @@ func TestFlag(t *testing.T) {
 	parse := func(args ...string) (collectors.Builder, error) {
 		app := kingpin.New("x", "")
 		app.Terminate(nil)
-		b := process.Registration.Flags(app)
+		b := process.Registration.DeclareFlags(app)
 		_, err := app.Parse(args)
 		return b, err
 	}

@@ -106,7 +106,7 @@ func TestProgramsAreTheFlagDefaults(t *testing.T) {
 	app := kingpin.New("test", "")
 	builders := make([]collectors.Builder, len(registry.All))
 	for i, r := range registry.All {
-		builders[i] = r.Flags(app)
+		builders[i] = r.DeclareFlags(app)
 	}
 	if _, err := app.Parse(nil); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cabalmail/mailtier/collectors"
@@ -40,22 +39,7 @@ var Registration = collectors.Registration{
 		"result":      {ResultOK, ResultErr, ResultFail},
 		"le":          collectors.Buckets(DelayBuckets),
 	},
-	Flags: func(app *kingpin.Application) collectors.Builder {
-		programs := app.Flag("collector.sendmail.programs", "Syslog program names whose lines are sendmail's.").
-			Default("sm-mta", "sendmail", "sm-msp-queue").Strings()
-		delay := app.Flag("collector.sendmail.decision-delay", "How long a message's from= line waits for a refusal (size, milter) before the message counts as received.").
-			Default("2s").Duration()
-		rlDSNs := app.Flag("collector.sendmail.rate-limit-dsn", "Enhanced status code (prefix) of a deferral that means a remote is rate limiting this server; repeatable. Other 4.7.x deferrals count as policy.").
-			Default(DefaultRateLimits.DSNs...).Strings()
-		rlTexts := app.Flag("collector.sendmail.rate-limit-text", "Text in a deferral's reply (ASCII case ignored) that means a remote is rate limiting this server; repeatable.").
-			Default(DefaultRateLimits.Texts...).Strings()
-		maxSize := app.Flag("collector.sendmail.max-message-size", "sendmail's MaxMessageSize in bytes; a sender line with no recipients and a larger declared SIZE counts as refused for size. 0: any such line with no other refusal counts.").
-			Default("0").Int64()
-		return func(env collectors.Env) (prometheus.Collector, error) {
-			return New(Config{Programs: *programs, DecisionDelay: *delay, MaxMessageSize: *maxSize, Now: env.Now,
-				RateLimits: &RateLimits{DSNs: *rlDSNs, Texts: *rlTexts}}), nil
-		}
-	},
+	Flags: flags,
 }
 
 // Config is the collector's configuration.
@@ -72,6 +56,20 @@ type Config struct {
 	// MaxHeld bounds the messages awaiting a decision; past it the oldest
 	// is decided at once. 0 means 10000.
 	MaxHeld int
+}
+
+// flags declares the collector's flags, which fill its Config, and
+// returns the Builder that makes the collector from them.
+func flags(f collectors.CollectorFlags) collectors.Builder {
+	programs := f.Programs("Syslog program names whose lines are sendmail's.")
+	delay := f.Flag("decision-delay", "How long a message's from= line waits for a refusal (size, milter) before the message counts as received.", "2s").Duration()
+	rlDSNs := f.Flag("rate-limit-dsn", "Enhanced status code (prefix) of a deferral that means a remote is rate limiting this server; repeatable. Other 4.7.x deferrals count as policy.", DefaultRateLimits.DSNs...).Strings()
+	rlTexts := f.Flag("rate-limit-text", "Text in a deferral's reply (ASCII case ignored) that means a remote is rate limiting this server; repeatable.", DefaultRateLimits.Texts...).Strings()
+	maxSize := f.Flag("max-message-size", "sendmail's MaxMessageSize in bytes; a sender line with no recipients and a larger declared SIZE counts as refused for size. 0: any such line with no other refusal counts.", "0").Int64()
+	return func(env collectors.Env) (prometheus.Collector, error) {
+		return New(Config{Programs: *programs, DecisionDelay: *delay, MaxMessageSize: *maxSize, Now: env.Now,
+			RateLimits: &RateLimits{DSNs: *rlDSNs, Texts: *rlTexts}}), nil
+	}
 }
 
 // DelayBuckets are the buckets of the delay histograms, in seconds.

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cabalmail/mailtier/collectors"
 )
 
 // SessionWindow is how long a session's pid is remembered.
@@ -47,12 +49,7 @@ var sessionPrefixes = []string{
 
 // sessionPrefixesBy holds sessionPrefixes by their first byte, so a line
 // is compared only with those that can start it.
-var sessionPrefixesBy = func() (by [256][]string) {
-	for _, p := range sessionPrefixes {
-		by[p[0]] = append(by[p[0]], p)
-	}
-	return by
-}()
+var sessionPrefixesBy = collectors.ByFirstByte(sessionPrefixes, func(p string) string { return p })
 
 // isSessionLine reports whether rest, a message after its queue id (see
 // afterQID), is a line only a process serving an SMTP connection writes.

@@ -117,7 +117,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ch := &choice{reg: reg}
 		ch.on = app.Flag("collector."+reg.Name, fmt.Sprintf("Enable the %s collector (default: %s): %s", reg.Name, onOff(reg.Enabled), reg.Help)).
 			Default(strconv.FormatBool(reg.Enabled)).IsSetByUser(&ch.set).Bool()
-		ch.build = reg.Flags(app)
+		ch.build = reg.DeclareFlags(app)
 		choices = append(choices, ch)
 	}
 

@@ -246,7 +246,7 @@ func Build(t testing.TB, reg collectors.Registration, args ...string) (prometheu
 	t.Helper()
 	app := kingpin.New("test", "")
 	app.Terminate(nil)
-	build := reg.Flags(app)
+	build := reg.DeclareFlags(app)
 	if _, err := app.Parse(args); err != nil {
 		t.Fatalf("%v: %v", args, err)
 	}

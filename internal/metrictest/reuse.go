@@ -158,6 +158,18 @@ func Texts(pieces []string, n int) []string {
 	return out
 }
 
+// AgreeOnTexts checks a hand-written scanner against the strings function
+// it replaces: on each of n texts of pieces (Texts), got must return what
+// want does. name is the scanner's call, for the failure message.
+func AgreeOnTexts[T comparable](t testing.TB, name string, pieces []string, n int, got, want func(s string) T) {
+	t.Helper()
+	for _, s := range Texts(pieces, n) {
+		if g, w := got(s), want(s); g != w {
+			t.Fatalf("%s on %q = %v, want %v", name, s, g, w)
+		}
+	}
+}
+
 // CorpusBench is what a log collector's two benchmarks over captured
 // lines share: BenchmarkHandle (Handle) and BenchmarkParseCorpus (its
 // package's Parse alone), each one pass over the same records per op.

@@ -20,16 +20,11 @@ func rawPread(fd int, p []byte, off int64) (int, error) {
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	for {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, uintptr(fd), uintptr(ptr), uintptr(len(p)), uintptr(off), 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(n), nil
+	n, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, uintptr(fd), uintptr(ptr), uintptr(len(p)), uintptr(off), 0, 0)
+	if e != 0 {
+		return 0, e
 	}
+	return int(n), nil
 }
 
 // rawFstat is fstat(2).
@@ -84,12 +79,22 @@ func isLocal(fd int) bool {
 	return !remoteFileSystems[int64(st.Type)]
 }
 
-// pread reads fs's file at off: raw on a local file system.
+// pread reads fs's file at off: raw on a local file system. A read a
+// signal interrupted is made again, for the splitter and the head check
+// alike.
 func (fs *fileState) pread(p []byte, off int64) (int, error) {
-	if fs.raw {
-		return rawPread(fs.fd, p, off)
+	for {
+		var n int
+		var err error
+		if fs.raw {
+			n, err = rawPread(fs.fd, p, off)
+		} else {
+			n, err = syscall.Pread(fs.fd, p, off)
+		}
+		if err != syscall.EINTR {
+			return n, err
+		}
 	}
-	return syscall.Pread(fs.fd, p, off)
 }
 
 // fstat stats fs's file: raw on a local file system.

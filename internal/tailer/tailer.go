@@ -402,20 +402,15 @@ type offsetReader struct {
 }
 
 func (r *offsetReader) Read(p []byte) (int, error) {
-	for {
-		n, err := r.fs.pread(p, r.sp.Consumed())
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, &os.PathError{Op: "pread", Path: "", Err: err}
-		}
-		r.short = n < len(p)
-		if n == 0 {
-			return 0, io.EOF
-		}
-		return n, nil
+	n, err := r.fs.pread(p, r.sp.Consumed())
+	if err != nil {
+		return 0, &os.PathError{Op: "pread", Path: r.fs.f.Name(), Err: err}
 	}
+	r.short = n < len(p)
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // followFile reads the open file f from offset until ctx ends, or until

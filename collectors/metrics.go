@@ -20,3 +20,12 @@ func CounterVec(name, help string, labels ...string) *prometheus.CounterVec {
 func HistogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 }
+
+// Resolve fills children with vec's child for each of values, in their
+// order: a collector resolves its series once, when it is built, and
+// indexes them by a closed set's position per line (LogCollector).
+func Resolve(children []prometheus.Counter, vec *prometheus.CounterVec, values []string) {
+	for i, v := range values {
+		children[i] = vec.WithLabelValues(v)
+	}
+}

@@ -128,8 +128,8 @@ func New(cfg Config) (*Collector, error) {
 		authFailures:  collectors.CounterVec("dovecot_auth_failures_total", "Failed passdb and userdb lookups logged by the auth process (auth_verbose=yes), by reason.", "reason"),
 		failedSaves:   newFIFOSet(cfg.MaxPending),
 	}
+	collectors.Resolve(c.loginsBy[:], c.logins, services[:])
 	for i, s := range services {
-		c.loginsBy[i] = c.logins.WithLabelValues(s)
 		for j, r := range loginFailReasons {
 			for k, b := range knownBotValues {
 				c.loginFailuresBy[i][j][k] = c.loginFailures.WithLabelValues(s, r, b)
@@ -141,12 +141,8 @@ func New(cfg Config) (*Collector, error) {
 			c.deliveriesBy[i][j] = c.deliveries.WithLabelValues(a, r)
 		}
 	}
-	for i, r := range relayResults {
-		c.relaysBy[i] = c.relays.WithLabelValues(r)
-	}
-	for i, r := range authFailReasons {
-		c.authFailuresBy[i] = c.authFailures.WithLabelValues(r)
-	}
+	collectors.Resolve(c.relaysBy[:], c.relays, relayResults[:])
+	collectors.Resolve(c.authFailuresBy[:], c.authFailures, authFailReasons[:])
 	c.metrics = collectors.Metrics{c.logins, c.loginFailures, c.deliveries, c.relays, c.authFailures}
 	if cfg.KnownBotNetworks != "" {
 		n, err := LoadNetworks(cfg.KnownBotNetworks)

@@ -138,15 +138,9 @@ func New(cfg Config) (*Collector, error) {
 		notSigned:     collectors.CounterVec("opendkim_messages_not_signed_total", "Messages from a client OpenDKIM signs for that it did not sign, by reason (logged only with LogWhy yes).", "reason"),
 		verifications: collectors.CounterVec("opendkim_verifications_total", "Messages OpenDKIM verified, by result: pass (needs SyslogSuccess yes), fail, no_signature (needs LogWhy yes), other (the key could not be retrieved).", "result"),
 	}
-	for i, r := range signFailureReasons {
-		c.signFailuresBy[i] = c.signFailures.WithLabelValues(r)
-	}
-	for i, r := range notSignedReasons {
-		c.notSignedBy[i] = c.notSigned.WithLabelValues(r)
-	}
-	for i, r := range results {
-		c.verificationsBy[i] = c.verifications.WithLabelValues(r)
-	}
+	collectors.Resolve(c.signFailuresBy[:], c.signFailures, signFailureReasons[:])
+	collectors.Resolve(c.notSignedBy[:], c.notSigned, notSignedReasons[:])
+	collectors.Resolve(c.verificationsBy[:], c.verifications, results[:])
 	c.metrics = collectors.Metrics{c.signed, c.signFailures, c.notSigned, c.verifications}
 	if cfg.ProbeAddress != "" {
 		if cfg.ProbeFrom == "" {

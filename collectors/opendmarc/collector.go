@@ -83,20 +83,14 @@ func New(cfg Config) *Collector {
 		errors:       collectors.CounterVec("opendmarc_errors_total", "Errors OpenDMARC logged while handling a message, by reason: policy_store, header_add, history, report, milter, other.", "reason"),
 		ignoredConns: collectors.Counter("opendmarc_connections_ignored_total", "SMTP connections OpenDMARC let through unexamined: the client is in IgnoreHosts (\"ignoring connection from\")."),
 	}
-	for i, r := range results {
-		c.resultsBy[i] = c.results.WithLabelValues(r)
-	}
+	collectors.Resolve(c.resultsBy[:], c.results, results[:])
 	for i, o := range origins {
 		for j, r := range spfResults {
 			c.spfBy[i][j] = c.spf.WithLabelValues(o, r)
 		}
 	}
-	for i, r := range notEvaluatedReasons {
-		c.notEvaluatedBy[i] = c.notEvaluated.WithLabelValues(r)
-	}
-	for i, r := range errorReasons {
-		c.errorsBy[i] = c.errors.WithLabelValues(r)
-	}
+	collectors.Resolve(c.notEvaluatedBy[:], c.notEvaluated, notEvaluatedReasons[:])
+	collectors.Resolve(c.errorsBy[:], c.errors, errorReasons[:])
 	c.metrics = []prometheus.Collector{c.results, c.spf, c.notEvaluated, c.errors, c.ignoredConns}
 	return c
 }

@@ -1,10 +1,8 @@
 package collectors
 
-import (
-	"slices"
-	"strings"
-	"testing"
-)
+import "slices"
+import "strings"
+import "testing"
 
 // TestAlnumPrefix: the run of letters and digits at the start of a string,
 // at most max bytes, for every byte value and at every length around max.

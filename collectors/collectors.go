@@ -9,17 +9,15 @@
 // them.
 package collectors
 
-import (
-	"context"
-	"log/slog"
-	"strconv"
-	"time"
+import "context"
+import "log/slog"
+import "strconv"
+import "time"
 
-	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/alecthomas/kingpin/v2"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/internal/logline"
-)
+import "github.com/cabalmail/mailtier/internal/logline"
 
 // LogCollector turns the log lines of the programs it claims into metrics.
 // Handle and Collect may be called from different goroutines.

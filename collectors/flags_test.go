@@ -1,14 +1,12 @@
 package collectors
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "fmt"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/alecthomas/kingpin/v2"
-)
+import "github.com/alecthomas/kingpin/v2"
 
 // TestCollectorFlags: a collector's flags are named after its
 // Registration, its programs flag defaults to the Registration's

@@ -1,9 +1,7 @@
 package dashboards
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
+import "strings"
 
 // Query building blocks. Every selector names the tier and the instance
 // (the exporter sidecar of one task), every range is $__rate_interval, and

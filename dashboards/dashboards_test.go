@@ -1,22 +1,20 @@
 package dashboards_test
 
-import (
-	"bytes"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"testing"
+import "bytes"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "slices"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
-	"github.com/cabalmail/mailtier/dashboards"
-	"github.com/cabalmail/mailtier/dashboards/grafana"
-	"github.com/cabalmail/mailtier/dashboards/panelcheck"
-)
+import "github.com/cabalmail/mailtier/dashboards"
+import "github.com/cabalmail/mailtier/dashboards/grafana"
+import "github.com/cabalmail/mailtier/dashboards/panelcheck"
 
 // The static checks: the JSON files in this directory, as Grafana loads
 // them, against Grafana's conventions, grafana/dashboard-linter's rules

@@ -1,10 +1,8 @@
 package dashboards_test
 
-import (
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"strings"
-	"testing"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "strings"
+import "testing"
 
 // docs/dashboards.md says what each dashboard answers, panel by panel: it
 // must name every panel in the table of its dashboard (the exporter health

@@ -1,9 +1,7 @@
 package dashboards
 
-import (
-	"fmt"
-	"sort"
-)
+import "fmt"
+import "sort"
 
 // All returns every dashboard, ordered by file name.
 func All() []Dashboard {

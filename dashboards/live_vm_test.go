@@ -1,17 +1,15 @@
 package dashboards_test
 
-import (
-	"net/http"
-	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
+import "net/http"
+import "net/http/httptest"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/vmtest"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/vmtest"
 
 // TestPanelsReturnDataFromReplayOnVictoriaMetrics is
 // TestPanelsReturnDataFromReplay with VictoriaMetrics in Prometheus' place,

@@ -1,14 +1,12 @@
 package dashboards
 
-import (
-	"encoding/json"
-	"fmt"
-	"math"
-	"sort"
-	"strings"
+import "encoding/json"
+import "fmt"
+import "math"
+import "sort"
+import "strings"
 
-	"github.com/cabalmail/mailtier/dashboards/grafana"
-)
+import "github.com/cabalmail/mailtier/dashboards/grafana"
 
 // The definitions in this package describe dashboards with the builder
 // types below: what differs from panel to panel, in the terms of the

@@ -1,15 +1,13 @@
 package dashboards_test
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"github.com/cabalmail/mailtier/dashboards/grafana"
-	"github.com/cabalmail/mailtier/dashboards/panelcheck"
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/rules/rulefiles"
-)
+import "github.com/cabalmail/mailtier/dashboards/grafana"
+import "github.com/cabalmail/mailtier/dashboards/panelcheck"
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/rules/rulefiles"
 
 // What the tests read from the rest of the repository: the dashboards as
 // Grafana loads them, docs/metrics.md, the rules and the runbooks.

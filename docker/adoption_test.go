@@ -4,22 +4,20 @@
 // and the runbook links a build points wherever the runbooks live.
 package docker_test
 
-import (
-	"bytes"
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
+import "bytes"
+import "encoding/json"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
 
-	"gopkg.in/yaml.v3"
+import "gopkg.in/yaml.v3"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/upstream"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/upstream"
 
 func repoPath(t *testing.T, rel ...string) string {
 	t.Helper()

@@ -5,28 +5,26 @@ package docker_test
 // it (terraform/testdata/sidecar/default.json, checked by go test
 // ./terraform/).
 
-import (
-	"archive/zip"
-	"bytes"
-	"crypto/sha256"
-	"debug/elf"
-	"encoding/base64"
-	"encoding/json"
-	"go/parser"
-	"go/token"
-	"maps"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
-	"strings"
-	"testing"
+import "archive/zip"
+import "bytes"
+import "crypto/sha256"
+import "debug/elf"
+import "encoding/base64"
+import "encoding/json"
+import "go/parser"
+import "go/token"
+import "maps"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/upstream"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/upstream"
 
 // sidecarContainer is the part of the sidecar's container definition the
 // image must agree with.

@@ -1,21 +1,19 @@
 package rules_test
 
-import (
-	"bytes"
-	"encoding/json"
-	"maps"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
+import "bytes"
+import "encoding/json"
+import "maps"
+import "net/http"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
-	"gopkg.in/yaml.v3"
+import "gopkg.in/yaml.v3"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // --- Alertmanager -----------------------------------------------------------------
 

@@ -7,21 +7,19 @@
 // rest runs in plain `go test ./rules/...`.
 package rules_test
 
-import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"testing"
+import "bufio"
+import "bytes"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/rules/rulefiles"
-)
+import "github.com/cabalmail/mailtier/docs/metricsdoc"
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/rules/rulefiles"
 
 const runbookBase = "https://github.com/cabalmail/mailtier/blob/main/docs/runbooks/"
 

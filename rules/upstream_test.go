@@ -1,18 +1,16 @@
 package rules_test
 
-import (
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
+import "github.com/cabalmail/mailtier/docs/metricsdoc"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
-	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"testing"
+import "os"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/upstream"
-)
+import "github.com/cabalmail/mailtier/internal/upstream"
 
 // TestUpstreamAlertsDoc checks docs/alerts.md's table of cabal-infra's
 // alerts: one row for each of its 16, saying whether it is kept,

@@ -1,18 +1,16 @@
 package terraform_test
 
-import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/upstream"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/upstream"
 
 // terraformBinary returns the terraform the Makefile builds
 // (go install github.com/hashicorp/terraform@v1.5.7): $TERRAFORM, else

@@ -1,19 +1,17 @@
 package terraform_test
 
-import (
-	"encoding/json"
-	"path"
-	"path/filepath"
-	"reflect"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
+import "encoding/json"
+import "path"
+import "path/filepath"
+import "reflect"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/secrets"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/secrets"
 
 // What cabal-infra (56bdbf2) already deploys for its own Python alert_sink,
 // in terraform/infra/modules/monitoring/alert_sink.tf and ssm.tf. mailtier's

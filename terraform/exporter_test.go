@@ -4,25 +4,23 @@ package terraform_test
 // run against the real exporter; and the Dovecot statistics the shipped
 // 95-stats.conf produces, as captured from a running Dovecot.
 
-import (
-	"bufio"
-	"io"
-	"maps"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "bufio"
+import "io"
+import "maps"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "sort"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 const dovecotStatsCapture = "testdata/dovecot-2.3.19.1-stats.openmetrics"
 

@@ -11,18 +11,16 @@ package terraform_test
 // rewrites them). The fast tier checks the properties the deployment
 // depends on in those goldens.
 
-import (
-	"encoding/json"
-	"fmt"
-	"path/filepath"
-	"reflect"
-	"regexp"
-	"sort"
-	"strings"
-	"testing"
+import "encoding/json"
+import "fmt"
+import "path/filepath"
+import "reflect"
+import "regexp"
+import "sort"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/upstream"
-)
+import "github.com/cabalmail/mailtier/internal/upstream"
 
 // The account and the values AWS gives the module's data sources and
 // resources in the tests.

@@ -1,14 +1,12 @@
 package terraform_test
 
-import (
-	"encoding/json"
-	"flag"
-	"path/filepath"
-	"reflect"
-	"slices"
-	"strings"
-	"testing"
-)
+import "encoding/json"
+import "flag"
+import "path/filepath"
+import "reflect"
+import "slices"
+import "strings"
+import "testing"
 
 var update = flag.Bool("update", false, "rewrite testdata/sidecar/*.json from terraform's rendering")
 

@@ -11,22 +11,20 @@ package dovecot
 // client_limit or hibernation does to processes, and starts right after
 // a restart of the exporter or of Dovecot: no log is replayed.
 
-import (
-	"bufio"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
+import "bufio"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "net"
+import "strconv"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-)
+import "github.com/cabalmail/mailtier/collectors"
 
 // AnvilRegistration puts the anvil reader behind --collector.anvil.
 var AnvilRegistration = collectors.Registration{

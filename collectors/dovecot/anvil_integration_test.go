@@ -1,21 +1,19 @@
 package dovecot_test
 
-import (
-	"fmt"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "fmt"
+import "os"
+import "os/exec"
+import "os/user"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/collectors/dovecot"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // anvilConf opens the anvil socket to the group nogroup, as a deployment
 // opens it to the exporter's group (docs/collectors.md).

@@ -1,17 +1,15 @@
 package dovecot_test
 
-import (
-	"bufio"
-	"net"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
+import "bufio"
+import "net"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/collectors/dovecot"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // fakeAnvil answers every connection on a unix socket with answer, after
 // reading the handshake and the command, and records what it was sent.

@@ -1,12 +1,10 @@
 package dovecot_test
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/dovecot"
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // BenchmarkHandle hands the corpus's Dovecot lines (syslog and Dovecot's
 // own file), envelopes already parsed, to Handle: one op is one pass. It

@@ -10,22 +10,20 @@
 // a known-bot file carry known_bot="true".
 package dovecot
 
-import (
-	"context"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"net/url"
-	"sync"
-	"sync/atomic"
-	"time"
-	"unsafe"
+import "context"
+import "fmt"
+import "log/slog"
+import "net/http"
+import "net/url"
+import "sync"
+import "sync/atomic"
+import "time"
+import "unsafe"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/internal/logline"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/internal/logline"
 
 // Registration puts the collector behind --collector.dovecot.
 var Registration = collectors.Registration{

@@ -1,21 +1,19 @@
 package dovecot_test
 
-import (
-	"fmt"
-	"math"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
+import "fmt"
+import "math"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/internal/pipeline"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/collectors/dovecot"
+import "github.com/cabalmail/mailtier/internal/pipeline"
 
 // feed hands lines to c, failing on one it does not recognise.
 var feed = metrictest.MustFeed

@@ -1,15 +1,13 @@
 package dovecot
 
-import (
-	"bufio"
-	"fmt"
-	"io"
-	"net/netip"
-	"os"
-	"slices"
-	"strconv"
-	"strings"
-)
+import "bufio"
+import "fmt"
+import "io"
+import "net/netip"
+import "os"
+import "slices"
+import "strconv"
+import "strings"
 
 // Networks is a set of IP networks: the known-bot networks whose login
 // failures carry known_bot="true". The zero value and nil are empty.

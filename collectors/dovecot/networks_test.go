@@ -1,11 +1,9 @@
 package dovecot
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 func TestParseNetworks(t *testing.T) {
 	n, err := ParseNetworks(strings.NewReader(`# scanners seen on every tier

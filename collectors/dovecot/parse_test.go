@@ -1,13 +1,11 @@
 package dovecot
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 func TestParse(t *testing.T) {
 	metrictest.ParseCases(t, "testdata/parse.cases", kindNames, parseLine)

@@ -1,13 +1,11 @@
 package dovecot_test
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/dovecot"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // The pipeline hands Handle records whose strings alias its read buffer,
 // overwritten by the next read. Fed that way, the corpus gives exactly

@@ -1,12 +1,10 @@
 package dovecot
 
-import (
-	"math/rand/v2"
-	"strings"
-	"testing"
+import "math/rand/v2"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // scanPieces are the markers and needles the scanners look for, so that
 // near misses and overlaps are common in texts made of them.

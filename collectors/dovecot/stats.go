@@ -1,18 +1,16 @@
 package dovecot
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"math"
-	"net/http"
-	"strconv"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "math"
+import "net/http"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // The Dovecot stats passthrough reads the OpenMetrics text that Dovecot
 // 2.3's stats process serves (service stats { inet_listener http }) for the

@@ -1,22 +1,20 @@
 package dovecot_test
 
-import (
-	"bytes"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"strings"
-	"testing"
-	"time"
+import "bytes"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/common/expfmt"
+import "github.com/prometheus/common/model"
 
-	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/collectors/dovecot"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // serve answers every request with body, as Dovecot's stats listener does.
 func serve(t *testing.T, body string) string {

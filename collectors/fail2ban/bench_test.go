@@ -1,11 +1,9 @@
 package fail2ban_test
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors/fail2ban"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/fail2ban"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // The corpus's fail2ban log.
 var corpus = metrictest.CorpusBench[*fail2ban.Collector, fail2ban.Event]{

@@ -14,22 +14,20 @@
 // counting anything.
 package fail2ban
 
-import (
-	"bufio"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"log/slog"
-	"os"
-	"strings"
-	"sync"
+import "bufio"
+import "errors"
+import "fmt"
+import "io"
+import "io/fs"
+import "log/slog"
+import "os"
+import "strings"
+import "sync"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/internal/logline"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/internal/logline"
 
 // DefaultJails are the jail names that are label values unless
 // --collector.fail2ban.jails says otherwise: the mail and SSH jails of

@@ -1,12 +1,10 @@
 package fail2ban
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 func TestParse(t *testing.T) {
 	metrictest.ParseCases(t, "testdata/parse.cases", kindNames, func(t *testing.T, line string) any {

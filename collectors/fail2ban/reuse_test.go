@@ -1,11 +1,9 @@
 package fail2ban_test
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors/fail2ban"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/fail2ban"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // The pipeline hands Handle records whose strings alias its read buffer,
 // overwritten by the next read. Fed that way, the corpus gives exactly

@@ -1,11 +1,9 @@
 package fail2ban
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // indexPair agrees with strings.Index.
 func TestIndexPair(t *testing.T) {

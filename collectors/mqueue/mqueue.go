@@ -11,21 +11,19 @@
 // message body, tf/xf transient files.
 package mqueue
 
-import (
-	"bufio"
-	"errors"
-	"io/fs"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
+import "bufio"
+import "errors"
+import "io/fs"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-)
+import "github.com/cabalmail/mailtier/collectors"
 
 // Registration puts the collector behind --collector.mqueue.
 var Registration = collectors.Registration{

@@ -1,16 +1,14 @@
 package mqueue
 
-import (
-	"bufio"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "bufio"
+import "os"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 func write(t *testing.T, path string, size int, mtime time.Time) {
 	t.Helper()

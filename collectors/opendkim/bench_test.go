@@ -1,11 +1,9 @@
 package opendkim_test
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors/opendkim"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/opendkim"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // The corpus's OpenDKIM lines.
 var corpus = metrictest.CorpusBench[*opendkim.Collector, opendkim.Event]{

@@ -14,21 +14,19 @@
 // loading key"), and only the second line counts.
 package opendkim
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/opendkim/probe"
-	"github.com/cabalmail/mailtier/internal/logline"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/collectors/opendkim/probe"
+import "github.com/cabalmail/mailtier/internal/logline"
 
 // Registration puts the collector behind --collector.opendkim.
 var Registration = collectors.Registration{

@@ -1,24 +1,22 @@
 package opendkim_test
 
-import (
-	"context"
-	"net"
-	"net/textproto"
-	"path/filepath"
-	"sync/atomic"
-	"testing"
-	"time"
+import "context"
+import "net"
+import "net/textproto"
+import "path/filepath"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
-	"github.com/emersion/go-milter"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+import "github.com/emersion/go-milter"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/opendkim"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/collectors/opendkim"
 
 // value returns the value of the series name{labels} ("k=v,k=v") from c;
 // a histogram's value is its sample count.

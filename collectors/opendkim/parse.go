@@ -1,10 +1,8 @@
 package opendkim
 
-import (
-	"strings"
+import "strings"
 
-	"github.com/cabalmail/mailtier/collectors"
-)
+import "github.com/cabalmail/mailtier/collectors"
 
 // Kind is what an OpenDKIM line reports.
 type Kind uint8

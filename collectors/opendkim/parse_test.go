@@ -1,11 +1,9 @@
 package opendkim
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 func TestParse(t *testing.T) {
 	metrictest.ParseCases(t, "testdata/parse.cases", kindNames, func(_ *testing.T, msg string) any { return Parse(msg) })

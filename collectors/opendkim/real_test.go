@@ -7,23 +7,21 @@ package opendkim_test
 // also have a network namespace of their own with nothing but a loopback
 // interface, so no query can reach any resolver but the test's.
 
-import (
-	"context"
-	"fmt"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "os"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/emersion/go-milter"
+import "github.com/emersion/go-milter"
 
-	"github.com/cabalmail/mailtier/collectors/opendkim"
-	"github.com/cabalmail/mailtier/collectors/opendkim/probe"
-	"github.com/cabalmail/mailtier/internal/milterlab"
-)
+import "github.com/cabalmail/mailtier/collectors/opendkim"
+import "github.com/cabalmail/mailtier/collectors/opendkim/probe"
+import "github.com/cabalmail/mailtier/internal/milterlab"
 
 // signer is a signing OpenDKIM in a lab of its own.
 type signer struct {

@@ -1,11 +1,9 @@
 package opendmarc_test
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors/opendmarc"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/opendmarc"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // The OpenDMARC lines captured from the real daemon.
 var captured = metrictest.CorpusBench[*opendmarc.Collector, opendmarc.Event]{

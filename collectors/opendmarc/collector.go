@@ -13,12 +13,10 @@
 // label. The collector keeps no per-message state.
 package opendmarc
 
-import (
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/internal/logline"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/internal/logline"
 
 // Registration puts the collector behind --collector.opendmarc.
 var Registration = collectors.Registration{

@@ -1,14 +1,12 @@
 package opendmarc_test
 
-import (
-	"os"
-	"slices"
-	"strings"
-	"testing"
+import "os"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors/opendmarc"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/opendmarc"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // labRun is the golden exposition (testdata/lab-run.prom) of what
 // TestRealOpenDMARC's messages count, on the real OpenDMARC and in

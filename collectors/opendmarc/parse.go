@@ -1,10 +1,8 @@
 package opendmarc
 
-import (
-	"strings"
+import "strings"
 
-	"github.com/cabalmail/mailtier/collectors"
-)
+import "github.com/cabalmail/mailtier/collectors"
 
 // Kind is what an OpenDMARC line reports.
 type Kind uint8

@@ -6,23 +6,21 @@ package opendmarc_test
 // milterlab): no query reaches any resolver but the test's. Its syslog
 // lines come to the test, which counts them.
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/emersion/go-milter"
+import "github.com/emersion/go-milter"
 
-	"github.com/cabalmail/mailtier/collectors/opendkim/probe"
-	"github.com/cabalmail/mailtier/collectors/opendmarc"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/milterlab"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/collectors/opendkim/probe"
+import "github.com/cabalmail/mailtier/collectors/opendmarc"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/milterlab"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // The lab's sending host: the one address every SPF record allows.
 const (

@@ -1,11 +1,9 @@
 package opendmarc_test
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors/opendmarc"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/opendmarc"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // The pipeline hands Handle records whose strings alias its read buffer,
 // overwritten by the next read. Fed that way, OpenDMARC's captured lines

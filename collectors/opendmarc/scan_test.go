@@ -1,11 +1,9 @@
 package opendmarc
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // containsAny agrees with strings.Contains over each needle.
 func TestContainsAny(t *testing.T) {

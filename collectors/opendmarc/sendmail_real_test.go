@@ -16,23 +16,21 @@ package opendmarc_test
 // $MAILTIER_E2E_CACHE/sendmail-bin). The lines it captured are replayed by
 // collectors/sendmail's fast tests.
 
-import (
-	"bufio"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
+import "bufio"
+import "fmt"
+import "net"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/collectors/opendmarc"
-	"github.com/cabalmail/mailtier/collectors/sendmail"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/milterlab"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/collectors/opendmarc"
+import "github.com/cabalmail/mailtier/collectors/sendmail"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/milterlab"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // sendmailMC is the test's sendmail.mc: one MTA listener on loopback,
 // OpenDMARC as its milter, every accepted message queued and never

@@ -10,20 +10,18 @@
 // readable by anyone.
 package process
 
-import (
-	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"slices"
-	"strings"
-	"sync"
+import "errors"
+import "fmt"
+import "log/slog"
+import "os"
+import "slices"
+import "strings"
+import "sync"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/procfs"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/procfs"
 
-	"github.com/cabalmail/mailtier/collectors"
-)
+import "github.com/cabalmail/mailtier/collectors"
 
 // Groups are the names a process group may have: the suite's daemons. A
 // group's name is the prefix of its metrics.

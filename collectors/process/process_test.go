@@ -1,25 +1,23 @@
 package process_test
 
-import (
-	"bytes"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "bytes"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "log/slog"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "slices"
+import "strconv"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/alecthomas/kingpin/v2"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/process"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/collectors/process"
 
 // gather returns every sample of c as "name" -> value (the process metrics
 // have no labels); absent series are absent from the map.

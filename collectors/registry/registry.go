@@ -5,18 +5,16 @@
 // collector lists) is derived from this list.
 package registry
 
-import (
-	"slices"
+import "slices"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/dovecot"
-	"github.com/cabalmail/mailtier/collectors/fail2ban"
-	"github.com/cabalmail/mailtier/collectors/mqueue"
-	"github.com/cabalmail/mailtier/collectors/opendkim"
-	"github.com/cabalmail/mailtier/collectors/opendmarc"
-	"github.com/cabalmail/mailtier/collectors/process"
-	"github.com/cabalmail/mailtier/collectors/sendmail"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/collectors/dovecot"
+import "github.com/cabalmail/mailtier/collectors/fail2ban"
+import "github.com/cabalmail/mailtier/collectors/mqueue"
+import "github.com/cabalmail/mailtier/collectors/opendkim"
+import "github.com/cabalmail/mailtier/collectors/opendmarc"
+import "github.com/cabalmail/mailtier/collectors/process"
+import "github.com/cabalmail/mailtier/collectors/sendmail"
 
 // All lists every collector, in the order their flags appear in --help.
 var All = List{

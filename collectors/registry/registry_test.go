@@ -1,21 +1,19 @@
 package registry_test
 
-import (
-	"flag"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"testing"
-	"time"
+import "flag"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "testing"
+import "time"
 
-	"github.com/alecthomas/kingpin/v2"
+import "github.com/alecthomas/kingpin/v2"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/registry"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/collectors/registry"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 var update = flag.Bool("update", false, "rewrite "+registry.TerraformFile+" from the registry")
 

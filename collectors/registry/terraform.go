@@ -1,11 +1,9 @@
 package registry
 
-import (
-	"fmt"
-	"strings"
+import "fmt"
+import "strings"
 
-	"github.com/cabalmail/mailtier/collectors"
-)
+import "github.com/cabalmail/mailtier/collectors"
 
 // TerraformFile is where Terraform reads the registry, relative to the
 // repository's root.

@@ -8,16 +8,14 @@
 // deciding "received" needs, bounded whatever the log says.
 package sendmail
 
-import (
-	"slices"
-	"sync"
-	"time"
+import "slices"
+import "sync"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/internal/logline"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/internal/logline"
 
 // Registration puts the collector behind --collector.sendmail.
 var Registration = collectors.Registration{

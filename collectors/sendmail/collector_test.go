@@ -1,16 +1,14 @@
 package sendmail_test
 
-import (
-	"fmt"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"testing"
-	"time"
+import "fmt"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/collectors/sendmail"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/collectors/sendmail"
 
 // clock is a settable time source.
 type clock struct{ t time.Time }

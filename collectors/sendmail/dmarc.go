@@ -13,11 +13,9 @@ package sendmail
 // 8.17 with Debian's OpenDMARC writes exactly these lines
 // (testdata/opendmarc-sendmail.log).
 
-import (
-	"strings"
+import "strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // The values of sendmail_dmarc_dispositions_total{disposition}.
 const (

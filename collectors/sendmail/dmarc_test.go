@@ -1,15 +1,13 @@
 package sendmail_test
 
-import (
-	"os"
-	"strings"
-	"testing"
-	"time"
+import "os"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/collectors/sendmail"
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/sendmail"
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // TestDMARCDispositions counts the messages sendmail rejected and
 // quarantined at OpenDMARC's request. The reply is the one Debian's

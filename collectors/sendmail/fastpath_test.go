@@ -1,15 +1,13 @@
 package sendmail
 
-import (
-	"math/rand/v2"
-	"os"
-	"strings"
-	"testing"
+import "math/rand/v2"
+import "os"
+import "strings"
+import "testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+import "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/cabalmail/mailtier/internal/logline"
-)
+import "github.com/cabalmail/mailtier/internal/logline"
 
 // The hot path's shortcuts must classify exactly as the plain forms they
 // replace, kept here as references.

@@ -1,14 +1,12 @@
 package sendmail_test
 
-import (
-	"os"
-	"strings"
-	"testing"
-	"time"
+import "os"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/collectors/sendmail"
-	"github.com/cabalmail/mailtier/internal/logline"
-)
+import "github.com/cabalmail/mailtier/collectors/sendmail"
+import "github.com/cabalmail/mailtier/internal/logline"
 
 // corpusRecords returns the envelopes of the corpus's sendmail lines, each
 // stamped with one arrival time as the pipeline stamps a batch.

@@ -1,14 +1,12 @@
 package sendmail
 
-import (
-	"math/bits"
-	"slices"
-	"strings"
-	"time"
-	"unsafe"
+import "math/bits"
+import "slices"
+import "strings"
+import "time"
+import "unsafe"
 
-	"github.com/cabalmail/mailtier/collectors"
-)
+import "github.com/cabalmail/mailtier/collectors"
 
 // Kind is what a sendmail line reports.
 type Kind uint8

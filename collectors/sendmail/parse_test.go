@@ -1,10 +1,8 @@
 package sendmail
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 func TestParse(t *testing.T) {
 	metrictest.ParseCases(t, "testdata/parse.cases", kindNames, func(_ *testing.T, msg string) any {

@@ -1,11 +1,9 @@
 package sendmail
 
-import (
-	"fmt"
-	"math/rand/v2"
-	"testing"
-	"time"
-)
+import "fmt"
+import "math/rand/v2"
+import "testing"
+import "time"
 
 // TestQIDTableMatchesMap: random puts, gets and deletes give what Go's
 // map gives, with real hashes and with hashes made to collide (a few

@@ -1,11 +1,9 @@
 package sendmail
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // refSkipAddresses is skipAddresses as a scan of every byte, one state
 // per byte: outside a quoted string, inside one, or just after a

@@ -14,14 +14,12 @@ package sendmail
 // longest timeout (Timeout.datablock) is an hour, and a pid reused by
 // another session within that hour counts once.
 
-import (
-	"strings"
-	"time"
+import "strings"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-)
+import "github.com/cabalmail/mailtier/collectors"
 
 // SessionWindow is how long a session's pid is remembered.
 const SessionWindow = time.Hour

@@ -1,17 +1,15 @@
 package sendmail_test
 
-import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "encoding/json"
+import "fmt"
+import "os"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/collectors/sendmail"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/collectors/sendmail"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // labSessions is how many SMTP connections the lab driver made to
 // sendmail, from its plan (ground-truth.json): every in_* scenario is one

@@ -1,11 +1,9 @@
 package sendmail
 
-import (
-	"math/bits"
-	"math/rand/v2"
-	"time"
-	"unsafe"
-)
+import "math/bits"
+import "math/rand/v2"
+import "time"
+import "unsafe"
 
 // qidKey is a queue id as a table key: its bytes, zero-padded, as three
 // little-endian words. splitQID's queue ids are 8 to 20 letters and

@@ -1,10 +1,8 @@
 package sendmail
 
-import (
-	"fmt"
-	"testing"
-	"time"
-)
+import "fmt"
+import "testing"
+import "time"
 
 // TestHeldQueueOrderBounded: a server that is never idle always holds a
 // message, so order never empties; its length must still stay bounded by

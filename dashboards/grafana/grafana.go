@@ -10,12 +10,10 @@
 // written even when false, zero or empty is a pointer or a non-nil slice.
 package grafana
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"strings"
-)
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "strings"
 
 // Dashboard is a dashboard's JSON.
 type Dashboard struct {

@@ -1,13 +1,11 @@
 package grafana_test
 
-import (
-	"bytes"
-	"io/fs"
-	"testing"
+import "bytes"
+import "io/fs"
+import "testing"
 
-	"github.com/cabalmail/mailtier/dashboards"
-	"github.com/cabalmail/mailtier/dashboards/grafana"
-)
+import "github.com/cabalmail/mailtier/dashboards"
+import "github.com/cabalmail/mailtier/dashboards/grafana"
 
 // TestCommittedDashboardsRoundTrip reads each committed dashboard into the
 // model and writes it back: the bytes must be the file's, so no key the

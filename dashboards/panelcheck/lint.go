@@ -1,11 +1,9 @@
 package panelcheck
 
-import (
-	"fmt"
-	"os"
+import "fmt"
+import "os"
 
-	"gopkg.in/yaml.v3"
-)
+import "gopkg.in/yaml.v3"
 
 // Lint is dashboards/.lint, in grafana/dashboard-linter's format: rules
 // excluded, with a reason, for all panels or listed ones. The dashboards'

@@ -18,24 +18,22 @@
 // ./dashboards/cmd/checkpanels`.
 package panelcheck
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"io/fs"
-	"math"
-	"net/http"
-	"net/url"
-	"path"
-	"regexp"
-	"sort"
-	"strconv"
-	"strings"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "io/fs"
+import "math"
+import "net/http"
+import "net/url"
+import "path"
+import "regexp"
+import "sort"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/cabalmail/mailtier/dashboards/grafana"
-)
+import "github.com/cabalmail/mailtier/dashboards/grafana"
 
 // Query is one PromQL query of a dashboard.
 type Query struct {

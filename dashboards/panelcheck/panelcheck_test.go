@@ -1,15 +1,13 @@
 package panelcheck
 
-import (
-	"context"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/dashboards"
-)
+import "github.com/cabalmail/mailtier/dashboards"
 
 const sample = `{
   "uid": "u", "title": "T",

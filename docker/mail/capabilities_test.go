@@ -2,21 +2,19 @@
 // the real programs, run the way cabal-infra's task definitions run them.
 package mail_test
 
-import (
-	"fmt"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "fmt"
+import "os"
+import "os/exec"
+import "os/user"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/upstream"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/upstream"
 
 // underTierCapabilities returns cmd run as cabal-infra's task definition
 // runs the tier's processes: root, with the tier's capabilities as the

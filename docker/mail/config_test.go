@@ -5,22 +5,20 @@ package mail_test
 // (terraform/testdata/sidecar/default.json, checked by go test
 // ./terraform/).
 
-import (
-	"encoding/json"
-	"maps"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
-	"strings"
-	"testing"
+import "encoding/json"
+import "maps"
+import "os"
+import "os/exec"
+import "os/user"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/upstream"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/upstream"
 
 // sidecarCommands returns each tier's exporter command line as terraform
 // renders it with monitoring on.

@@ -4,24 +4,22 @@
 // writing the exporter's series to a real VictoriaMetrics.
 package prometheus_test
 
-import (
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "net/url"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "sort"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/vmtest"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/vmtest"
 
 // render runs entrypoint.sh with MAILTIER_PROM_BINARY=true, so that it only
 // writes the configuration, and returns the rendered file and the script's

@@ -5,12 +5,10 @@
 // every panel query.
 package metricsdoc
 
-import (
-	"fmt"
-	"os"
-	"regexp"
-	"strings"
-)
+import "fmt"
+import "os"
+import "regexp"
+import "strings"
 
 // Types are the metric types a metric row may give.
 var Types = map[string]bool{

@@ -1,11 +1,9 @@
 package metricsdoc
 
-import (
-	"os"
-	"path/filepath"
-	"reflect"
-	"testing"
-)
+import "os"
+import "path/filepath"
+import "reflect"
+import "testing"
 
 func TestParseMetricsDoc(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "metrics.md"))

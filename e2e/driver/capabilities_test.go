@@ -1,15 +1,13 @@
 package main
 
-import (
-	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"testing"
+import "os"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/upstream"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/upstream"
 
 // TestRunShCapabilitySets checks that make e2e runs the daemons under
 // cabal-infra's capability sets: e2e/run.sh's CAPS_ lines equal the sets

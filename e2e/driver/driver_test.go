@@ -1,9 +1,7 @@
 package main
 
-import (
-	"strconv"
-	"testing"
-)
+import "strconv"
+import "testing"
 
 func TestSyslogProgram(t *testing.T) {
 	for line, want := range map[string]string{

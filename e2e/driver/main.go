@@ -12,20 +12,18 @@
 // exits 1 on any failure.
 package main
 
-import (
-	"bufio"
-	"flag"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
-)
+import "bufio"
+import "flag"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "strconv"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "time"
 
 type suite struct {
 	dir      string // the run's directory (e2e/run.sh)

@@ -1,19 +1,17 @@
 package main
 
-import (
-	"bytes"
-	"fmt"
-	"io"
-	"net/http"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
+import "bytes"
+import "fmt"
+import "io"
+import "net/http"
+import "sort"
+import "strconv"
+import "strings"
+import "sync"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-)
+import dto "github.com/prometheus/client_model/go"
+import "github.com/prometheus/common/expfmt"
+import "github.com/prometheus/common/model"
 
 // series names one time series: name{a="x",b="y"}, labels sorted. A
 // histogram is named by its _count and _sum series.

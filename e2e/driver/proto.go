@@ -1,15 +1,13 @@
 package main
 
-import (
-	"bufio"
-	"crypto/tls"
-	"encoding/base64"
-	"fmt"
-	"net"
-	"strconv"
-	"strings"
-	"time"
-)
+import "bufio"
+import "crypto/tls"
+import "encoding/base64"
+import "fmt"
+import "net"
+import "strconv"
+import "strings"
+import "time"
 
 // Every server the suite talks to is on 127.0.0.1; clients pick their
 // source address in 127.0.0.0/8 to play different hosts.

@@ -1,21 +1,19 @@
 package main
 
-import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
-)
+import "bufio"
+import "bytes"
+import "compress/gzip"
+import "fmt"
+import "io"
+import "os"
+import "os/exec"
+import "os/user"
+import "path/filepath"
+import "sort"
+import "strconv"
+import "strings"
+import "syscall"
+import "time"
 
 // poll calls cond every 20 ms until it is true or timeout passes.
 func poll(timeout time.Duration, what string, cond func() (bool, error)) error {

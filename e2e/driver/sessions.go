@@ -1,9 +1,7 @@
 package main
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
+import "time"
 
 // heldSessions is how many IMAP sessions the driver holds open at once to
 // check Dovecot's anvil count (--collector.anvil).

@@ -1,12 +1,10 @@
 package main
 
-import (
-	"bufio"
-	"net"
-	"strconv"
-	"strings"
-	"sync"
-)
+import "bufio"
+import "net"
+import "strconv"
+import "strings"
+import "sync"
 
 // sink is "the internet": the SMTP server sendmail's esmtp mailer delivers
 // every remote domain to. It accepts everything and counts what it got, an

@@ -1,11 +1,9 @@
 package main
 
-import (
-	"fmt"
-	"strings"
-	"sync/atomic"
-	"time"
-)
+import "fmt"
+import "strings"
+import "sync/atomic"
+import "time"
 
 // An action is one thing a client does. run performs it, and fails unless
 // every server reply is the expected one; then adds what it caused to the

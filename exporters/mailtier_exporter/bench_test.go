@@ -1,23 +1,21 @@
 package main
 
-import (
-	"bufio"
-	"cmp"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
-	"testing"
+import "bufio"
+import "cmp"
+import "fmt"
+import "io"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strconv"
+import "strings"
+import "sync"
+import "syscall"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // The throughput and memory benchmarks of --once, side by side with a
 // line-count floor and with mtail, each a whole process reading the same

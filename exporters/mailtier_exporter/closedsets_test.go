@@ -1,9 +1,7 @@
 package main
 
-import (
-	"github.com/cabalmail/mailtier/collectors/registry"
-	"github.com/cabalmail/mailtier/internal/pipeline"
-)
+import "github.com/cabalmail/mailtier/collectors/registry"
+import "github.com/cabalmail/mailtier/internal/pipeline"
 
 // closedSets lists every value each label may take: the pipeline's own
 // labels, then every collector's closed sets from the registry. The

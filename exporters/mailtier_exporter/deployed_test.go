@@ -1,12 +1,10 @@
 package main
 
-import (
-	"encoding/json"
-	"slices"
-	"testing"
+import "encoding/json"
+import "slices"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // TestSoakRunsAsDeployed holds the soak benchmarks' runtime environment to
 // the sidecar's task definition as Terraform plans it with its defaults

@@ -1,25 +1,23 @@
 package main
 
-import (
-	"bufio"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strings"
-	"testing"
+import "bufio"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "path/filepath"
+import "slices"
+import "sort"
+import "strings"
+import "testing"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+import "github.com/prometheus/common/expfmt"
+import "github.com/prometheus/common/model"
 
-	"github.com/cabalmail/mailtier/collectors/process"
-	"github.com/cabalmail/mailtier/collectors/registry"
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/collectors/process"
+import "github.com/cabalmail/mailtier/collectors/registry"
+import "github.com/cabalmail/mailtier/docs/metricsdoc"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // documented reads docs/metrics.md: every metric's label names, sorted.
 func documented(t *testing.T) map[string][]string {

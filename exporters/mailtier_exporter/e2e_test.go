@@ -1,27 +1,25 @@
 package main
 
-import (
-	"bytes"
-	"flag"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "bytes"
+import "flag"
+import "fmt"
+import "io"
+import "net/http"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "slices"
+import "sort"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+import "github.com/prometheus/common/expfmt"
+import "github.com/prometheus/common/model"
 
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 

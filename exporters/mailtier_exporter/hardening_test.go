@@ -1,21 +1,19 @@
 package main
 
-import (
-	"github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
-	"bytes"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
-)
+import "bytes"
+import "fmt"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
 // waitExit waits for the exporter to exit after a signal; an exporter
 // that does not exit within 10 s is stuck.

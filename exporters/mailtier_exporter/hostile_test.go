@@ -1,18 +1,16 @@
 package main
 
-import (
-	"bufio"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strings"
-	"testing"
+import "bufio"
+import "math/rand/v2"
+import "os"
+import "path/filepath"
+import "regexp"
+import "sort"
+import "strings"
+import "testing"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-)
+import "github.com/prometheus/common/expfmt"
+import "github.com/prometheus/common/model"
 
 // hostileLog writes n lines built from the corpus's real sendmail lines
 // with every attacker-controlled part replaced by hostile text (random

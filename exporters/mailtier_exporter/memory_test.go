@@ -1,13 +1,11 @@
 package main
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
-)
+import "fmt"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
 // memLimit is the deployed soft memory limit (the sidecar's 128 MiB
 // container runs with GOMEMLIMIT=96MiB), and peakLimit what the peak RSS

@@ -1,10 +1,8 @@
 package main
 
-import (
-	"io"
-	"os"
-	"testing"
-)
+import "io"
+import "os"
+import "testing"
 
 // BenchmarkOnceInProcess runs --once inside the test process over 10 M
 // lines of the realistic mix the other benchmarks read. Its CPU profile is

@@ -1,19 +1,17 @@
 package main
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"sync"
-	"syscall"
-	"testing"
-	"time"
-)
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "io"
+import "os"
+import "path/filepath"
+import "regexp"
+import "strconv"
+import "sync"
+import "syscall"
+import "testing"
+import "time"
 
 // blockWriter appends numbered sendmail lines to a file in 4 KiB blocks
 // that split lines, as a busy syslog daemon's buffered writes do. Every

@@ -1,15 +1,13 @@
 package main
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
-)
+import "fmt"
+import "os"
+import "path/filepath"
+import "sort"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
 // procStat returns a process's CPU time (user + system) and peak RSS.
 func procStat(t testing.TB, pid int) (cpu time.Duration, hwm int64) {

@@ -16,10 +16,8 @@
 // line. It knows nothing of files or of what any daemon's message means.
 package logline
 
-import (
-	"strings"
-	"time"
-)
+import "strings"
+import "time"
 
 // Format says which envelope a line had.
 type Format uint8

@@ -1,13 +1,11 @@
 package logline
 
-import (
-	"strings"
-	"testing"
-	"time"
-	"unicode/utf8"
+import "strings"
+import "testing"
+import "time"
+import "unicode/utf8"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 func TestParse(t *testing.T) {
 	for _, tc := range []struct {

@@ -1,10 +1,8 @@
 package logline
 
-import (
-	"os"
-	"strings"
-	"testing"
-)
+import "os"
+import "strings"
+import "testing"
 
 // BenchmarkParseCorpus reads the envelopes of the corpus's lines, in
 // their order: traditional syslog (sendmail, OpenDKIM, Dovecot through

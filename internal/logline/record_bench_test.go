@@ -1,11 +1,9 @@
 package logline_test
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // BenchmarkRecordParseCorpus is BenchmarkParseCorpus into one reused
 // Record, as the pipeline parses: no Record is copied per line.

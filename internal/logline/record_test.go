@@ -1,12 +1,10 @@
 package logline_test
 
-import (
-	"testing"
-	"time"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-)
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/metrictest"
 
 // TestRecordParseReused: a Record parsed into again holds exactly what
 // Parse returns for the new line, nothing of the line before, and is

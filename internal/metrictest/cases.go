@@ -1,17 +1,15 @@
 package metrictest
 
-import (
-	"bufio"
-	"fmt"
-	"os"
-	"reflect"
-	"strconv"
-	"strings"
-	"testing"
+import "bufio"
+import "fmt"
+import "os"
+import "reflect"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // ParseCases checks a parser against its table of cases in file (a
 // testdata file of the parser's package):

@@ -1,14 +1,12 @@
 package metrictest
 
-import (
-	"bufio"
-	"os"
-	"strconv"
-	"strings"
-	"testing"
+import "bufio"
+import "os"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors"
-)
+import "github.com/cabalmail/mailtier/collectors"
 
 // GroundTruthWants reads file (a testdata file of the collector's
 // package), which says what the corpus's series must be in the terms of

@@ -8,31 +8,29 @@
 // (GroundTruthWants, ExpectCorpus).
 package metrictest
 
-import (
-	"bytes"
-	"encoding/json"
-	"flag"
-	"fmt"
-	"log/slog"
-	"maps"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "bytes"
+import "encoding/json"
+import "flag"
+import "fmt"
+import "log/slog"
+import "maps"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
+import "github.com/alecthomas/kingpin/v2"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/testutil"
+import dto "github.com/prometheus/client_model/go"
+import "github.com/prometheus/common/expfmt"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/pipeline"
-	"github.com/cabalmail/mailtier/internal/tailer"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/pipeline"
+import "github.com/cabalmail/mailtier/internal/tailer"
 
 // Feed parses each line's envelope and hands the lines of c's programs to
 // c, returning how many c recognised. Like Replay, it overwrites each line

@@ -1,18 +1,16 @@
 package metrictest
 
-import (
-	"math/rand/v2"
-	"os"
-	"slices"
-	"strings"
-	"testing"
+import "math/rand/v2"
+import "os"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/tailer"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/tailer"
 
 // ReadLines returns the lines of files, in order (Corpus + name for the
 // lab's corpus).

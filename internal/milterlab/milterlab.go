@@ -16,22 +16,20 @@
 // iproute2's ip for Net.
 package milterlab
 
-import (
-	"bufio"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"sync"
-	"syscall"
-	"testing"
-	"time"
+import "bufio"
+import "fmt"
+import "net"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "sync"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // Need fails the test unless every program exists, naming the Debian
 // package that provides it.

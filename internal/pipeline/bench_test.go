@@ -1,16 +1,14 @@
 package pipeline_test
 
-import (
-	"bytes"
-	"os"
-	"strings"
-	"testing"
-	"time"
+import "bytes"
+import "os"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/collectors/sendmail"
-	"github.com/cabalmail/mailtier/internal/pipeline"
-	"github.com/cabalmail/mailtier/internal/tailer"
-)
+import "github.com/cabalmail/mailtier/collectors/sendmail"
+import "github.com/cabalmail/mailtier/internal/pipeline"
+import "github.com/cabalmail/mailtier/internal/tailer"
 
 // corpusLines returns the lines of the corpus's mail log.
 func corpusLines(b *testing.B) []string {

@@ -5,18 +5,16 @@
 // skipped and why, how each collector fared, reopens and truncations.
 package pipeline
 
-import (
-	"errors"
-	"io"
-	"sync/atomic"
-	"time"
+import "errors"
+import "io"
+import "sync/atomic"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/tailer"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/tailer"
 
 // MaxLineBytes is the longest line handed to collectors. Syslog daemons
 // cut messages far shorter (rsyslog's default is 8 KiB); a longer line is

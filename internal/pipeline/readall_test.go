@@ -1,18 +1,16 @@
 package pipeline_test
 
-import (
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/pipeline"
-	"github.com/cabalmail/mailtier/internal/tailer"
-)
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/pipeline"
+import "github.com/cabalmail/mailtier/internal/tailer"
 
 // recorder is a log collector that keeps (copies of) the messages it is
 // handed and recognises all but "unknown".

@@ -1,11 +1,9 @@
 package pipeline_test
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/pipeline"
-)
+import "github.com/cabalmail/mailtier/internal/pipeline"
 
 // TestRepeatedMessage: rsyslog's "message repeated N times: [ msg]" is
 // handed to the collectors as msg, N times.

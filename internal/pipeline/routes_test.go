@@ -1,16 +1,14 @@
 package pipeline_test
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cabalmail/mailtier/internal/logline"
-	"github.com/cabalmail/mailtier/internal/metrictest"
-	"github.com/cabalmail/mailtier/internal/pipeline"
-	"github.com/cabalmail/mailtier/internal/tailer"
-)
+import "github.com/cabalmail/mailtier/internal/logline"
+import "github.com/cabalmail/mailtier/internal/metrictest"
+import "github.com/cabalmail/mailtier/internal/pipeline"
+import "github.com/cabalmail/mailtier/internal/tailer"
 
 // claimer records the programs of the lines it is handed.
 type claimer struct {

@@ -1,13 +1,11 @@
 package positions
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/tailer"
-)
+import "github.com/cabalmail/mailtier/internal/tailer"
 
 func TestRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "positions.json")

@@ -1,9 +1,7 @@
 package tailer
 
-import (
-	"syscall"
-	"unsafe"
-)
+import "syscall"
+import "unsafe"
 
 // The system calls of a pass over a followed file, made raw: without
 // telling the Go runtime that the goroutine may block. The runtime's

@@ -1,14 +1,12 @@
 package tailer
 
-import (
-	"context"
-	"errors"
-	"os"
-	"path/filepath"
-	"syscall"
-	"testing"
-	"time"
-)
+import "context"
+import "errors"
+import "os"
+import "path/filepath"
+import "syscall"
+import "testing"
+import "time"
 
 // TestRawCalls: the raw calls of a pass answer what the runtime's usual
 // calls answer, errors included.

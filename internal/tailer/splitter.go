@@ -1,10 +1,8 @@
 package tailer
 
-import (
-	"bytes"
-	"io"
-	"unsafe"
-)
+import "bytes"
+import "io"
+import "unsafe"
 
 // MaxLineBytes is the default longest line handed on. Syslog daemons cut
 // messages far shorter (rsyslog's default is 8 KiB); a longer line is

@@ -1,13 +1,11 @@
 package tailer
 
-import (
-	"bytes"
-	"io"
-	"slices"
-	"strconv"
-	"strings"
-	"testing"
-)
+import "bytes"
+import "io"
+import "slices"
+import "strconv"
+import "strings"
+import "testing"
 
 // chunkReader returns its data in pieces of at most n bytes, as reads of
 // a file being written do.

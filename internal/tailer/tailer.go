@@ -22,20 +22,18 @@
 // Either way it is read again from its start.
 package tailer
 
-import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"syscall"
-	"time"
-)
+import "bytes"
+import "context"
+import "crypto/sha256"
+import "encoding/hex"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "syscall"
+import "time"
 
 // Handler receives what a Follow sees. Its methods are called from the
 // Follow's goroutine only.

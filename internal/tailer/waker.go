@@ -1,16 +1,14 @@
 package tailer
 
-import (
-	"bytes"
-	"context"
-	"encoding/binary"
-	"errors"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"syscall"
-	"time"
-)
+import "bytes"
+import "context"
+import "encoding/binary"
+import "errors"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "syscall"
+import "time"
 
 // A Waker tells Follow when to look at its file again. Follow reads all
 // there is, checks for rotation, and then waits on its Waker.

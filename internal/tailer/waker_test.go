@@ -1,15 +1,13 @@
 package tailer
 
-import (
-	"context"
-	"encoding/binary"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"syscall"
-	"testing"
-	"time"
-)
+import "context"
+import "encoding/binary"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "syscall"
+import "testing"
+import "time"
 
 // TestWakerIgnoresOtherFiles: writes to other files in the directory end
 // no wait; a wait on them ends at its deadline, not woken.

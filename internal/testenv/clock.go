@@ -1,9 +1,7 @@
 package testenv
 
-import (
-	"sync"
-	"time"
-)
+import "sync"
+import "time"
 
 // Clock is a manual clock for code that takes a func() time.Time: it
 // stands still until Advance moves it, so no test waits on real time.

@@ -1,13 +1,11 @@
 package testenv
 
-import (
-	"bytes"
-	"os/exec"
-	"sync"
-	"syscall"
-	"testing"
-	"time"
-)
+import "bytes"
+import "os/exec"
+import "sync"
+import "syscall"
+import "testing"
+import "time"
 
 // Process is a long-running program a test started with Start: a daemon
 // it talks to over loopback.

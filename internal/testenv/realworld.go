@@ -1,11 +1,9 @@
 package testenv
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 // RealWorldLines returns the log lines (those after "> ") of the files
 // testdata/realworld/<pattern>.cases, in the order of their names then of

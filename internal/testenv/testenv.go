@@ -13,17 +13,15 @@
 // missing prerequisite fails the test, never skips it.
 package testenv
 
-import (
-	"fmt"
-	"io"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
-)
+import "fmt"
+import "io"
+import "net"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
 // EnvVar turns the integration tier on when set to 1.
 const EnvVar = "MAILTIER_INTEGRATION"

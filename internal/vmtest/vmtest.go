@@ -7,22 +7,20 @@
 // (dashboards/) and Prometheus' remote_write (docker/prometheus/).
 package vmtest
 
-import (
-	"bufio"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "bufio"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "net/url"
+import "path/filepath"
+import "sort"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 // Server is a running victoria-metrics on loopback.
 type Server struct {

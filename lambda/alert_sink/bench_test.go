@@ -1,18 +1,16 @@
 package main
 
-import (
-	"bufio"
-	"fmt"
-	"net/http"
-	"os"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "bufio"
+import "fmt"
+import "net/http"
+import "os"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 
 const mib = 1 << 20
 

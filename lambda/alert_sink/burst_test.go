@@ -1,16 +1,14 @@
 package main
 
-import (
-	"fmt"
-	"io"
-	"net/http"
-	"strings"
-	"sync"
-	"testing"
+import "fmt"
+import "io"
+import "net/http"
+import "strings"
+import "sync"
+import "testing"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 
 // TestBurstOnBinaries is the multi-monitor outage on the shipped binary:
 // 4 processes sharing one idempotency table (--dedupe.table on a DynamoDB

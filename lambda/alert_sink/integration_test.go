@@ -1,23 +1,21 @@
 package main
 
-import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "bufio"
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 
 // alertmanagerBinary is where Debian's prometheus-alertmanager package
 // installs the daemon.

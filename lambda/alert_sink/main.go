@@ -11,33 +11,31 @@
 // See docs/alert_sink.md.
 package main
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "net"
+import "net/http"
+import "os"
+import "os/signal"
+import "strings"
+import "syscall"
+import "time"
 
-	"github.com/alecthomas/kingpin/v2"
-	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/prometheus/common/promslog"
-	promslogflag "github.com/prometheus/common/promslog/flag"
+import "github.com/alecthomas/kingpin/v2"
+import "github.com/aws/aws-lambda-go/lambda"
+import awsconfig "github.com/aws/aws-sdk-go-v2/config"
+import "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+import "github.com/aws/aws-sdk-go-v2/service/ssm"
+import "github.com/prometheus/common/promslog"
+import promslogflag "github.com/prometheus/common/promslog/flag"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/handler"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/secrets"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/handler"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/notify"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/secrets"
 
 // options are the non-secret settings. Each flag also reads an environment
 // variable, because a Lambda has no command line.

@@ -1,27 +1,25 @@
 package main
 
-import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
-	"testing"
-	"time"
+import "bufio"
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "sync"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/aws/aws-lambda-go/events"
+import "github.com/aws/aws-lambda-go/events"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 
 const (
 	testSecret   = "integration-shared-secret"

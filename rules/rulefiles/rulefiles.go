@@ -3,17 +3,15 @@
 // module's, which read every expression with Prometheus' parser.
 package rulefiles
 
-import (
-	"bytes"
-	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strings"
+import "bytes"
+import "fmt"
+import "os"
+import "path/filepath"
+import "regexp"
+import "sort"
+import "strings"
 
-	"gopkg.in/yaml.v3"
-)
+import "gopkg.in/yaml.v3"
 
 // File is one rule file.
 type File struct {

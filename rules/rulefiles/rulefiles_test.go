@@ -1,12 +1,10 @@
 package rulefiles
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"gopkg.in/yaml.v3"
-)
+import "gopkg.in/yaml.v3"
 
 // TestFileWrittenBack checks that a File written back leaves out the fields
 // a rule does not have: vmalert refuses an empty "for" or "interval", and a

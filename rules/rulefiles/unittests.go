@@ -1,12 +1,10 @@
 package rulefiles
 
-import (
-	"fmt"
-	"path/filepath"
-	"sort"
+import "fmt"
+import "path/filepath"
+import "sort"
 
-	"github.com/prometheus/common/model"
-)
+import "github.com/prometheus/common/model"
 
 // UnitTestFile is a promtool unit test file (rules/tests/*_test.yml):
 // every field of promtool's format the suite's tests use, so that a strict

@@ -1,24 +1,22 @@
 package adopt_test
 
-import (
-	"log/slog"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"sort"
-	"strings"
-	"testing"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "sort"
+import "strings"
+import "testing"
 
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/model/rulefmt"
-	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
+import "github.com/prometheus/common/model"
+import "github.com/prometheus/prometheus/model/labels"
+import "github.com/prometheus/prometheus/model/rulefmt"
+import "github.com/prometheus/prometheus/promql/parser"
+import "gopkg.in/yaml.v3"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/upstream"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/upstream"
 
 // rule is one rule of rules/, with the metric names its expression
 // selects, recording rules expanded to what they read.

@@ -5,24 +5,22 @@
 // against docs/metrics.md, the rules and the dashboard linter's rules.
 package dashboardscheck_test
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
+import "fmt"
+import "os"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors"
-	"github.com/cabalmail/mailtier/dashboards"
-	"github.com/cabalmail/mailtier/dashboards/grafana"
-	"github.com/cabalmail/mailtier/dashboards/panelcheck"
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/rules/rulefiles"
-	"github.com/cabalmail/mailtier/tools/promqlscan"
-)
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/dashboards"
+import "github.com/cabalmail/mailtier/dashboards/grafana"
+import "github.com/cabalmail/mailtier/dashboards/panelcheck"
+import "github.com/cabalmail/mailtier/docs/metricsdoc"
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/rules/rulefiles"
+import "github.com/cabalmail/mailtier/tools/promqlscan"
 
 func loadMetricsDoc(t *testing.T) metricsdoc.Doc {
 	t.Helper()

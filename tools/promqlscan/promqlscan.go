@@ -9,13 +9,11 @@
 // a matcher's string.
 package promqlscan
 
-import (
-	"fmt"
-	"strings"
-	"time"
+import "fmt"
+import "strings"
+import "time"
 
-	"github.com/prometheus/prometheus/promql/parser"
-)
+import "github.com/prometheus/prometheus/promql/parser"
 
 // Matcher is one label matcher of a selector: name, operator, value.
 type Matcher struct {

@@ -1,9 +1,7 @@
 package promqlscan
 
-import (
-	"reflect"
-	"testing"
-)
+import "reflect"
+import "testing"
 
 func TestScan(t *testing.T) {
 	tests := []struct {

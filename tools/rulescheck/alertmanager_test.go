@@ -1,18 +1,16 @@
 package rulescheck_test
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	amconfig "github.com/prometheus/alertmanager/config"
-	amlabels "github.com/prometheus/alertmanager/pkg/labels"
+import amconfig "github.com/prometheus/alertmanager/config"
+import amlabels "github.com/prometheus/alertmanager/pkg/labels"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/upstream"
-	"github.com/cabalmail/mailtier/rules/rulefiles"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/upstream"
+import "github.com/cabalmail/mailtier/rules/rulefiles"
 
 // TestAlertmanagerNamesExist reads docker/alertmanager/alertmanager.yml
 // with Alertmanager's own configuration loader and checks that every alert

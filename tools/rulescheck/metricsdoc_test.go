@@ -1,21 +1,19 @@
 package rulescheck_test
 
-import (
-	"fmt"
-	"maps"
-	"os"
-	"path/filepath"
-	"reflect"
-	"sort"
-	"strings"
-	"testing"
+import "fmt"
+import "maps"
+import "os"
+import "path/filepath"
+import "reflect"
+import "sort"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/collectors/registry"
-	"github.com/cabalmail/mailtier/docs/metricsdoc"
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/rules/rulefiles"
-	"github.com/cabalmail/mailtier/tools/promqlscan"
-)
+import "github.com/cabalmail/mailtier/collectors/registry"
+import "github.com/cabalmail/mailtier/docs/metricsdoc"
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/rules/rulefiles"
+import "github.com/cabalmail/mailtier/tools/promqlscan"
 
 // Package rulescheck_test reads every rule of rules/ with Prometheus' own
 // PromQL parser (tools/promqlscan) and checks it against docs/metrics.md

@@ -1,23 +1,21 @@
 package rulescheck_test
 
-import (
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"testing"
+import "os"
+import "path/filepath"
+import "regexp"
+import "slices"
+import "testing"
 
-	"github.com/prometheus/prometheus/config"
-	"github.com/prometheus/prometheus/discovery"
-	"github.com/prometheus/prometheus/discovery/dns"
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/model/relabel"
+import "github.com/prometheus/prometheus/config"
+import "github.com/prometheus/prometheus/discovery"
+import "github.com/prometheus/prometheus/discovery/dns"
+import "github.com/prometheus/prometheus/model/labels"
+import "github.com/prometheus/prometheus/model/relabel"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/upstream"
-	"github.com/cabalmail/mailtier/rules/rulefiles"
-	"github.com/cabalmail/mailtier/tools/promqlscan"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/upstream"
+import "github.com/cabalmail/mailtier/rules/rulefiles"
+import "github.com/cabalmail/mailtier/tools/promqlscan"
 
 // loadPromConfig reads docker/prometheus/prometheus.yml with Prometheus'
 // own configuration loader (its placeholders are plain strings to it).

@@ -1,10 +1,8 @@
 package vmrules_test
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/prometheus/common/model"
-)
+import "github.com/prometheus/common/model"
 
 // caseKey names one alert_rule_test or promql_expr_test case: test file,
 // scenario name, eval_time as promtool writes it, and the alert's name or

@@ -1,30 +1,28 @@
 package vmrules_test
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "os/exec"
+import "path/filepath"
+import "slices"
+import "sort"
+import "strconv"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
+import "github.com/prometheus/common/model"
+import "github.com/prometheus/prometheus/promql/parser"
+import "gopkg.in/yaml.v3"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/internal/vmtest"
-	"github.com/cabalmail/mailtier/rules/rulefiles"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/internal/vmtest"
+import "github.com/cabalmail/mailtier/rules/rulefiles"
 
 // TestRuleFilesLoadInVmalert loads every rule file in `vmalert -dryRun`,
 // which parses each expression as MetricsQL and each annotation as a

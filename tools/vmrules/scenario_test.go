@@ -1,26 +1,24 @@
 package vmrules_test
 
-import (
-	"bytes"
-	"fmt"
-	"math"
-	"net/http"
-	"os"
-	"path/filepath"
-	"testing"
-	"time"
+import "bytes"
+import "fmt"
+import "math"
+import "net/http"
+import "os"
+import "path/filepath"
+import "testing"
+import "time"
 
-	"github.com/gogo/protobuf/proto"
-	"github.com/golang/snappy"
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/prompb"
-	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
+import "github.com/gogo/protobuf/proto"
+import "github.com/golang/snappy"
+import "github.com/prometheus/common/model"
+import "github.com/prometheus/prometheus/model/labels"
+import "github.com/prometheus/prometheus/prompb"
+import "github.com/prometheus/prometheus/promql/parser"
+import "gopkg.in/yaml.v3"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/rules/rulefiles"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/rules/rulefiles"
 
 // loadedTest is one promtool test file.
 type loadedTest struct {

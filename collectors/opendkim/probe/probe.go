@@ -12,18 +12,16 @@
 // verify arbitrary mail.
 package probe
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "net"
+import "strconv"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/emersion/go-milter"
-)
+import "github.com/emersion/go-milter"
 
 // QueueID is the queue id (sendmail's macro "i") of every probe message.
 // OpenDKIM starts each of its log lines about a message with it

@@ -1,11 +1,9 @@
 package probe
 
-import (
-	"context"
-	"strings"
-	"testing"
-	"time"
-)
+import "context"
+import "strings"
+import "testing"
+import "time"
 
 func TestParseAddress(t *testing.T) {
 	for _, tc := range []struct {

@@ -16,21 +16,19 @@
 // by uid and panel title (regular expressions).
 package main
 
-import (
-	"context"
-	"flag"
-	"fmt"
-	"io"
-	"io/fs"
-	"net/http"
-	"os"
-	"regexp"
-	"strings"
-	"time"
+import "context"
+import "flag"
+import "fmt"
+import "io"
+import "io/fs"
+import "net/http"
+import "os"
+import "regexp"
+import "strings"
+import "time"
 
-	"github.com/cabalmail/mailtier/dashboards"
-	"github.com/cabalmail/mailtier/dashboards/panelcheck"
-)
+import "github.com/cabalmail/mailtier/dashboards"
+import "github.com/cabalmail/mailtier/dashboards/panelcheck"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

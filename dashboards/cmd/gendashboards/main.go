@@ -4,14 +4,12 @@
 // that no dashboard renders any more are removed.
 package main
 
-import (
-	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
+import "flag"
+import "fmt"
+import "os"
+import "path/filepath"
 
-	"github.com/cabalmail/mailtier/dashboards"
-)
+import "github.com/cabalmail/mailtier/dashboards"
 
 func main() {
 	dir := flag.String("dir", ".", "Directory to write the dashboard JSON files to.")

@@ -9,17 +9,15 @@
 // reports as CodeSha256 and Terraform as source_code_hash.
 package main
 
-import (
-	"archive/zip"
-	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"flag"
-	"fmt"
-	"io"
-	"os"
-	"time"
-)
+import "archive/zip"
+import "bytes"
+import "crypto/sha256"
+import "encoding/base64"
+import "flag"
+import "fmt"
+import "io"
+import "os"
+import "time"
 
 // modTime is the timestamp of the entry: the earliest a zip can record.
 var modTime = time.Date(1980, time.January, 1, 0, 0, 0, 0, time.UTC)

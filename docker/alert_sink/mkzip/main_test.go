@@ -1,16 +1,14 @@
 package main
 
-import (
-	"archive/zip"
-	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "archive/zip"
+import "bytes"
+import "crypto/sha256"
+import "encoding/base64"
+import "io"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 func TestRun(t *testing.T) {
 	dir := t.TempDir()

@@ -8,15 +8,13 @@
 //	healthcheck [-timeout 3s] [URL]
 package main
 
-import (
-	"context"
-	"flag"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"time"
-)
+import "context"
+import "flag"
+import "fmt"
+import "io"
+import "net/http"
+import "os"
+import "time"
 
 const defaultURL = "http://127.0.0.1:9469/"
 

@@ -1,14 +1,12 @@
 package main
 
-import (
-	"context"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
-	"time"
-)
+import "context"
+import "net"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
+import "time"
 
 func TestCheck(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,10 +7,8 @@
 // tested without waiting.
 package dedupe
 
-import (
-	"sync"
-	"time"
-)
+import "sync"
+import "time"
 
 // sweepEvery bounds how often Set walks the whole map to drop expired
 // entries, so that a burst of writes does not turn each one into a scan.

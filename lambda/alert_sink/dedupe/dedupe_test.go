@@ -1,11 +1,9 @@
 package dedupe
 
-import (
-	"testing"
-	"time"
+import "testing"
+import "time"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
 
 func TestCacheExpiresAtTTL(t *testing.T) {
 	clk := testenv.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))

@@ -1,16 +1,14 @@
 package dedupe
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"strconv"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "strconv"
+import "time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-)
+import "github.com/aws/aws-sdk-go-v2/aws"
+import "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+import "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 // The table's layout, shared with its Terraform
 // (terraform/modules/mailtier_monitoring/alert_sink.tf): a string hash key

@@ -1,17 +1,15 @@
 package dedupe
 
-import (
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+import "github.com/aws/aws-sdk-go-v2/aws"
+import "github.com/aws/aws-sdk-go-v2/credentials"
+import "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 
 const testTable = "alert-sink-dedupe-test"
 

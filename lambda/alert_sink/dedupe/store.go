@@ -1,12 +1,10 @@
 package dedupe
 
-import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"sync"
-	"time"
-)
+import "context"
+import "crypto/rand"
+import "encoding/hex"
+import "sync"
+import "time"
 
 // ClaimState is what Claim found.
 type ClaimState int

@@ -1,15 +1,13 @@
 package handler
 
-import (
-	"context"
-	"encoding/base64"
-	"errors"
-	"io"
-	"net/http"
-	"strings"
+import "context"
+import "encoding/base64"
+import "errors"
+import "io"
+import "net/http"
+import "strings"
 
-	"github.com/aws/aws-lambda-go/events"
-)
+import "github.com/aws/aws-lambda-go/events"
 
 // ServeHTTP serves the webhook in HTTP mode. The body is read only through
 // Request.ReadBody, after the headers have passed authentication.

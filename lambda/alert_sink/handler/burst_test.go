@@ -1,23 +1,21 @@
 package handler
 
-import (
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+import "github.com/aws/aws-lambda-go/events"
+import "github.com/aws/aws-sdk-go-v2/aws"
+import "github.com/aws/aws-sdk-go-v2/credentials"
+import "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/notify"
 
 // The burst: 10 Kuma monitors and 10 Alertmanager groups fire at once, each
 // Alertmanager group sent burstCopies times (its first send and the

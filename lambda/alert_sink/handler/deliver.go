@@ -1,19 +1,17 @@
 package handler
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"slices"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "slices"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/payload"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/notify"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/payload"
 
 // Transport names, as they appear in logs and answers.
 const (

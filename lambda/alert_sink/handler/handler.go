@@ -16,22 +16,20 @@
 // the caller retries; a retry skips every transport that already delivered.
 package handler
 
-import (
-	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/json"
-	"errors"
-	"log/slog"
-	"net/http"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "crypto/sha256"
+import "crypto/subtle"
+import "encoding/json"
+import "errors"
+import "log/slog"
+import "net/http"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/payload"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/dedupe"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/notify"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/payload"
 
 // DefaultMaxBody bounds a request body. Alertmanager's largest group with
 // max_alerts 10 is a few kilobytes; a Function URL accepts up to 6 MB.

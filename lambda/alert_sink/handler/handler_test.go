@@ -1,28 +1,26 @@
 package handler
 
-import (
-	"encoding/base64"
-	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
-	"reflect"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "encoding/base64"
+import "encoding/json"
+import "io"
+import "log/slog"
+import "net/http"
+import "net/http/httptest"
+import "net/url"
+import "os"
+import "reflect"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/prometheus/common/promslog"
+import "github.com/aws/aws-lambda-go/events"
+import "github.com/prometheus/common/promslog"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/payload"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/notify"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/payload"
 
 const (
 	testSecret   = "shared-secret-4f1c"

@@ -1,18 +1,16 @@
 package handler
 
-import (
-	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
-	"testing"
+import "net/http"
+import "os"
+import "path/filepath"
+import "regexp"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/cabalmail/mailtier/internal/testenv"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-	"github.com/cabalmail/mailtier/lambda/alert_sink/notify"
-)
+import "github.com/cabalmail/mailtier/internal/testenv"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
+import "github.com/cabalmail/mailtier/lambda/alert_sink/notify"
 
 // The status codes cabal-infra's Python alert_sink answers
 // (lambda/api/alert_sink/function.py, handler and _reply), for the cases

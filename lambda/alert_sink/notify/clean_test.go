@@ -1,10 +1,8 @@
 package notify
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 
 // hostile is alert text as a log line can shape it: NUL, an ANSI colour
 // sequence, a right-to-left override that would make "exe.txt" read as

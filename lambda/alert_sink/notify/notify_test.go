@@ -1,19 +1,17 @@
 package notify
 
-import (
-	"context"
-	"errors"
-	"mime"
-	"net/http"
-	"net/url"
-	"reflect"
-	"strings"
-	"testing"
-	"time"
-	"unicode/utf8"
+import "context"
+import "errors"
+import "mime"
+import "net/http"
+import "net/url"
+import "reflect"
+import "strings"
+import "testing"
+import "time"
+import "unicode/utf8"
 
-	"github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
-)
+import "github.com/cabalmail/mailtier/lambda/alert_sink/internal/fakes"
 
 const (
 	testToken = "app-token-0123456789"

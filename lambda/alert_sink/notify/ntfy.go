@@ -1,14 +1,12 @@
 package notify
 
-import (
-	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-)
+import "context"
+import "fmt"
+import "io"
+import "net/http"
+import "net/url"
+import "strconv"
+import "strings"
 
 // ntfyMaxMessage is ntfy's default message-size-limit in bytes. A longer
 // body is turned into an attachment by the server, which a phone shows as a

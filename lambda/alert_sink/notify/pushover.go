@@ -1,17 +1,15 @@
 package notify
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"time"
-)
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "net/http"
+import "net/url"
+import "strconv"
+import "strings"
+import "time"
 
 // PushoverAPI is Pushover's API base; the client appends /messages.json and
 // /receipts/... to it.

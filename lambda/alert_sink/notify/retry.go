@@ -9,14 +9,12 @@
 // client holds before it leaves this package, so callers may log it.
 package notify
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net/http"
-	"strings"
-	"time"
-)
+import "context"
+import "errors"
+import "fmt"
+import "net/http"
+import "strings"
+import "time"
 
 // Policy bounds one transport call.
 type Policy struct {

@@ -1,12 +1,10 @@
 package notify
 
-import (
-	"mime"
-	"net/url"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-)
+import "mime"
+import "net/url"
+import "strings"
+import "unicode"
+import "unicode/utf8"
 
 // ellipsis marks text that was cut to fit a transport's limit.
 const ellipsis = "…"

@@ -1,12 +1,10 @@
 package payload
 
-import (
-	"os"
-	"path/filepath"
-	"reflect"
-	"testing"
-	"unicode/utf8"
-)
+import "os"
+import "path/filepath"
+import "reflect"
+import "testing"
+import "unicode/utf8"
 
 // FuzzDecode feeds Decode arbitrary bodies. Whatever the body, Decode must
 // not panic, must either reject it with a payload Error (answered 400) or

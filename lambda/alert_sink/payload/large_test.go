@@ -1,13 +1,11 @@
 package payload
 
-import (
-	"encoding/json"
-	"fmt"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
-)
+import "encoding/json"
+import "fmt"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
 // largeGroupAlerts is how many alerts with distinct names fit in a 1 MiB
 // Alertmanager body when each alert carries only its status and a

@@ -13,21 +13,19 @@
 // (the firing alerts, so a partial resolution does not page again).
 package payload
 
-import (
-	"bufio"
-	"cmp"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"hash"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
-)
+import "bufio"
+import "cmp"
+import "crypto/sha256"
+import "encoding/binary"
+import "encoding/hex"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "hash"
+import "slices"
+import "strconv"
+import "strings"
+import "time"
 
 // Severity is the routing class of a notification.
 type Severity string

@@ -1,13 +1,11 @@
 package payload
 
-import (
-	"os"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
-	"time"
-)
+import "os"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 

@@ -1,9 +1,7 @@
 package payload
 
-import (
-	"fmt"
-	"testing"
-)
+import "fmt"
+import "testing"
 
 // TestUpstreamRunbooks sends each source cabal-infra's alert_sink maps
 // (_RUNBOOK_MAP in its lambda/api/alert_sink/function.py, copied here by

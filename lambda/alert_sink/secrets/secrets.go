@@ -4,16 +4,14 @@
 // and never appear in an error; only parameter and variable names do.
 package secrets
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
+import "context"
+import "errors"
+import "fmt"
+import "slices"
+import "strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-)
+import "github.com/aws/aws-sdk-go-v2/aws"
+import "github.com/aws/aws-sdk-go-v2/service/ssm"
 
 // Secrets are the credentials alert_sink needs.
 type Secrets struct {

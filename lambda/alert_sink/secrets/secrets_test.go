@@ -1,17 +1,15 @@
 package secrets
 
-import (
-	"context"
-	"errors"
-	"maps"
-	"slices"
-	"strings"
-	"testing"
+import "context"
+import "errors"
+import "maps"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-)
+import "github.com/aws/aws-sdk-go-v2/aws"
+import "github.com/aws/aws-sdk-go-v2/service/ssm"
+import "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }

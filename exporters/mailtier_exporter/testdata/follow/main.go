@@ -9,13 +9,11 @@
 //	follow FILE
 package main
 
-import (
-	"bytes"
-	"fmt"
-	"os"
-	"syscall"
-	"time"
-)
+import "bytes"
+import "fmt"
+import "os"
+import "syscall"
+import "time"
 
 func main() {
 	if len(os.Args) != 2 {

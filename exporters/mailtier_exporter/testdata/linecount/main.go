@@ -3,11 +3,9 @@
 // count, the least work any reader of a log does.
 package main
 
-import (
-	"bufio"
-	"fmt"
-	"os"
-)
+import "bufio"
+import "fmt"
+import "os"
 
 func main() {
 	s := bufio.NewScanner(os.Stdin)

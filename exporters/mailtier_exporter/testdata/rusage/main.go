@@ -9,12 +9,10 @@
 // This command's memory is a few MiB, below anything it measures.
 package main
 
-import (
-	"fmt"
-	"os"
-	"os/exec"
-	"syscall"
-)
+import "fmt"
+import "os"
+import "os/exec"
+import "syscall"
 
 func main() {
 	if len(os.Args) < 2 {

@@ -1,16 +1,14 @@
 package fakes
 
-import (
-	"encoding/json"
-	"fmt"
-	"math/big"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
-	"testing"
-	"unicode"
-)
+import "encoding/json"
+import "fmt"
+import "math/big"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "sync"
+import "testing"
+import "unicode"
 
 // DynamoDB is a stand-in for the DynamoDB API on 127.0.0.1, for the one
 // thing alert_sink needs from it that cannot run here: a table whose

@@ -4,17 +4,15 @@
 // rather than by sleeping.
 package fakes
 
-import (
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strings"
-	"sync"
-	"testing"
-	"time"
-)
+import "fmt"
+import "io"
+import "net/http"
+import "net/http/httptest"
+import "net/url"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
 // Request is one request a fake received.
 type Request struct {

@@ -1,6 +1,5 @@
 package collectors
 
-import "slices"
 import "strings"
 import "testing"
 
@@ -24,26 +23,5 @@ func TestAlnumPrefix(t *testing.T) {
 	}
 	if AlnumPrefix("", 21) != 0 || AlnumPrefix("abc", 2) != 2 {
 		t.Fatal("AlnumPrefix at the edges")
-	}
-}
-
-// TestByFirstByte: every item is listed under the first byte of its key
-// and nowhere else, in the items' order.
-func TestByFirstByte(t *testing.T) {
-	items := []string{"ab", "b", "ac", "\xff", "a", "bz"}
-	by := ByFirstByte(items, func(s string) string { return s })
-	for c := range by {
-		var want []string
-		for _, s := range items {
-			if s[0] == byte(c) {
-				want = append(want, s)
-			}
-		}
-		if !slices.Equal(by[c], want) {
-			t.Fatalf("byte %#x: %q, want %q", c, by[c], want)
-		}
-	}
-	if got := by['a']; !slices.Equal(got, []string{"ab", "ac", "a"}) {
-		t.Fatalf("byte 'a': %q", got)
 	}
 }

@@ -199,15 +199,3 @@ var alnum = func() (t [256]bool) {
 	}
 	return t
 }()
-
-// ByFirstByte returns items by the first byte of their key, each list in
-// items' order, so that a parser compares a text only with the items
-// that can start it: one index, built once, instead of a scan of all of
-// them for every line. Every key must be non-empty.
-func ByFirstByte[T any](items []T, key func(T) string) (by [256][]T) {
-	for _, it := range items {
-		k := key(it)
-		by[k[0]] = append(by[k[0]], it)
-	}
-	return by
-}

@@ -66,67 +66,64 @@ var (
 // does not pass the macro "i".
 const unknownJobID = "(unknown-jobid)"
 
-// shape maps the start of a message (after its queue id) to an event.
-type shape struct {
-	prefix string
-	ev     Event
-}
-
-// perMessage are the shapes of OpenDKIM 2.11's lines about one message,
-// each "QID: …" (opendkim/opendkim.c). Only the start of each is matched:
-// what follows holds addresses, key names and selectors, which are text
-// from the mail and never become labels.
-var perMessage = []shape{
-	{"DKIM-Signature field added (", Event{Kind: Signed}},
+// perMessage are the starts of OpenDKIM 2.11's lines about one message,
+// each "QID: …" (opendkim/opendkim.c), by the event each reports. Only
+// the start is matched: what follows holds addresses, key names and
+// selectors, which are text from the mail and never become labels.
+var perMessage = collectors.NewPrefixes(map[Event][]string{
+	{Kind: Signed}: {"DKIM-Signature field added ("},
 
 	// The key named by the signing table could not be used. The reason
 	// comes first on a line of no queue id ("can't load key from PATH:
 	// …", "KEYNAME: key data is not secure: …"), which is not counted.
-	{"error loading key '", Event{Kind: SignFailed, Reason: ReasonKeyLoad}},
-	{"signing table references unknown key '", Event{Kind: SignFailed, Reason: ReasonTable}},
-	{"error reading signing table", Event{Kind: SignFailed, Reason: ReasonTable}},
-	{"failed to add default signing request", Event{Kind: SignFailed, Reason: Other}},
-	{"dkim_getsighdr() failed", Event{Kind: SignFailed, Reason: Other}},
-	{"DKIM-Signature header add failed", Event{Kind: SignFailed, Reason: Other}},
-	// libopendkim failed to finish the signatures: dkimf_libstatus's
-	// "QID: dkim_eom(): <status>: <error>", which opendkim.c logs only
-	// where it completes signing requests. A key whose data cannot be
-	// parsed ("resource unavailable: d2i_PrivateKey_bio() failed") is a
-	// key_load failure (see signFailureReason).
-	{"dkim_eom(): ", Event{Kind: SignFailed, Reason: Other}},
+	{Kind: SignFailed, Reason: ReasonKeyLoad}: {"error loading key '"},
+	{Kind: SignFailed, Reason: ReasonTable}: {
+		"signing table references unknown key '",
+		"error reading signing table",
+	},
+	{Kind: SignFailed, Reason: Other}: {
+		"failed to add default signing request",
+		"dkim_getsighdr() failed",
+		"DKIM-Signature header add failed",
+		// libopendkim failed to finish the signatures: dkimf_libstatus's
+		// "QID: dkim_eom(): <status>: <error>", which opendkim.c logs
+		// only where it completes signing requests. A key whose data
+		// cannot be parsed ("resource unavailable: d2i_PrivateKey_bio()
+		// failed") is a key_load failure (see signFailureReason).
+		"dkim_eom(): ",
+	},
 
 	// Mail from a client OpenDKIM trusts, in a domain it has no key for.
-	{"no signing table match for '", Event{Kind: NotSigned, Reason: ReasonNoSigningTableMatch}},
-	{"no signing domain match for '", Event{Kind: NotSigned, Reason: Other}},
-	{"no signing subdomain match for '", Event{Kind: NotSigned, Reason: Other}},
-	{"skipping signing of mail to '", Event{Kind: NotSigned, Reason: Other}},
-	{"domain '", Event{Kind: NotSigned, Reason: Other}}, // "domain 'X' exempted, accepting" (checked below)
-	{"can't determine message sender; accepting", Event{Kind: NotSigned, Reason: Other}},
+	{Kind: NotSigned, Reason: ReasonNoSigningTableMatch}: {"no signing table match for '"},
+	{Kind: NotSigned, Reason: Other}: {
+		"no signing domain match for '",
+		"no signing subdomain match for '",
+		"skipping signing of mail to '",
+		"domain '", // "domain 'X' exempted, accepting" (checked in Parse)
+		"can't determine message sender; accepting",
+	},
 
-	{"DKIM verification successful", Event{Kind: Verified, Result: ResultPass}},
-	{"bad signature data", Event{Kind: Verified, Result: ResultFail}},
-	{"key revoked (", Event{Kind: Verified, Result: ResultFail}},
-	{"no signature data", Event{Kind: Verified, Result: ResultNoSignature}},
+	{Kind: Verified, Result: ResultPass}:        {"DKIM verification successful"},
+	{Kind: Verified, Result: ResultFail}:        {"bad signature data", "key revoked ("},
+	{Kind: Verified, Result: ResultNoSignature}: {"no signature data"},
 	// The key is not in DNS, or DNS failed: no verdict on the signature.
-	{"key retrieval failed", Event{Kind: Verified, Result: Other}},
+	{Kind: Verified, Result: Other}: {"key retrieval failed"},
 
-	// LogWhy's account of the sign-or-verify decision, logged for every
-	// message from a client OpenDKIM does not sign for (all inbound
-	// mail): not a failure to sign.
-	{"not authenticated", Event{Kind: Ignored}},
-	{"no MTA name match (", Event{Kind: Ignored}},
-	{"no macros match", Event{Kind: Ignored}},
-	{"external host ", Event{Kind: Ignored}},
-	// "s=… d=… a=… SSL <errors>": OpenSSL's error queue after verifying,
-	// logged next to the outcome (empty after a pass).
-	{"s=", Event{Kind: Ignored}},
-	{"SSL ", Event{Kind: Ignored}},
-	{"ignoring ", Event{Kind: Ignored}},
-}
-
-// perMessageByFirst is perMessage by the first byte of each prefix, in
-// perMessage's order: only the shapes that can match are tried.
-var perMessageByFirst = collectors.ByFirstByte(perMessage, func(s shape) string { return s.prefix })
+	{Kind: Ignored}: {
+		// LogWhy's account of the sign-or-verify decision, logged for
+		// every message from a client OpenDKIM does not sign for (all
+		// inbound mail): not a failure to sign.
+		"not authenticated",
+		"no MTA name match (",
+		"no macros match",
+		"external host ",
+		// "s=… d=… a=… SSL <errors>": OpenSSL's error queue after
+		// verifying, logged next to the outcome (empty after a pass).
+		"s=",
+		"SSL ",
+		"ignoring ",
+	},
+})
 
 // Parse reads the message part of one OpenDKIM log line (after
 // "opendkim[pid]: "). It does not allocate.
@@ -152,18 +149,18 @@ func Parse(msg string) Event {
 	if rest == "" {
 		return Event{QID: qid}
 	}
-	for _, s := range perMessageByFirst[rest[0]] {
-		if strings.HasPrefix(rest, s.prefix) {
-			ev := s.ev
-			ev.QID = qid
-			if s.prefix == "domain '" && !strings.HasSuffix(rest, "' exempted, accepting") {
+	if start, known, ok := perMessage.Match(rest); ok {
+		ev := *known
+		ev.QID = qid
+		switch start {
+		case "domain '":
+			if !strings.HasSuffix(rest, "' exempted, accepting") {
 				return Event{QID: qid}
 			}
-			if s.prefix == "dkim_eom(): " {
-				ev.Reason = signFailureReason(rest[len(s.prefix):])
-			}
-			return ev
+		case "dkim_eom(): ":
+			ev.Reason = signFailureReason(rest[len(start):])
 		}
+		return ev
 	}
 	// "HOST [IP] not internal" (LogWhy): the client is not in
 	// InternalHosts.

@@ -32,21 +32,21 @@ func TestParseLabelsClosed(t *testing.T) {
 		}
 		return false
 	}
-	for _, s := range perMessage {
+	for start := range perMessage.All() {
 		for _, junk := range []string{"", "x", "'\x00\xff", strings.Repeat("é", 30)} {
-			ev := Parse("6AO5FjOa009317: " + s.prefix + junk)
+			ev := Parse("6AO5FjOa009317: " + start + junk)
 			switch ev.Kind {
 			case SignFailed:
 				if !in(ev.Reason, SignFailureReasons) {
-					t.Errorf("%q: reason %q", s.prefix, ev.Reason)
+					t.Errorf("%q: reason %q", start, ev.Reason)
 				}
 			case NotSigned:
 				if !in(ev.Reason, NotSignedReasons) {
-					t.Errorf("%q: reason %q", s.prefix, ev.Reason)
+					t.Errorf("%q: reason %q", start, ev.Reason)
 				}
 			case Verified:
 				if !in(ev.Result, Results) {
-					t.Errorf("%q: result %q", s.prefix, ev.Result)
+					t.Errorf("%q: result %q", start, ev.Result)
 				}
 			}
 		}

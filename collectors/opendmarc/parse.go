@@ -87,47 +87,53 @@ var (
 // does not pass the macro "i" (JOBIDUNKNOWN in opendmarc.h).
 const unknownJobID = "(unknown-jobid)"
 
-type shape struct {
-	prefix string
-	ev     Event
-}
+// perMessage are the starts of OpenDMARC 1.4's lines about one message,
+// "JOBID: …" (opendmarc/opendmarc.c, mlfi_eom), by the event each
+// reports. Only the start is matched: what follows holds domains and
+// header text from the mail, which never become labels.
+var perMessage = collectors.NewPrefixes(map[Event][]string{
+	{Kind: SPF, Origin: OriginMailFrom}: {"SPF(mailfrom): "},
+	{Kind: SPF, Origin: OriginHelo}:     {"SPF(helo): "},
 
-// perMessage are the shapes of OpenDMARC 1.4's lines about one message,
-// "JOBID: …" (opendmarc/opendmarc.c, mlfi_eom). Only the start of each is
-// matched: what follows holds domains and header text from the mail,
-// which never become labels.
-var perMessage = []shape{
-	{"SPF(mailfrom): ", Event{Kind: SPF, Origin: OriginMailFrom}},
-	{"SPF(helo): ", Event{Kind: SPF, Origin: OriginHelo}},
+	{Kind: NotEvaluated, Reason: ReasonIgnoredDomain}: {"ignoring mail from "},
+	// The longer start wins over "RFC5322 requirement error: ".
+	{Kind: NotEvaluated, Reason: ReasonNoFrom}:             {"RFC5322 requirement error: missing From field; accepting"},
+	{Kind: NotEvaluated, Reason: ReasonHeaderRequirements}: {"RFC5322 requirement error: "},
+	{Kind: NotEvaluated, Reason: ReasonMultiFrom}:          {"multi-valued From field detected"},
+	{Kind: NotEvaluated, Reason: ReasonUnparsableFrom}:     {"unable to parse From header field"},
 
-	{"ignoring mail from ", Event{Kind: NotEvaluated, Reason: ReasonIgnoredDomain}},
-	{"RFC5322 requirement error: missing From field; accepting", Event{Kind: NotEvaluated, Reason: ReasonNoFrom}},
-	{"RFC5322 requirement error: ", Event{Kind: NotEvaluated, Reason: ReasonHeaderRequirements}},
-	{"multi-valued From field detected", Event{Kind: NotEvaluated, Reason: ReasonMultiFrom}},
-	{"unable to parse From header field", Event{Kind: NotEvaluated, Reason: ReasonUnparsableFrom}},
+	{Kind: Failed, Reason: ReasonPolicyStore}: {"opendmarc_policy_store_"},
+	{Kind: Failed, Reason: ReasonHeaderAdd}: {
+		"Authentication-Results header add failed",
+		"X-OpenDMARC-Version header add failed",
+	},
+	{Kind: Failed, Reason: Other}: {
+		"can't extract SPF address from Authentication-Results",
+		"unable to parse validated SPF address",
+	},
+	{Kind: Failed, Reason: ReasonReport}: {
+		"unable to create buffer for failure report",
+		"popen(): ",
+		"pclose() ",
+	},
+	{Kind: Failed, Reason: ReasonMilter}: {
+		"smfi_setreply() failed",
+		"smfi_addrcpt() failed",
+		"smfi_quarantine() failed",
+	},
 
-	{"opendmarc_policy_store_", Event{Kind: Failed, Reason: ReasonPolicyStore}},
-	{"Authentication-Results header add failed", Event{Kind: Failed, Reason: ReasonHeaderAdd}},
-	{"X-OpenDMARC-Version header add failed", Event{Kind: Failed, Reason: ReasonHeaderAdd}},
-	{"can't extract SPF address from Authentication-Results", Event{Kind: Failed, Reason: Other}},
-	{"unable to parse validated SPF address", Event{Kind: Failed, Reason: Other}},
-	{"unable to create buffer for failure report", Event{Kind: Failed, Reason: ReasonReport}},
-	{"popen(): ", Event{Kind: Failed, Reason: ReasonReport}},
-	{"pclose() ", Event{Kind: Failed, Reason: ReasonReport}},
-	{"smfi_setreply() failed", Event{Kind: Failed, Reason: ReasonMilter}},
-	{"smfi_addrcpt() failed", Event{Kind: Failed, Reason: ReasonMilter}},
-	{"smfi_quarantine() failed", Event{Kind: Failed, Reason: ReasonMilter}},
+	{Kind: Ignored}: {
+		// An Authentication-Results or ARC field OpenDMARC could not
+		// read is skipped; the message is still evaluated.
+		"ignoring invalid ",
+		// ARC: a reject turned into an accept, or not; the result line
+		// follows.
+		"ARC pass, policy ",
+	},
+})
 
-	// An Authentication-Results or ARC field OpenDMARC could not read
-	// is skipped; the message is still evaluated.
-	{"ignoring invalid ", Event{Kind: Ignored}},
-	// ARC: a reject turned into an accept, or not; the result line
-	// follows.
-	{"ARC pass, policy ", Event{Kind: Ignored}},
-}
-
-// lifecycle are lines of no queue id about OpenDMARC itself.
-var lifecycle = []string{
+// lifecycle are the starts of lines of no queue id about OpenDMARC itself.
+var lifecycle = collectors.PrefixSet(
 	"OpenDMARC Filter v",
 	"additional trusted authentication services: ",
 	"implicit authentication service: ",
@@ -136,14 +142,6 @@ var lifecycle = []string{
 	"WARNING: symbol 'i' not available",
 	"terminated with signal ",
 	"exited with status ",
-}
-
-// perMessageByFirst and lifecycleByFirst are perMessage and lifecycle by
-// the first byte of each prefix, in their order: only the shapes that can
-// match are tried.
-var (
-	perMessageByFirst = collectors.ByFirstByte(perMessage, func(s shape) string { return s.prefix })
-	lifecycleByFirst  = collectors.ByFirstByte(lifecycle, func(p string) string { return p })
 )
 
 // historyOps are the calls whose failure on the HistoryFile OpenDMARC
@@ -179,10 +177,8 @@ func Parse(msg string) Event {
 	if msg == "" {
 		return Event{}
 	}
-	for _, p := range lifecycleByFirst[msg[0]] {
-		if strings.HasPrefix(msg, p) {
-			return Event{Kind: Ignored}
-		}
+	if _, _, ok := lifecycle.Match(msg); ok {
+		return Event{Kind: Ignored}
 	}
 	qid, rest, sep := splitQID(msg)
 	if qid == "" {
@@ -200,15 +196,13 @@ func Parse(msg string) Event {
 	if rest == "" {
 		return Event{QID: qid}
 	}
-	for _, s := range perMessageByFirst[rest[0]] {
-		if strings.HasPrefix(rest, s.prefix) {
-			ev := s.ev
-			ev.QID = qid
-			if ev.Kind == SPF {
-				ev.Result = spfResult(lastWord(rest[len(s.prefix):]))
-			}
-			return ev
+	if start, known, ok := perMessage.Match(rest); ok {
+		ev := *known
+		ev.QID = qid
+		if ev.Kind == SPF {
+			ev.Result = spfResult(lastWord(rest[len(start):]))
 		}
+		return ev
 	}
 	// "JOBID: opendmarc_policy_query_dmarc(DOMAIN) returned status N":
 	// the DMARC record could not be read. Status 1 and 2 tempfail the

@@ -24,7 +24,7 @@ func refAfterQID(msg string) string {
 // refIsSessionLine tries every prefix and every text in turn.
 func refIsSessionLine(msg string) bool {
 	rest := refAfterQID(msg)
-	for _, p := range sessionPrefixes {
+	for p := range sessionPrefixes.All() {
 		if strings.HasPrefix(rest, p) {
 			return true
 		}

@@ -30,7 +30,7 @@ const MaxSessionPIDs = 100000
 
 // sessionPrefixes are the starts of messages (after a queue id, if any)
 // that only a process serving an SMTP connection writes.
-var sessionPrefixes = []string{
+var sessionPrefixes = collectors.PrefixSet(
 	"ruleset=check_relay, ", // connection refused at connect (access map, DNSBL)
 	"ruleset=check_mail, ",
 	"ruleset=check_rcpt, ",
@@ -43,22 +43,13 @@ var sessionPrefixes = []string{
 	"collect: premature EOM",
 	"collect: I/O error",
 	"Possible SMTP RCPT flood",
-}
-
-// sessionPrefixesBy holds sessionPrefixes by their first byte, so a line
-// is compared only with those that can start it.
-var sessionPrefixesBy = collectors.ByFirstByte(sessionPrefixes, func(p string) string { return p })
+)
 
 // isSessionLine reports whether rest, a message after its queue id (see
 // afterQID), is a line only a process serving an SMTP connection writes.
 func isSessionLine(rest string) bool {
-	if rest == "" {
-		return false
-	}
-	for _, p := range sessionPrefixesBy[rest[0]] {
-		if strings.HasPrefix(rest, p) {
-			return true
-		}
+	if _, _, ok := sessionPrefixes.Match(rest); ok {
+		return true
 	}
 	if strings.HasPrefix(rest, "from=") && strings.Contains(rest, ", daemon=") {
 		// A message received over SMTP; a command-line submission has no

@@ -73,14 +73,14 @@ const unknownJobID = "(unknown-jobid)"
 var perMessage = collectors.NewPrefixes(map[Event][]string{
 	{Kind: Signed}: {"DKIM-Signature field added ("},
 
-	// The key named by the signing table could not be used. The reason
-	// comes first on a line of no queue id ("can't load key from PATH:
-	// …", "KEYNAME: key data is not secure: …"), which is not counted.
-	{Kind: SignFailed, Reason: ReasonKeyLoad}: {"error loading key '"},
 	{Kind: SignFailed, Reason: ReasonTable}: {
 		"signing table references unknown key '",
 		"error reading signing table",
 	},
+	// The key named by the signing table could not be used. The reason
+	// comes first on a line of no queue id ("can't load key from PATH:
+	// …", "KEYNAME: key data is not secure: …"), which is not counted.
+	{Kind: SignFailed, Reason: ReasonKeyLoad}: {"error loading key '"},
 	{Kind: SignFailed, Reason: Other}: {
 		"failed to add default signing request",
 		"dkim_getsighdr() failed",

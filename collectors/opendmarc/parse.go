@@ -107,10 +107,6 @@ var perMessage = collectors.NewPrefixes(map[Event][]string{
 		"Authentication-Results header add failed",
 		"X-OpenDMARC-Version header add failed",
 	},
-	{Kind: Failed, Reason: Other}: {
-		"can't extract SPF address from Authentication-Results",
-		"unable to parse validated SPF address",
-	},
 	{Kind: Failed, Reason: ReasonReport}: {
 		"unable to create buffer for failure report",
 		"popen(): ",
@@ -120,6 +116,10 @@ var perMessage = collectors.NewPrefixes(map[Event][]string{
 		"smfi_setreply() failed",
 		"smfi_addrcpt() failed",
 		"smfi_quarantine() failed",
+	},
+	{Kind: Failed, Reason: Other}: {
+		"can't extract SPF address from Authentication-Results",
+		"unable to parse validated SPF address",
 	},
 
 	{Kind: Ignored}: {

@@ -23,25 +23,25 @@ var (
 // The subset of ECS's ContainerDefinition the sidecar uses, with the API's
 // field names. Decoding is strict, so a misspelt or unexpected key fails.
 type ecsContainer struct {
-	Name                   string              `json:"name"`
-	Image                  string              `json:"image"`
-	Essential              bool                `json:"essential"`
+	Command                []string            `json:"command"`
 	CPU                    int                 `json:"cpu"`
+	DependsOn              []ecsDependency     `json:"dependsOn"`
+	DockerSecurityOptions  []string            `json:"dockerSecurityOptions"`
+	Environment            []ecsKeyValue       `json:"environment"`
+	Essential              bool                `json:"essential"`
+	HealthCheck            ecsHealthCheck      `json:"healthCheck"`
+	Image                  string              `json:"image"`
+	LinuxParameters        ecsLinuxParameters  `json:"linuxParameters"`
+	LogConfiguration       ecsLogConfiguration `json:"logConfiguration"`
 	Memory                 int                 `json:"memory"`
 	MemoryReservation      int                 `json:"memoryReservation"`
-	User                   string              `json:"user"`
-	ReadonlyRootFilesystem bool                `json:"readonlyRootFilesystem"`
-	Command                []string            `json:"command"`
-	Environment            []ecsKeyValue       `json:"environment"`
-	PortMappings           []ecsPortMapping    `json:"portMappings"`
 	MountPoints            []ecsMountPoint     `json:"mountPoints"`
-	HealthCheck            ecsHealthCheck      `json:"healthCheck"`
-	DependsOn              []ecsDependency     `json:"dependsOn"`
+	Name                   string              `json:"name"`
+	PortMappings           []ecsPortMapping    `json:"portMappings"`
+	ReadonlyRootFilesystem bool                `json:"readonlyRootFilesystem"`
 	RestartPolicy          ecsRestartPolicy    `json:"restartPolicy"`
-	LinuxParameters        ecsLinuxParameters  `json:"linuxParameters"`
-	DockerSecurityOptions  []string            `json:"dockerSecurityOptions"`
 	StopTimeout            int                 `json:"stopTimeout"`
-	LogConfiguration       ecsLogConfiguration `json:"logConfiguration"`
+	User                   string              `json:"user"`
 }
 
 type ecsKeyValue struct {

@@ -211,17 +211,17 @@ type MappingResult struct {
 	Text  string `json:"text"`
 }
 
-// Thresholds colour a panel by value.
-type Thresholds struct {
-	Mode  string `json:"mode"`
-	Steps []Step `json:"steps"`
-}
-
 // Step is a threshold: from Value up, Color; the base step's Value is
 // null.
 type Step struct {
 	Color string   `json:"color"`
 	Value *float64 `json:"value"`
+}
+
+// Thresholds colour a panel by value.
+type Thresholds struct {
+	Mode  string `json:"mode"`
+	Steps []Step `json:"steps"`
 }
 
 // Override changes the fields a matcher selects.

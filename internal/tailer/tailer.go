@@ -23,6 +23,7 @@
 package tailer
 
 import "bytes"
+import "cmp"
 import "context"
 import "crypto/sha256"
 import "encoding/hex"
@@ -119,6 +120,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// discard is the Logger of a Config that names none.
+var discard = slog.New(slog.DiscardHandler)
+
 // Follow follows cfg.Path until ctx is done. It waits for a file that does
 // not exist yet, or cannot be opened yet. It returns nil when ctx ends, or
 // an error that stops following (reading an open file failed).
@@ -132,9 +136,7 @@ func Follow(ctx context.Context, cfg Config, h Handler) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.Logger = cmp.Or(cfg.Logger, discard)
 	if cfg.Waker == nil {
 		iw := newInotifyWaker(cfg.Path, cfg.Logger)
 		defer iw.close()

@@ -191,11 +191,14 @@ type NotificationResult struct {
 	Alerts   int    `json:"alerts,omitempty"`
 	// Outcome is dropped, delivered, duplicate, no-transport or failed.
 	Outcome string `json:"outcome"`
-	// Transports maps pushover and ntfy to sent, cancelled, duplicate,
-	// already-paged, disabled or failed.
-	Transports map[string]string `json:"transports,omitempty"`
-	Errors     map[string]string `json:"errors,omitempty"`
+	// Transports holds sent, cancelled, duplicate, already-paged,
+	// disabled or failed; Errors, what a failed transport said.
+	Transports PerTransport `json:"transports,omitempty"`
+	Errors     PerTransport `json:"errors,omitempty"`
 }
+
+// PerTransport holds a text per transport, by its name: pushover, ntfy.
+type PerTransport map[string]string
 
 // Outcomes of a transport (sent … failed) and of a notification (dropped,
 // delivered, no-transport, duplicate, failed).

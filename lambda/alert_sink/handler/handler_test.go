@@ -674,7 +674,7 @@ func TestPartialFailureThenRetryWithoutDuplicates(t *testing.T) {
 			if status != http.StatusBadGateway {
 				t.Fatalf("status = %d, want 502", status)
 			}
-			if got := res.Notifications[0].Transports; !reflect.DeepEqual(got, map[string]string{"pushover": "failed", "ntfy": "sent"}) {
+			if got := res.Notifications[0].Transports; !reflect.DeepEqual(got, PerTransport{"pushover": "failed", "ntfy": "sent"}) {
 				t.Errorf("transports = %v", got)
 			}
 			if p := len(e.pushover.Requests()); p != 1 {
@@ -684,7 +684,7 @@ func TestPartialFailureThenRetryWithoutDuplicates(t *testing.T) {
 			if status, res = e.post(t, a, kumaDown); status != http.StatusOK {
 				t.Fatalf("retry: status %d", status)
 			}
-			if got := res.Notifications[0].Transports; !reflect.DeepEqual(got, map[string]string{"pushover": "sent", "ntfy": "duplicate"}) {
+			if got := res.Notifications[0].Transports; !reflect.DeepEqual(got, PerTransport{"pushover": "sent", "ntfy": "duplicate"}) {
 				t.Errorf("retry transports = %v", got)
 			}
 			if p, n := len(e.pushover.Requests()), len(e.ntfy.Requests()); p != 2 || n != 1 {

@@ -5,33 +5,37 @@ import "strings"
 import "testing"
 import "time"
 
+// TestParseAddress: the milter socket specs OpenDKIM's Socket setting
+// takes, as a network and an address to dial.
 func TestParseAddress(t *testing.T) {
-	for _, tc := range []struct {
-		spec, network, address, err string
-	}{
-		{"inet:8891@127.0.0.1", "tcp4", "127.0.0.1:8891", ""},
-		{"inet:8891@localhost", "tcp4", "localhost:8891", ""},
-		{"inet6:8891@[::1]", "tcp6", "[::1]:8891", ""},
-		{"inet6:8891@::1", "tcp6", "[::1]:8891", ""},
-		{"unix:/run/opendkim/opendkim.sock", "unix", "/run/opendkim/opendkim.sock", ""},
-		{"local:/run/opendkim/opendkim.sock", "unix", "/run/opendkim/opendkim.sock", ""},
-		{"/run/opendkim/opendkim.sock", "unix", "/run/opendkim/opendkim.sock", ""},
-		{"", "", "", `milter socket "": want inet:PORT@HOST, inet6:PORT@HOST or unix:PATH`},
-		{"unix:", "", "", `milter socket "unix:": no path`},
-		{"inet:8891", "", "", `milter socket "inet:8891": want inet:PORT@HOST`},
-		{"inet:0@127.0.0.1", "", "", `milter socket "inet:0@127.0.0.1": bad port "0"`},
-		{"inet:70000@127.0.0.1", "", "", `milter socket "inet:70000@127.0.0.1": bad port "70000"`},
-		{"tcp:8891@127.0.0.1", "", "", `milter socket "tcp:8891@127.0.0.1": want inet:PORT@HOST, inet6:PORT@HOST or unix:PATH`},
+	for _, tc := range []struct{ spec, network, address string }{
+		{"inet:8891@127.0.0.1", "tcp4", "127.0.0.1:8891"},
+		{"inet:8891@localhost", "tcp4", "localhost:8891"},
+		{"inet6:8891@[::1]", "tcp6", "[::1]:8891"},
+		{"inet6:8891@::1", "tcp6", "[::1]:8891"},
+		{"unix:/run/opendkim/opendkim.sock", "unix", "/run/opendkim/opendkim.sock"},
+		{"local:/run/opendkim/opendkim.sock", "unix", "/run/opendkim/opendkim.sock"},
+		{"/run/opendkim/opendkim.sock", "unix", "/run/opendkim/opendkim.sock"},
 	} {
 		network, address, err := ParseAddress(tc.spec)
-		if tc.err != "" {
-			if err == nil || err.Error() != tc.err {
-				t.Errorf("ParseAddress(%q): error %v, want %s", tc.spec, err, tc.err)
-			}
-			continue
-		}
 		if err != nil || network != tc.network || address != tc.address {
 			t.Errorf("ParseAddress(%q) = %q, %q, %v; want %q, %q", tc.spec, network, address, err, tc.network, tc.address)
+		}
+	}
+}
+
+// TestParseAddressRefuses: each spec that is no socket, with its error.
+func TestParseAddressRefuses(t *testing.T) {
+	for spec, want := range map[string]string{
+		"":                     `milter socket "": want inet:PORT@HOST, inet6:PORT@HOST or unix:PATH`,
+		"unix:":                `milter socket "unix:": no path`,
+		"inet:8891":            `milter socket "inet:8891": want inet:PORT@HOST`,
+		"inet:0@127.0.0.1":     `milter socket "inet:0@127.0.0.1": bad port "0"`,
+		"inet:70000@127.0.0.1": `milter socket "inet:70000@127.0.0.1": bad port "70000"`,
+		"tcp:8891@127.0.0.1":   `milter socket "tcp:8891@127.0.0.1": want inet:PORT@HOST, inet6:PORT@HOST or unix:PATH`,
+	} {
+		if _, _, err := ParseAddress(spec); err == nil || err.Error() != want {
+			t.Errorf("ParseAddress(%q): error %v, want %s", spec, err, want)
 		}
 	}
 }

@@ -50,15 +50,11 @@ type alertSinkSettings struct {
 		Name            string `json:"name"`
 		RetentionInDays int    `json:"retention_in_days"`
 	} `json:"log_group"`
-	AssumeRoleStatement struct {
-		Actions              []string `json:"actions"`
-		PrincipalType        string   `json:"principal_type"`
-		PrincipalIdentifiers []string `json:"principal_identifiers"`
-	} `json:"assume_role_statement"`
-	RoleName       string `json:"role_name"`
-	RolePolicyName string `json:"role_policy_name"`
-	SSMKMSKeyAlias string `json:"ssm_kms_key_alias"`
-	Function       struct {
+	AssumeRolePolicy string `json:"assume_role_policy"`
+	RoleName         string `json:"role_name"`
+	RolePolicyName   string `json:"role_policy_name"`
+	SSMKMSKeyAlias   string `json:"ssm_kms_key_alias"`
+	Function         struct {
 		FunctionName                 string            `json:"function_name"`
 		Description                  string            `json:"description"`
 		Runtime                      string            `json:"runtime"`
@@ -72,28 +68,16 @@ type alertSinkSettings struct {
 		Environment                  map[string]string `json:"environment"`
 		LogFormat                    string            `json:"log_format"`
 	} `json:"function"`
-	FunctionURLAuthorizationType string           `json:"function_url_authorization_type"`
-	URLPermission                lambdaPermission `json:"url_permission"`
-	URLInvokePermission          lambdaPermission `json:"url_invoke_permission"`
+	FunctionURLAuthorizationType string `json:"function_url_authorization_type"`
 }
 
+// lambdaPermission is one of module.settings.alert_sink_url_permissions,
+// whose keys are the statement ids.
 type lambdaPermission struct {
-	StatementID           string `json:"statement_id"`
 	Action                string `json:"action"`
 	Principal             string `json:"principal"`
 	FunctionURLAuthType   string `json:"function_url_auth_type,omitempty"`
 	InvokedViaFunctionURL bool   `json:"invoked_via_function_url,omitempty"`
-}
-
-type policyStatement struct {
-	Sid        string   `json:"sid"`
-	Actions    []string `json:"actions"`
-	Resources  []string `json:"resources"`
-	Conditions []struct {
-		Test     string   `json:"test"`
-		Variable string   `json:"variable"`
-		Values   []string `json:"values"`
-	} `json:"conditions"`
 }
 
 // alertSink is alert_sink's settings with monitoring on.
@@ -236,10 +220,8 @@ func TestAlertSinkFunction(t *testing.T) {
 	if s.LogGroup.RetentionInDays != 90 {
 		t.Errorf("log retention %d days, want 90", s.LogGroup.RetentionInDays)
 	}
-	if !reflect.DeepEqual(s.AssumeRoleStatement.Actions, []string{"sts:AssumeRole"}) || s.AssumeRoleStatement.PrincipalType != "Service" ||
-		!reflect.DeepEqual(s.AssumeRoleStatement.PrincipalIdentifiers, []string{"lambda.amazonaws.com"}) {
-		t.Errorf("assume-role statement %+v, want sts:AssumeRole by the Lambda service", s.AssumeRoleStatement)
-	}
+	sameJSON(t, "assume-role policy", s.AssumeRolePolicy, `{"Version": "2012-10-17", "Statement": [
+		{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]}`)
 	if s.SSMKMSKeyAlias != "alias/aws/ssm" {
 		t.Errorf("KMS alias %q, want alias/aws/ssm", s.SSMKMSKeyAlias)
 	}
@@ -254,16 +236,18 @@ func TestAlertSinkFunction(t *testing.T) {
 	if s.FunctionURLAuthorizationType != "NONE" {
 		t.Errorf("function URL authorization_type = %q", s.FunctionURLAuthorizationType)
 	}
-	wantURL := lambdaPermission{StatementID: "FunctionURLAllowPublicAccess", Action: "lambda:InvokeFunctionUrl", Principal: "*", FunctionURLAuthType: "NONE"}
-	wantInvoke := lambdaPermission{StatementID: "FunctionURLInvokeAllowPublicAccess", Action: "lambda:InvokeFunction", Principal: "*", InvokedViaFunctionURL: true}
-	if s.URLPermission != wantURL || s.URLInvokePermission != wantInvoke {
-		t.Errorf("URL permissions %+v and %+v, want %+v and %+v", s.URLPermission, s.URLInvokePermission, wantURL, wantInvoke)
+	wantPermissions := map[string]lambdaPermission{
+		"FunctionURLAllowPublicAccess":       {Action: "lambda:InvokeFunctionUrl", Principal: "*", FunctionURLAuthType: "NONE"},
+		"FunctionURLInvokeAllowPublicAccess": {Action: "lambda:InvokeFunction", Principal: "*", InvokedViaFunctionURL: true},
+	}
+	if got := loadMonitoring(t, "on").AlertSinkURLPermissions; !reflect.DeepEqual(got, wantPermissions) {
+		t.Errorf("URL permissions %+v, want %+v", got, wantPermissions)
 	}
 }
 
-// TestAlertSinkPolicyIsLeastPrivilege checks every statement of the
-// function's IAM policy, as terraform computes them: actions, resources
-// and conditions exactly, in order.
+// TestAlertSinkPolicyIsLeastPrivilege checks the function's IAM policy
+// document as terraform renders it: every statement's effect, actions,
+// resources and conditions exactly, in order.
 func TestAlertSinkPolicyIsLeastPrivilege(t *testing.T) {
 	params := []string{
 		"arn:aws:ssm:us-east-1:123456789012:parameter/cabal/alert_sink_secret",
@@ -271,32 +255,39 @@ func TestAlertSinkPolicyIsLeastPrivilege(t *testing.T) {
 		"arn:aws:ssm:us-east-1:123456789012:parameter/cabal/pushover_app_token",
 		"arn:aws:ssm:us-east-1:123456789012:parameter/cabal/ntfy_publisher_token",
 	}
-	var want []policyStatement
-	if err := json.Unmarshal([]byte(`[
-		{"sid": "ReadAlertSinkParameters", "actions": ["ssm:GetParameter", "ssm:GetParameters"], "resources": `+jsonList(params)+`, "conditions": []},
-		{"sid": "DecryptAlertSinkParameters", "actions": ["kms:Decrypt"], "resources": ["`+testKeyARN+`"], "conditions": [
-			{"test": "StringEquals", "variable": "kms:ViaService", "values": ["ssm.us-east-1.amazonaws.com"]},
-			{"test": "StringEquals", "variable": "kms:EncryptionContext:PARAMETER_ARN", "values": `+jsonList(params)+`}]},
-		{"sid": "DedupeRecords", "actions": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], "resources": ["`+testTableARN+`"], "conditions": []},
-		{"sid": "WriteOwnLogs", "actions": ["logs:CreateLogStream", "logs:PutLogEvents"], "resources": ["`+testLogARN+`:*"], "conditions": []}
-	]`), &want); err != nil {
-		t.Fatal(err)
+	policy := loadMonitoring(t, "on").AlertSinkPolicy
+	if policy == nil {
+		t.Fatal("no alert_sink_policy with monitoring on")
 	}
-	got := loadMonitoring(t, "on").AlertSinkPolicyStatements
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("policy statements:\n got %+v\nwant %+v", got, want)
-	}
-	// Statements are Allow by default; none sets its effect.
-	if src := monitoringSource(t)["alert_sink.tf"]; strings.Contains(src, "effect") {
-		t.Error("alert_sink.tf sets a statement's effect")
-	}
+	sameJSON(t, "policy", *policy, `{"Version": "2012-10-17", "Statement": [
+		{"Sid": "ReadAlertSinkParameters", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": `+jsonList(params)+`},
+		{"Sid": "DecryptAlertSinkParameters", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": ["`+testKeyARN+`"], "Condition": {
+			"StringEquals": {"kms:ViaService": ["ssm.us-east-1.amazonaws.com"], "kms:EncryptionContext:PARAMETER_ARN": `+jsonList(params)+`}}},
+		{"Sid": "DedupeRecords", "Effect": "Allow", "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], "Resource": ["`+testTableARN+`"]},
+		{"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": ["`+testLogARN+`:*"]}]}`)
 	for _, dir := range []string{monitoringDir, monitoringSettings} {
 		paths, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
 		for _, p := range paths {
-			if regexp.MustCompile(`"[a-z0-9]+:\*"|resources\s*=\s*\["\*"\]`).MatchString(readTerraformFile(t, p)) {
+			if regexp.MustCompile(`"[a-z0-9]+:\*"|(?i)resources?\s*=\s*\["\*"\]`).MatchString(readTerraformFile(t, p)) {
 				t.Errorf("%s contains a wildcard action or resource", p)
 			}
 		}
+	}
+}
+
+// sameJSON checks that doc, JSON terraform wrote, is the document want
+// holds, key order and white space aside.
+func sameJSON(t *testing.T, what, doc, want string) {
+	t.Helper()
+	var got, exp any
+	if err := json.Unmarshal([]byte(doc), &got); err != nil {
+		t.Fatalf("%s %q: %v", what, doc, err)
+	}
+	if err := json.Unmarshal([]byte(want), &exp); err != nil {
+		t.Fatalf("want %s: %v", what, err)
+	}
+	if !reflect.DeepEqual(got, exp) {
+		t.Errorf("%s:\n got %s\nwant %s", what, doc, want)
 	}
 }
 

@@ -206,10 +206,11 @@ type monitoringSettingsGolden struct {
 			Registered     bool   `json:"registered"`
 		} `json:"input"`
 	} `json:"smtp_in_cloud_map_lifecycle"`
-	AlertSink                 *alertSinkSettings `json:"alert_sink"`
-	AlertSinkPolicyStatements []policyStatement  `json:"alert_sink_policy_statements"`
-	ParameterNames            map[string]string  `json:"parameter_names"`
-	ScrapeTargets             map[string]struct {
+	AlertSink               *alertSinkSettings          `json:"alert_sink"`
+	AlertSinkPolicy         *string                     `json:"alert_sink_policy"`
+	AlertSinkURLPermissions map[string]lambdaPermission `json:"alert_sink_url_permissions"`
+	ParameterNames          map[string]string           `json:"parameter_names"`
+	ScrapeTargets           map[string]struct {
 		Name string `json:"name"`
 		Port int    `json:"port"`
 	} `json:"scrape_targets"`
@@ -225,22 +226,19 @@ func loadMonitoring(t *testing.T, scenario string) monitoringSettingsGolden {
 // Every resource and data source of the monitoring module, and the
 // settings output that counts its instances.
 var monitoringBlocks = map[string]string{
-	"aws_security_group_rule.exporter":               "for_each = module.settings.exporter_ingress_rules",
-	"aws_service_discovery_service.smtp_in":          "count = module.settings.instances.smtp_in_discovery_service",
-	"terraform_data.smtp_in_cloud_map_lifecycle":     "count = module.settings.instances.smtp_in_cloud_map_lifecycle",
-	"data.aws_caller_identity.current":               "count = module.settings.instances.alert_sink",
-	"data.aws_partition.current":                     "count = module.settings.instances.alert_sink",
-	"aws_dynamodb_table.alert_sink_dedupe":           "count = module.settings.instances.alert_sink",
-	"aws_cloudwatch_log_group.alert_sink":            "count = module.settings.instances.alert_sink",
-	"data.aws_iam_policy_document.alert_sink_assume": "count = module.settings.instances.alert_sink",
-	"aws_iam_role.alert_sink":                        "count = module.settings.instances.alert_sink",
-	"data.aws_kms_alias.ssm":                         "count = module.settings.instances.alert_sink",
-	"data.aws_iam_policy_document.alert_sink":        "count = module.settings.instances.alert_sink",
-	"aws_iam_role_policy.alert_sink":                 "count = module.settings.instances.alert_sink",
-	"aws_lambda_function.alert_sink":                 "count = module.settings.instances.alert_sink",
-	"aws_lambda_function_url.alert_sink":             "count = module.settings.instances.alert_sink",
-	"aws_lambda_permission.alert_sink_url":           "count = module.settings.instances.alert_sink",
-	"aws_lambda_permission.alert_sink_url_invoke":    "count = module.settings.instances.alert_sink",
+	"aws_security_group_rule.exporter":           "for_each = module.settings.exporter_ingress_rules",
+	"aws_service_discovery_service.smtp_in":      "count = module.settings.instances.smtp_in_discovery_service",
+	"terraform_data.smtp_in_cloud_map_lifecycle": "count = module.settings.instances.smtp_in_cloud_map_lifecycle",
+	"data.aws_caller_identity.current":           "count = module.settings.instances.alert_sink",
+	"data.aws_partition.current":                 "count = module.settings.instances.alert_sink",
+	"aws_dynamodb_table.alert_sink_dedupe":       "count = module.settings.instances.alert_sink",
+	"aws_cloudwatch_log_group.alert_sink":        "count = module.settings.instances.alert_sink",
+	"aws_iam_role.alert_sink":                    "count = module.settings.instances.alert_sink",
+	"data.aws_kms_alias.ssm":                     "count = module.settings.instances.alert_sink",
+	"aws_iam_role_policy.alert_sink":             "count = module.settings.instances.alert_sink",
+	"aws_lambda_function.alert_sink":             "count = module.settings.instances.alert_sink",
+	"aws_lambda_function_url.alert_sink":         "count = module.settings.instances.alert_sink",
+	"aws_lambda_permission.alert_sink_url":       "for_each = module.settings.alert_sink_url_permissions",
 }
 
 // monitoringSource is the text of the monitoring module's own .tf files
@@ -299,7 +297,7 @@ func TestMonitoringModuleOff(t *testing.T) {
 			t.Errorf("%s: instances %+v, want none but %d bracket", scenario, g.Instances, bracket)
 		}
 		if len(g.ExporterIngressRules) != 0 || g.SMTPInDiscoveryService != nil || g.AlertSink != nil ||
-			len(g.AlertSinkPolicyStatements) != 0 || len(g.ParameterNames) != 0 || len(g.ScrapeTargets) != 0 {
+			g.AlertSinkPolicy != nil || len(g.AlertSinkURLPermissions) != 0 || len(g.ParameterNames) != 0 || len(g.ScrapeTargets) != 0 {
 			t.Errorf("%s: monitoring off still sets %+v", scenario, g)
 		}
 	}

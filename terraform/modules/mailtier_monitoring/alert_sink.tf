@@ -47,24 +47,11 @@ resource "aws_cloudwatch_log_group" "alert_sink" {
   tags              = var.tags
 }
 
-data "aws_iam_policy_document" "alert_sink_assume" {
-  count = module.settings.instances.alert_sink
-
-  statement {
-    actions = module.settings.alert_sink.assume_role_statement.actions
-
-    principals {
-      type        = module.settings.alert_sink.assume_role_statement.principal_type
-      identifiers = module.settings.alert_sink.assume_role_statement.principal_identifiers
-    }
-  }
-}
-
 resource "aws_iam_role" "alert_sink" {
   count = module.settings.instances.alert_sink
 
   name               = module.settings.alert_sink.role_name
-  assume_role_policy = data.aws_iam_policy_document.alert_sink_assume[0].json
+  assume_role_policy = module.settings.alert_sink.assume_role_policy
   tags               = var.tags
 }
 
@@ -74,38 +61,13 @@ data "aws_kms_alias" "ssm" {
   name = module.settings.alert_sink.ssm_kms_key_alias
 }
 
-# Least privilege: module.settings.alert_sink_policy_statements
-# (settings/main.tf).
-data "aws_iam_policy_document" "alert_sink" {
-  count = module.settings.instances.alert_sink
-
-  dynamic "statement" {
-    for_each = module.settings.alert_sink_policy_statements
-
-    content {
-      sid       = statement.value.sid
-      actions   = statement.value.actions
-      resources = statement.value.resources
-
-      dynamic "condition" {
-        for_each = statement.value.conditions
-
-        content {
-          test     = condition.value.test
-          variable = condition.value.variable
-          values   = condition.value.values
-        }
-      }
-    }
-  }
-}
-
+# Least privilege: the statements are in settings/main.tf.
 resource "aws_iam_role_policy" "alert_sink" {
   count = module.settings.instances.alert_sink
 
   name   = module.settings.alert_sink.role_policy_name
   role   = aws_iam_role.alert_sink[0].id
-  policy = data.aws_iam_policy_document.alert_sink[0].json
+  policy = module.settings.alert_sink_policy
 }
 
 resource "aws_lambda_function" "alert_sink" {
@@ -156,21 +118,23 @@ resource "aws_lambda_function_url" "alert_sink" {
 # A function URL with authorization NONE needs both statements in the
 # function's resource policy.
 resource "aws_lambda_permission" "alert_sink_url" {
-  count = module.settings.instances.alert_sink
+  for_each = module.settings.alert_sink_url_permissions
 
-  statement_id           = module.settings.alert_sink.url_permission.statement_id
-  action                 = module.settings.alert_sink.url_permission.action
-  function_name          = aws_lambda_function.alert_sink[0].function_name
-  principal              = module.settings.alert_sink.url_permission.principal
-  function_url_auth_type = module.settings.alert_sink.url_permission.function_url_auth_type
+  function_name            = aws_lambda_function.alert_sink[0].function_name
+  statement_id             = each.key
+  action                   = each.value.action
+  principal                = each.value.principal
+  function_url_auth_type   = each.value.function_url_auth_type
+  invoked_via_function_url = each.value.invoked_via_function_url
 }
 
-resource "aws_lambda_permission" "alert_sink_url_invoke" {
-  count = module.settings.instances.alert_sink
+# The two permissions were two resources of a count each.
+moved {
+  from = aws_lambda_permission.alert_sink_url[0]
+  to   = aws_lambda_permission.alert_sink_url["FunctionURLAllowPublicAccess"]
+}
 
-  statement_id             = module.settings.alert_sink.url_invoke_permission.statement_id
-  action                   = module.settings.alert_sink.url_invoke_permission.action
-  function_name            = aws_lambda_function.alert_sink[0].function_name
-  principal                = module.settings.alert_sink.url_invoke_permission.principal
-  invoked_via_function_url = module.settings.alert_sink.url_invoke_permission.invoked_via_function_url
+moved {
+  from = aws_lambda_permission.alert_sink_url_invoke[0]
+  to   = aws_lambda_permission.alert_sink_url["FunctionURLInvokeAllowPublicAccess"]
 }

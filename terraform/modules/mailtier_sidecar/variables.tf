@@ -153,7 +153,7 @@ variable "opendkim_probe_from" {
   default     = ""
 
   validation {
-    condition     = var.opendkim_probe_from == "" || can(regex("^[^@\\s]+@[^@\\s]+$", var.opendkim_probe_from))
+    condition     = can(regex("^([^@\\s]+@[^@\\s]+)?$", var.opendkim_probe_from))
     error_message = "opendkim_probe_from must be an address such as dkim-probe@example.com, or empty."
   }
 }

@@ -22,42 +22,41 @@ locals {
 
   # Least privilege: read exactly the four parameters, decrypt only through
   # SSM and only for those parameters, use only its own idempotency table,
-  # write only to its own log group. Statements are Allow (the default).
-  alert_sink_policy_statements = var.monitoring ? [
-    {
-      sid        = "ReadAlertSinkParameters"
-      actions    = ["ssm:GetParameter", "ssm:GetParameters"]
-      resources  = local.parameter_arns
-      conditions = []
-    },
-    {
-      sid       = "DecryptAlertSinkParameters"
-      actions   = ["kms:Decrypt"]
-      resources = [var.ssm_kms_key_arn]
-      conditions = [
-        {
-          test     = "StringEquals"
-          variable = "kms:ViaService"
-          values   = ["ssm.${var.aws_region}.amazonaws.com"]
-        },
-        {
-          test     = "StringEquals"
-          variable = "kms:EncryptionContext:PARAMETER_ARN"
-          values   = local.parameter_arns
-        },
-      ]
-    },
-    {
-      sid        = "DedupeRecords"
-      actions    = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
-      resources  = [var.dedupe_table_arn]
-      conditions = []
-    },
-    {
-      sid        = "WriteOwnLogs"
-      actions    = ["logs:CreateLogStream", "logs:PutLogEvents"]
-      resources  = ["${var.log_group_arn}:*"]
-      conditions = []
-    },
-  ] : []
+  # write only to its own log group. The document is written here, in IAM's
+  # own JSON, so that what terraform plans offline is what AWS gets.
+  alert_sink_policy = var.monitoring ? jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadAlertSinkParameters"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameters"]
+        Resource = local.parameter_arns
+      },
+      {
+        Sid      = "DecryptAlertSinkParameters"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = [var.ssm_kms_key_arn]
+        Condition = {
+          StringEquals = {
+            "kms:ViaService"                      = ["ssm.${var.aws_region}.amazonaws.com"]
+            "kms:EncryptionContext:PARAMETER_ARN" = local.parameter_arns
+          }
+        }
+      },
+      {
+        Sid      = "DedupeRecords"
+        Effect   = "Allow"
+        Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+        Resource = [var.dedupe_table_arn]
+      },
+      {
+        Sid      = "WriteOwnLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${var.log_group_arn}:*"]
+      },
+    ]
+  }) : null
 }

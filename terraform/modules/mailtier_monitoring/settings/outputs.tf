@@ -76,11 +76,15 @@ output "alert_sink" {
       retention_in_days = var.log_retention_days
     }
 
-    assume_role_statement = {
-      actions               = ["sts:AssumeRole"]
-      principal_type        = "Service"
-      principal_identifiers = ["lambda.amazonaws.com"]
-    }
+    # The Lambda service may assume the role, and nothing else.
+    assume_role_policy = jsonencode({
+      Version = "2012-10-17"
+      Statement = [{
+        Effect    = "Allow"
+        Action    = "sts:AssumeRole"
+        Principal = { Service = "lambda.amazonaws.com" }
+      }]
+    })
     role_name         = "${var.alert_sink_function_name}-role"
     role_policy_name  = "${var.alert_sink_function_name}-policy"
     ssm_kms_key_alias = var.ssm_kms_key_alias
@@ -114,29 +118,34 @@ output "alert_sink" {
     # Public URL: alert_sink authenticates every request itself with the
     # shared secret, before it looks at the body.
     function_url_authorization_type = "NONE"
-
-    # A function URL with authorization NONE needs both statements in the
-    # function's resource policy.
-    url_permission = {
-      statement_id           = "FunctionURLAllowPublicAccess"
-      action                 = "lambda:InvokeFunctionUrl"
-      principal              = "*"
-      function_url_auth_type = "NONE"
-    }
-    url_invoke_permission = {
-      statement_id             = "FunctionURLInvokeAllowPublicAccess"
-      action                   = "lambda:InvokeFunction"
-      principal                = "*"
-      invoked_via_function_url = true
-    }
   } : null
 }
 
-# Apart from alert_sink: these statements read the ARNs of resources that
-# are set from alert_sink, which would be a cycle in one output.
-output "alert_sink_policy_statements" {
-  description = "The statements of alert_sink's IAM policy, in order (empty when monitoring is false)."
-  value       = local.alert_sink_policy_statements
+# Apart from alert_sink: the policy reads the ARNs of resources that are
+# set from alert_sink, which would be a cycle in one output.
+output "alert_sink_policy" {
+  description = "alert_sink's IAM policy document, as JSON (null when monitoring is false)."
+  value       = local.alert_sink_policy
+}
+
+# A function URL with authorization NONE needs both statements in the
+# function's resource policy. By statement id.
+output "alert_sink_url_permissions" {
+  description = "for_each of the Function URL's permissions, by statement id (empty when monitoring is false)."
+  value = { for id, permission in {
+    FunctionURLAllowPublicAccess = {
+      action                   = "lambda:InvokeFunctionUrl"
+      principal                = "*"
+      function_url_auth_type   = "NONE"
+      invoked_via_function_url = null
+    }
+    FunctionURLInvokeAllowPublicAccess = {
+      action                   = "lambda:InvokeFunction"
+      principal                = "*"
+      function_url_auth_type   = null
+      invoked_via_function_url = true
+    }
+  } : id => permission if var.monitoring }
 }
 
 output "parameter_names" {

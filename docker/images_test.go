@@ -2,8 +2,7 @@ package docker_test
 
 // The images' builds, run for real for both platforms, and the exporter
 // image checked against the sidecar's task definition as terraform renders
-// it (terraform/testdata/sidecar/default.json, checked by go test
-// ./terraform/).
+// it (testenv.SidecarRendering, checked by go test ./terraform/).
 
 import "archive/zip"
 import "bytes"
@@ -52,7 +51,7 @@ func renderedSidecars(t *testing.T) map[string]sidecarContainer {
 			ContainerDefinitions map[string][]sidecarContainer `json:"container_definitions"`
 		} `json:"sidecar"`
 	}
-	if err := json.Unmarshal([]byte(testenv.ReadRepoFile(t, "terraform/testdata/sidecar/default.json")), &r); err != nil {
+	if err := json.Unmarshal(testenv.SidecarRendering(t), &r); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]sidecarContainer{}

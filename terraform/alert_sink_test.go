@@ -85,7 +85,7 @@ func alertSink(t *testing.T) *alertSinkSettings {
 	t.Helper()
 	s := loadMonitoring(t, "on").AlertSink
 	if s == nil {
-		t.Fatal("testdata/monitoring/on.json: no alert_sink")
+		t.Fatal("testdata/monitoring.json, on: no alert_sink")
 	}
 	return s
 }

@@ -7,8 +7,8 @@ package terraform_test
 // The tests plan that child with terraform, called exactly as the module
 // calls it (the module's own variables.tf and settings.tf), with the facts
 // only AWS knows (account, ARNs) set by an override file, and compare what
-// terraform computes with testdata/monitoring/<scenario>.json (-update
-// rewrites them). The fast tier checks the properties the deployment
+// terraform computes with testdata/monitoring.json (-update
+// rewrites it). The fast tier checks the properties the deployment
 // depends on in those goldens.
 
 import "encoding/json"
@@ -76,7 +76,7 @@ func monitoringInputs(on bool) map[string]any {
 }
 
 // monitoringScenarios are the inputs the monitoring module is planned
-// with; each has its golden in testdata/monitoring/.
+// with; each has its entry in testdata/monitoring.json.
 var monitoringScenarios = map[string]map[string]any{
 	"on":  monitoringInputs(true),
 	"off": monitoringInputs(false),
@@ -219,7 +219,7 @@ type monitoringSettingsGolden struct {
 func loadMonitoring(t *testing.T, scenario string) monitoringSettingsGolden {
 	t.Helper()
 	var g monitoringSettingsGolden
-	decodeGolden(t, goldenFile("monitoring", scenario), &g)
+	decodeGolden(t, "monitoring", scenario, &g)
 	return g
 }
 

@@ -8,10 +8,10 @@ import "slices"
 import "strings"
 import "testing"
 
-var update = flag.Bool("update", false, "rewrite testdata/sidecar/*.json from terraform's rendering")
+var update = flag.Bool("update", false, "rewrite testdata/sidecar.json and testdata/monitoring.json from terraform's rendering")
 
 // sidecarScenarios are the inputs the sidecar module is rendered with by
-// terraform itself; each has its golden rendering in testdata/sidecar/.
+// terraform itself; each has its golden rendering in testdata/sidecar.json.
 var sidecarScenarios = map[string]map[string]any{
 	// Monitoring on, as cabal-infra's ECS module calls it, with the
 	// probe's sender in a domain OpenDKIM signs.
@@ -136,7 +136,7 @@ func TestSidecarRejectsBadInputs(t *testing.T) {
 func loadGolden(t *testing.T, name string) sidecarRendering {
 	t.Helper()
 	var r sidecarRendering
-	decodeGolden(t, goldenFile("sidecar", name), &r)
+	decodeGolden(t, "sidecar", name, &r)
 	return r
 }
 

@@ -3,7 +3,6 @@ package terraform_test
 import "bytes"
 import "encoding/json"
 import "fmt"
-import "os"
 import "path/filepath"
 import "strings"
 import "testing"
@@ -204,14 +203,16 @@ func planRoot(t *testing.T, tf, dir string) (*tfPlan, []tfDiagnostic) {
 // errors.
 type renderFunc func(t *testing.T, tf string, inputs map[string]any) (any, []tfDiagnostic)
 
-// goldenFile is the golden file of a module's scenario.
-func goldenFile(module, scenario string) string {
-	return filepath.Join("testdata", module, scenario+".json")
+// goldenFile is the golden file of a module: every scenario's rendering,
+// by the scenario's name. One file a module, so that a change every
+// scenario shares (a collector added to a tier) is one file's diff.
+func goldenFile(module string) string {
+	return filepath.Join("testdata", module+".json")
 }
 
 // TestGoldens renders every scenario of each module with terraform and
-// compares the result with testdata/<module>/<scenario>.json (-update
-// rewrites them): the sidecar module's outputs, and the monitoring
+// compares the result with its entry in testdata/<module>.json (-update
+// rewrites the file): the sidecar module's outputs, and the monitoring
 // module's settings.
 func TestGoldens(t *testing.T) {
 	tf := terraformBinary(t)
@@ -222,14 +223,24 @@ func TestGoldens(t *testing.T) {
 		"sidecar":    {sidecarScenarios, renderSidecar},
 		"monitoring": {monitoringScenarios, planMonitoring},
 	} {
+		rendered := map[string]any{}
 		for name, inputs := range m.scenarios {
 			t.Run(module+"/"+name, func(t *testing.T) {
 				v, diags := m.render(t, tf, inputs)
 				if diags != nil {
 					t.Fatalf("terraform plan: %v", diags)
 				}
-				compareGolden(t, goldenFile(module, name), indentJSON(t, v))
+				rendered[name] = v
+				if !*update {
+					want := indentJSON(t, json.RawMessage(goldenScenario(t, module, name)))
+					if got := indentJSON(t, v); !bytes.Equal(got, want) {
+						t.Errorf("terraform renders %s differently from %s (go test ./terraform/ -update rewrites it):\n%s", name, goldenFile(module), got)
+					}
+				}
 			})
+		}
+		if *update && len(rendered) == len(m.scenarios) {
+			writeFile(t, goldenFile(module), string(indentJSON(t, rendered)))
 		}
 	}
 }
@@ -301,23 +312,6 @@ func indentJSON(t *testing.T, v any) []byte {
 	return indented.Bytes()
 }
 
-// compareGolden compares got with the golden file at path, or rewrites
-// the file with -update.
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		writeFile(t, path, string(got))
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./terraform/ -update writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("terraform renders differently from %s (go test ./terraform/ -update rewrites it):\n%s", path, got)
-	}
-}
-
 // readTerraformFile returns the content of the file at path, relative to
 // terraform/.
 func readTerraformFile(t *testing.T, path string) string {
@@ -325,18 +319,29 @@ func readTerraformFile(t *testing.T, path string) string {
 	return testenv.ReadRepoFile(t, filepath.Join("terraform", path))
 }
 
-// decodeGolden decodes a golden file strictly into out: a key the test
-// does not know fails.
-func decodeGolden(t *testing.T, path string, out any) {
+// goldenScenario returns a scenario's rendering from its module's golden
+// file.
+func goldenScenario(t *testing.T, module, scenario string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(readTerraformFile(t, goldenFile(module))), &all); err != nil {
+		t.Fatalf("%s: %v (go test ./terraform/ -update writes it)", goldenFile(module), err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
+	raw, ok := all[scenario]
+	if !ok {
+		t.Fatalf("%s holds no scenario %q (go test ./terraform/ -update writes it)", goldenFile(module), scenario)
+	}
+	return raw
+}
+
+// decodeGolden decodes a scenario's rendering into out, refusing a field
+// out does not have.
+func decodeGolden(t *testing.T, module, scenario string, out any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(goldenScenario(t, module, scenario)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(out); err != nil {
-		t.Fatalf("%s: %v", path, err)
+		t.Fatalf("%s, %s: %v", goldenFile(module), scenario, err)
 	}
 }
 

@@ -2,8 +2,7 @@ package mail_test
 
 // The mail-tier configuration's files, as install.sh installs them, and
 // the paths the sidecar reads as terraform renders its task definition
-// (terraform/testdata/sidecar/default.json, checked by go test
-// ./terraform/).
+// (testenv.SidecarRendering, checked by go test ./terraform/).
 
 import "encoding/json"
 import "maps"
@@ -31,7 +30,7 @@ func sidecarCommands(t *testing.T) map[string][]string {
 			} `json:"container_definitions"`
 		} `json:"sidecar"`
 	}
-	if err := json.Unmarshal([]byte(testenv.ReadRepoFile(t, "terraform/testdata/sidecar/default.json")), &r); err != nil {
+	if err := json.Unmarshal(testenv.SidecarRendering(t), &r); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]string{}

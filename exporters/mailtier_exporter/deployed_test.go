@@ -18,7 +18,7 @@ func TestSoakRunsAsDeployed(t *testing.T) {
 			} `json:"container_definitions"`
 		}
 	}
-	if err := json.Unmarshal([]byte(testenv.ReadRepoFile(t, "terraform/testdata/sidecar/default.json")), &plan); err != nil {
+	if err := json.Unmarshal(testenv.SidecarRendering(t), &plan); err != nil {
 		t.Fatal(err)
 	}
 	if len(plan.Sidecar.ContainerDefinitions) == 0 {

@@ -13,6 +13,7 @@
 // missing prerequisite fails the test, never skips it.
 package testenv
 
+import "encoding/json"
 import "fmt"
 import "io"
 import "net"
@@ -94,6 +95,22 @@ func ReadRepoFile(t testing.TB, rel string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// SidecarRendering returns terraform's rendering of the sidecar module as
+// cabal-infra calls it: the scenario "default" of
+// terraform/testdata/sidecar.json, which go test ./terraform/ checks
+// against terraform itself.
+func SidecarRendering(t testing.TB) []byte {
+	t.Helper()
+	var scenarios map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(ReadRepoFile(t, "terraform/testdata/sidecar.json")), &scenarios); err != nil {
+		t.Fatal(err)
+	}
+	if scenarios["default"] == nil {
+		t.Fatal("terraform/testdata/sidecar.json holds no scenario \"default\"")
+	}
+	return scenarios["default"]
 }
 
 // WriteFile writes content to the file at path (mode 0644), failing the

@@ -8,6 +8,9 @@ import "slices"
 import "strings"
 import "testing"
 
+import "github.com/cabalmail/mailtier/collectors"
+import "github.com/cabalmail/mailtier/collectors/registry"
+
 var update = flag.Bool("update", false, "rewrite testdata/sidecar.json and testdata/monitoring.json from terraform's rendering")
 
 // sidecarScenarios are the inputs the sidecar module is rendered with by
@@ -192,10 +195,14 @@ func TestSidecarRendering(t *testing.T) {
 			t.Errorf("%s: containers = %v, want [%s mailtier-exporter], only the first essential", tier, names(containers), tier)
 		}
 	}
-	wantCollectors := map[string][]string{
-		"imap":     {"sendmail", "mqueue", "dovecot", "process"},
-		"smtp-in":  {"sendmail", "mqueue", "opendkim", "opendmarc", "process"},
-		"smtp-out": {"sendmail", "mqueue", "dovecot", "opendkim", "process"},
+	// Every collector the registry puts on a tier runs there, but the two
+	// whose variables (fail2ban_collector, anvil_collector) are false by
+	// default.
+	wantCollectors := map[string][]string{}
+	for _, tier := range collectors.MailTiers {
+		wantCollectors[tier] = slices.DeleteFunc(registry.All.OnTier(tier), func(name string) bool {
+			return name == "fail2ban" || name == "anvil"
+		})
 	}
 	if !reflect.DeepEqual(r.Sidecar.Collectors, wantCollectors) {
 		t.Errorf("collectors = %v, want %v", r.Sidecar.Collectors, wantCollectors)

@@ -58,7 +58,8 @@ func PrefixSet(texts ...string) *Prefixes[struct{}] {
 }
 
 // Match returns the longest of the table's starts that s begins with,
-// and its value; ok is false when none does.
+// and its value, which the table keeps: the caller copies it before it
+// changes it. ok is false when none does.
 func (p *Prefixes[V]) Match(s string) (start string, value *V, ok bool) {
 	if s == "" {
 		return "", nil, false

@@ -92,9 +92,15 @@ BENCH_PACKAGES := mtail
 bench-deps:
 	$(call apt-install,$(BENCH_PACKAGES))
 
+# gofmt, and the project's one rule beyond it: each import is a declaration
+# of its own (import "os"), never a parenthesised group, so that every tool
+# that reads the source line by line sees an import line as one.
 fmt-check:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	@files=$$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'); \
+	out=$$(gofmt -l $$files); \
+	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi; \
+	out=$$(grep -l '^import ($$' $$files); \
+	if [ -n "$$out" ]; then echo "grouped imports (write one import declaration a line):"; echo "$$out"; exit 1; fi
 
 # tools/ is a module of its own (test-only dependencies on Prometheus'
 # packages): vetted and tested with the rest.

@@ -53,7 +53,7 @@ output "smtp_in_cloud_map_lifecycle" {
 }
 
 output "alert_sink" {
-  description = "The settings of alert_sink's function, role, policy, log group, idempotency table, Function URL and URL permissions (null when monitoring is false)."
+  description = "The settings of alert_sink's function, role and its assume-role policy, log group, idempotency table and Function URL (null when monitoring is false). Its policy and the URL's permissions are outputs of their own."
   value = var.monitoring ? {
     # Idempotency records: one item per notification and transport, keyed
     # by the string pk; items expire through DynamoDB's TTL on expires_at.

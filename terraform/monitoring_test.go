@@ -13,9 +13,11 @@ package terraform_test
 
 import "encoding/json"
 import "fmt"
+import "maps"
 import "path/filepath"
 import "reflect"
 import "regexp"
+import "slices"
 import "sort"
 import "strings"
 import "testing"
@@ -280,6 +282,31 @@ func TestMonitoringBlocksCountedBySettings(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, monitoringBlocks) {
 		t.Errorf("resource and data blocks, with their first line:\n got %v\nwant %v", got, monitoringBlocks)
+	}
+}
+
+// TestMonitoringMovedBlocks: the Function URL's two permissions were
+// aws_lambda_permission.alert_sink_url[0] and alert_sink_url_invoke[0]
+// before they became one resource over a map by statement id. Each old
+// address is moved to its key, so that a deployment made with the old
+// module keeps its permissions instead of replacing them.
+func TestMonitoringMovedBlocks(t *testing.T) {
+	moved := regexp.MustCompile(`(?m)^moved \{\n  from = (\S+)\n  to   = (\S+)\n\}$`)
+	got := map[string]string{}
+	for _, src := range monitoringSource(t) {
+		for _, m := range moved.FindAllStringSubmatch(src, -1) {
+			got[m[1]] = m[2]
+		}
+	}
+	want := map[string]string{
+		"aws_lambda_permission.alert_sink_url[0]":        `aws_lambda_permission.alert_sink_url["FunctionURLAllowPublicAccess"]`,
+		"aws_lambda_permission.alert_sink_url_invoke[0]": `aws_lambda_permission.alert_sink_url["FunctionURLInvokeAllowPublicAccess"]`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("moved blocks %v, want %v", got, want)
+	}
+	if keys := slices.Sorted(maps.Keys(loadMonitoring(t, "on").AlertSinkURLPermissions)); !slices.Equal(keys, []string{"FunctionURLAllowPublicAccess", "FunctionURLInvokeAllowPublicAccess"}) {
+		t.Errorf("permission keys %v: the moved blocks name keys that do not exist", keys)
 	}
 }
 

@@ -58,7 +58,7 @@ type Collector struct {
 	notEvaluated *prometheus.CounterVec
 	errors       *prometheus.CounterVec
 	ignoredConns prometheus.Counter
-	metrics      []prometheus.Collector
+	metrics      collectors.Metrics
 
 	// The vectors' children, resolved once, by the label value's place
 	// in its closed set.
@@ -89,7 +89,7 @@ func New(cfg Config) *Collector {
 	}
 	collectors.Resolve(c.notEvaluatedBy[:], c.notEvaluated, notEvaluatedReasons[:])
 	collectors.Resolve(c.errorsBy[:], c.errors, errorReasons[:])
-	c.metrics = []prometheus.Collector{c.results, c.spf, c.notEvaluated, c.errors, c.ignoredConns}
+	c.metrics = collectors.Metrics{c.results, c.spf, c.notEvaluated, c.errors, c.ignoredConns}
 	return c
 }
 
@@ -117,15 +117,7 @@ func (c *Collector) Handle(rec *logline.Record) bool {
 }
 
 // Describe implements prometheus.Collector.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range c.metrics {
-		m.Describe(ch)
-	}
-}
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) { c.metrics.Describe(ch) }
 
 // Collect implements prometheus.Collector.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.metrics {
-		m.Collect(ch)
-	}
-}
+func (c *Collector) Collect(ch chan<- prometheus.Metric) { c.metrics.Collect(ch) }
